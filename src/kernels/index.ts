@@ -1,0 +1,63 @@
+/**
+ * Backend selection. `js` is always available. Compiled backends register a loader: the WebAssembly backend is
+ * registered by this browser-safe module itself; the native (Node addon) backend is registered by the Node
+ * entry point (`src/node.ts`), so browser bundles never see it.
+ */
+import type { Backend, DType } from './types.js';
+import { JsBackend } from './js/index.js';
+
+export * from './types.js';
+export { JsBackend } from './js/index.js';
+
+export type BackendName = 'auto' | 'js' | 'wasm' | 'native';
+
+/** A loader returns a backend, or throws an Error whose message says why it is unavailable. */
+export type BackendLoader = (dtype: DType) => Promise<Backend>;
+
+const loaders = new Map<'wasm' | 'native', BackendLoader>();
+
+export function registerBackendLoader(name: 'wasm' | 'native', loader: BackendLoader): void {
+  loaders.set(name, loader);
+}
+
+export function availableBackendLoaders(): string[] {
+  return ['js', ...loaders.keys()];
+}
+
+export interface CreateBackendOptions {
+  backend?: BackendName;
+  dtype?: DType;
+  /** Receives one-line notices (e.g. a fallback from native to wasm). Defaults to console.error. */
+  onNotice?: (msg: string) => void;
+}
+
+/**
+ * Create a backend. `auto` tries native, then wasm, then js (float32); float64 runs on js unless a compiled
+ * backend supports it. An explicitly requested backend that cannot load is an error.
+ */
+export async function createBackend(opts: CreateBackendOptions = {}): Promise<Backend> {
+  const name = opts.backend ?? 'auto';
+  const dtype = opts.dtype ?? 'float32';
+  const notice = opts.onNotice ?? ((m: string) => console.error(m));
+  if (name === 'js') return new JsBackend(dtype);
+  if (name === 'wasm' || name === 'native') {
+    const loader = loaders.get(name);
+    if (!loader) throw new Error(`backend '${name}' is not available in this build (available: ${availableBackendLoaders().join(', ')})`);
+    return loader(dtype);
+  }
+  if (name !== 'auto') throw new Error(`unknown backend '${name as string}' (expected auto, js, wasm or native)`);
+  const failures: string[] = [];
+  for (const cand of ['native', 'wasm'] as const) {
+    const loader = loaders.get(cand);
+    if (!loader) continue;
+    try {
+      const b = await loader(dtype);
+      if (failures.length > 0 && dtype === 'float32') notice(`gle: using the ${cand} backend (${failures.join('; ')})`);
+      return b;
+    } catch (e) {
+      failures.push(`${cand}: ${(e as Error).message}`);
+    }
+  }
+  if (failures.length > 0 && dtype === 'float32') notice(`gle: using the js backend (${failures.join('; ')})`);
+  return new JsBackend(dtype);
+}

@@ -1,0 +1,200 @@
+/**
+ * Portable reference backend: plain loops over typed arrays, float32 or float64 storage.
+ * It is the backend the golden tests pin; the compiled backends are checked against it.
+ */
+import type { AdamScalars, Backend, DType, FBuf, FloatArray, LayerStepArgs, PhiCode } from '../types.js';
+import { STEP } from '../types.js';
+
+class JsBuf implements FBuf {
+  readonly ptr = 0;
+  constructor(public a: FloatArray) {}
+  get n(): number {
+    return this.a.length;
+  }
+}
+
+/** phi and phi' of one value; shared by `activate` and the fused step. Returns phi, writes phi' to out[0]. */
+function phiScalar(phi: PhiCode, x: number, d: { p: number }): number {
+  switch (phi) {
+    case 0: // linear
+      d.p = 1;
+      return x;
+    case 1: {
+      // tanh
+      const t = Math.tanh(x);
+      d.p = 1 - t * t;
+      return t;
+    }
+    case 2: {
+      // sigmoid
+      const s = 1 / (1 + Math.exp(-x));
+      d.p = s * (1 - s);
+      return s;
+    }
+    case 3: {
+      // softplus with torch's threshold 20; derivative is the logistic sigmoid
+      d.p = 1 / (1 + Math.exp(-x));
+      return x > 20 ? x : Math.log1p(Math.exp(x));
+    }
+    case 4: // relu
+      d.p = x > 0 ? 1 : 0;
+      return x > 0 ? x : 0;
+    case 5: // hard sigmoid = clamp(x, 0, 1)
+      d.p = x >= 0 && x <= 1 ? 1 : 0;
+      return x < 0 ? 0 : x > 1 ? 1 : x;
+    case 6: // hard tanh = clamp(x, -1, 1)
+      d.p = x >= -1 && x <= 1 ? 1 : 0;
+      return x < -1 ? -1 : x > 1 ? 1 : x;
+    default:
+      throw new Error(`unknown activation code ${phi as number}`);
+  }
+}
+
+export class JsBackend implements Backend {
+  readonly name = 'js' as const;
+  readonly info: Record<string, string | number | boolean>;
+  private readonly d = { p: 0 };
+
+  constructor(readonly dtype: DType = 'float32') {
+    this.info = { backend: 'js', dtype };
+  }
+
+  alloc(n: number): FBuf {
+    return new JsBuf(this.dtype === 'float64' ? new Float64Array(n) : new Float32Array(n));
+  }
+
+  layerStep(L: LayerStepArgs, phi: PhiCode, dt: number, gamma: number, flags: number): void {
+    const { B, nIn, nOut } = L;
+    const W = L.W.a, tauM = L.tauM.a, tauR = L.tauR.a;
+    const bias = L.b ? L.b.a : null;
+    const rB = L.rBottom.a, raw = L.rawErr.a;
+    const u = L.u.a, v = L.v.a, rP = L.rPrime.a;
+    const uN = L.uN.a, vN = L.vN.a, rN = L.rN.a, rPN = L.rPrimeN.a;
+    const instE = L.instE.a, pU = L.prospU.a, pV = L.prospV.a, uDot = L.uDot.a;
+    const prospective = (flags & STEP.PROSPECTIVE) !== 0;
+    const d = this.d;
+
+    for (let bi = 0; bi < B; bi++) {
+      const xo = bi * nIn;
+      const ro = bi * nOut;
+      for (let j = 0; j < nOut; j++) {
+        const i = ro + j;
+        // drive s = W r_bottom + b
+        let s = bias ? bias[j] : 0;
+        const wo = j * nIn;
+        for (let k = 0; k < nIn; k++) s += W[wo + k] * rB[xo + k];
+        // error neuron
+        const ie = raw[i] * rP[i];
+        instE[i] = ie;
+        let pv: number;
+        if (prospective) {
+          const vd = (ie - v[i]) / tauR[j];
+          vN[i] = v[i] + dt * vd;
+          pv = v[i] + tauM[j] * vd;
+        } else {
+          vN[i] = ie;
+          pv = ie;
+        }
+        pV[i] = pv;
+        // membrane
+        const ud = (s + gamma * pv - u[i]) / tauM[j];
+        uDot[i] = ud;
+        uN[i] = u[i] + dt * ud;
+        const pu = u[i] + tauR[j] * ud;
+        pU[i] = pu;
+        rN[i] = phiScalar(phi, pu, d);
+        rPN[i] = d.p;
+      }
+    }
+
+    if (flags & STEP.GRADS) {
+      // read the (possibly rounded) stored prosp_v so every backend and precision sees the same quantity
+      const pVs = L.prospV.a;
+      const gW = L.gW.a;
+      const invB = 1 / B;
+      for (let j = 0; j < nOut; j++) {
+        const wo = j * nIn;
+        for (let k = 0; k < nIn; k++) {
+          let acc = 0;
+          for (let bi = 0; bi < B; bi++) acc += pVs[bi * nOut + j] * rB[bi * nIn + k];
+          gW[wo + k] = -acc * invB;
+        }
+      }
+      if (L.gB) {
+        const gB = L.gB.a;
+        for (let j = 0; j < nOut; j++) {
+          let acc = 0;
+          for (let bi = 0; bi < B; bi++) acc += pVs[bi * nOut + j];
+          gB[j] = -acc * invB;
+        }
+      }
+      if (flags & STEP.LEARN_TAU) {
+        const gT = L.gTau.a;
+        const uD = L.uDot.a;
+        for (let j = 0; j < nOut; j++) {
+          let acc = 0;
+          for (let bi = 0; bi < B; bi++) acc += pVs[bi * nOut + j] * uD[bi * nOut + j];
+          gT[j] = acc * invB;
+        }
+      }
+    }
+
+    if (flags & STEP.ERR_DOWN) {
+      const eB = L.eBottomN.a;
+      const pVs = L.prospV.a;
+      eB.fill(0, 0, B * nIn);
+      for (let bi = 0; bi < B; bi++) {
+        const eo = bi * nIn;
+        for (let j = 0; j < nOut; j++) {
+          const p = pVs[bi * nOut + j];
+          if (p === 0) continue;
+          const wo = j * nIn;
+          for (let k = 0; k < nIn; k++) eB[eo + k] += p * W[wo + k];
+        }
+      }
+    }
+  }
+
+  gemm(tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, A: FBuf, Bm: FBuf, beta: number, C: FBuf): void {
+    const a = A.a, b = Bm.a, c = C.a;
+    for (let i = 0; i < M; i++) {
+      for (let j = 0; j < N; j++) {
+        let acc = 0;
+        for (let k = 0; k < K; k++) {
+          const av = tA ? a[k * M + i] : a[i * K + k];
+          const bv = tB ? b[j * K + k] : b[k * N + j];
+          acc += av * bv;
+        }
+        const o = i * N + j;
+        c[o] = beta === 0 ? alpha * acc : alpha * acc + beta * c[o];
+      }
+    }
+  }
+
+  activate(phi: PhiCode, x: FBuf, r: FBuf, rp: FBuf, n: number): void {
+    const xa = x.a, ra = r.a, pa = rp.a, d = this.d;
+    for (let i = 0; i < n; i++) {
+      ra[i] = phiScalar(phi, xa[i], d);
+      pa[i] = d.p;
+    }
+  }
+
+  adam(p: FBuf, g: FBuf, m: FBuf, v: FBuf, n: number, s: AdamScalars): void {
+    const pa = p.a, ga = g.a, ma = m.a, va = v.a;
+    const { lr, beta1, beta2, eps, bc1, bc2, weightDecay } = s;
+    const stepSize = lr / bc1;
+    const sqrtBc2 = Math.sqrt(bc2);
+    for (let i = 0; i < n; i++) {
+      let gi = ga[i];
+      if (weightDecay !== 0) gi += weightDecay * pa[i];
+      const mi = beta1 * ma[i] + (1 - beta1) * gi;
+      const vi = beta2 * va[i] + (1 - beta2) * gi * gi;
+      ma[i] = mi;
+      va[i] = vi;
+      const denom = Math.sqrt(vi) / sqrtBc2 + eps;
+      pa[i] -= (stepSize * mi) / denom;
+    }
+  }
+}
+
+export { phiScalar };
