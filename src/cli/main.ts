@@ -1,0 +1,34 @@
+/**
+ * The `gle` command. Each sub-command lives in src/cli/commands/<name>.ts and exports
+ * `register(program: Command): void`. Errors thrown by commands are printed as one line and exit non-zero.
+ */
+import { Command, CommanderError } from 'commander';
+import { UserError } from '../util/errors.js';
+import { commands } from './commands/index.js';
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command();
+  program
+    .name('gle')
+    .description('Generalized Latent Equilibrium: simulate, train, replay and inspect GLE networks')
+    .version('0.1.0')
+    .exitOverride()
+    .showHelpAfterError(false)
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  for (const register of commands) register(program);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 0) return 0; // --help, --version
+      return e.exitCode || 2;
+    }
+    if (e instanceof UserError) {
+      process.stderr.write(`gle: error: ${e.message}\n`);
+      return e.exitCode;
+    }
+    process.stderr.write(`gle: error: ${(e as Error).stack ?? String(e)}\n`);
+    return 1;
+  }
+}
