@@ -1,0 +1,54 @@
+/**
+ * Online learning as the reference does it: one optimiser step per simulation step.
+ *   out = net.step(x, target)   (writes gradients)
+ *   optimizer.step()            (consumes them)
+ *   clamp τ_m, τ_r              (if the spec asks)
+ */
+import type { FBuf } from '../kernels/types.js';
+import type { GLENetwork } from '../model/network.js';
+import { makeOptimizer, type Optimizer, ReduceLROnPlateau } from './optim.js';
+import type { OptimizerSpec, SchedulerSpec } from '../model/spec.js';
+
+export class Learner {
+  readonly opt: Optimizer | null;
+  readonly scheduler: ReduceLROnPlateau | null;
+  clampMin: number | null;
+  clampMax: number | null;
+
+  constructor(
+    readonly net: GLENetwork,
+    opts: { optimizer?: OptimizerSpec | null; scheduler?: SchedulerSpec | null; clampMin?: number | null; clampMax?: number | null } = {},
+  ) {
+    const spec = net.spec;
+    const o = opts.optimizer === undefined ? spec.optimizer : opts.optimizer;
+    this.opt = o ? makeOptimizer(net.k, net.parameters(), o) : null;
+    const s = opts.scheduler === undefined ? spec.scheduler : opts.scheduler;
+    this.scheduler = s && this.opt ? new ReduceLROnPlateau(this.opt, s) : null;
+    this.clampMin = opts.clampMin === undefined ? spec.clamp_tau_min : opts.clampMin;
+    this.clampMax = opts.clampMax === undefined ? spec.clamp_tau_max : opts.clampMax;
+  }
+
+  /** One online training step: dynamics + gradients, optimiser step, clamp. Returns the network output. */
+  trainStep(x?: ArrayLike<number> | null, target?: ArrayLike<number> | null): FBuf {
+    this.net.training = true;
+    const out = this.net.step(x, target);
+    if (this.opt) this.opt.step();
+    this.net.clampTaus(this.clampMin, this.clampMax);
+    return out;
+  }
+
+  /** One step without learning (gradient work skipped entirely). The target still nudges if given. */
+  evalStep(x?: ArrayLike<number> | null, target?: ArrayLike<number> | null): FBuf {
+    this.net.training = false;
+    const out = this.net.step(x, target);
+    this.net.training = true;
+    return out;
+  }
+
+  get lr(): number {
+    return this.opt ? this.opt.lr : 0;
+  }
+  set lr(v: number) {
+    if (this.opt) this.opt.lr = v;
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * Optimisers with PyTorch semantics, consuming the gradients the network writes on every step.
+ *   SGD:  g ← g + wd p;  momentum: buf ← g (first step) else μ buf + (1 − dampening) g;  g ← nesterov ? g + μ buf : buf;
+ *         p ← p − lr g
+ *   Adam: t ← t + 1 (from 1);  g ← g + wd p;  m ← β1 m + (1 − β1) g;  v ← β2 v + (1 − β2) g²;
+ *         p ← p − (lr / (1 − β1^t)) m / (sqrt(v) / sqrt(1 − β2^t) + ε)
+ * and ReduceLROnPlateau (PyTorch's rules: rel/abs threshold, patience, cooldown, min_lr, eps).
+ * Optimiser state lives in backend buffers so it can be checkpointed and stepped without allocation.
+ */
+import type { AdamScalars, Backend, FBuf } from '../kernels/types.js';
+import type { OptimizerSpec, SchedulerSpec } from '../model/spec.js';
+
+export interface ParamLike {
+  readonly name: string;
+  readonly p: FBuf;
+  readonly g: FBuf;
+  readonly shape: number[];
+}
+
+export interface Optimizer {
+  readonly type: 'sgd' | 'adam';
+  lr: number;
+  /** number of steps taken */
+  stepCount: number;
+  step(): void;
+  /** named state buffers (for checkpoints) */
+  stateTensors(): { name: string; buf: FBuf; shape: number[] }[];
+  /** scalars of the state (for checkpoints) */
+  stateScalars(): Record<string, number>;
+  loadScalars(s: Record<string, number>): void;
+}
+
+export class SGD implements Optimizer {
+  readonly type = 'sgd' as const;
+  stepCount = 0;
+  private readonly bufs: FBuf[];
+  constructor(
+    k: Backend,
+    readonly params: ParamLike[],
+    public lr: number,
+    readonly momentum = 0,
+    readonly dampening = 0,
+    readonly nesterov = false,
+    readonly weightDecay = 0,
+  ) {
+    if (nesterov && (momentum <= 0 || dampening !== 0)) throw new Error('Nesterov momentum requires a momentum and zero dampening');
+    this.bufs = momentum !== 0 ? params.map((p) => k.alloc(p.p.n)) : [];
+  }
+
+  step(): void {
+    const { lr, momentum: mu, dampening, nesterov, weightDecay: wd } = this;
+    const first = this.stepCount === 0;
+    for (let i = 0; i < this.params.length; i++) {
+      const P = this.params[i];
+      const p = P.p.a, g = P.g.a, n = P.p.n;
+      if (mu === 0) {
+        for (let j = 0; j < n; j++) p[j] -= lr * (g[j] + wd * p[j]);
+        continue;
+      }
+      const buf = this.bufs[i].a;
+      for (let j = 0; j < n; j++) {
+        const gj = g[j] + wd * p[j];
+        const bj = first ? gj : mu * buf[j] + (1 - dampening) * gj;
+        buf[j] = bj;
+        p[j] -= lr * (nesterov ? gj + mu * bj : bj);
+      }
+    }
+    this.stepCount++;
+  }
+
+  stateTensors() {
+    return this.bufs.map((b, i) => ({ name: `optim.${this.params[i].name}.momentum_buffer`, buf: b, shape: this.params[i].shape }));
+  }
+  stateScalars() {
+    return { step: this.stepCount, lr: this.lr };
+  }
+  loadScalars(s: Record<string, number>) {
+    this.stepCount = s.step ?? 0;
+    if (s.lr !== undefined) this.lr = s.lr;
+  }
+}
+
+export class Adam implements Optimizer {
+  readonly type = 'adam' as const;
+  stepCount = 0;
+  private readonly m: FBuf[];
+  private readonly v: FBuf[];
+  private readonly sc: AdamScalars;
+  constructor(
+    private readonly k: Backend,
+    readonly params: ParamLike[],
+    public lr: number,
+    readonly beta1 = 0.9,
+    readonly beta2 = 0.999,
+    readonly eps = 1e-8,
+    readonly weightDecay = 0,
+  ) {
+    this.m = params.map((p) => k.alloc(p.p.n));
+    this.v = params.map((p) => k.alloc(p.p.n));
+    this.sc = { lr, beta1, beta2, eps, bc1: 1, bc2: 1, weightDecay };
+  }
+
+  step(): void {
+    this.stepCount++;
+    const t = this.stepCount;
+    const sc = this.sc;
+    sc.lr = this.lr;
+    sc.bc1 = 1 - Math.pow(this.beta1, t);
+    sc.bc2 = 1 - Math.pow(this.beta2, t);
+    for (let i = 0; i < this.params.length; i++) {
+      const P = this.params[i];
+      this.k.adam(P.p, P.g, this.m[i], this.v[i], P.p.n, sc);
+    }
+  }
+
+  stateTensors() {
+    const out: { name: string; buf: FBuf; shape: number[] }[] = [];
+    this.params.forEach((p, i) => {
+      out.push({ name: `optim.${p.name}.exp_avg`, buf: this.m[i], shape: p.shape });
+      out.push({ name: `optim.${p.name}.exp_avg_sq`, buf: this.v[i], shape: p.shape });
+    });
+    return out;
+  }
+  stateScalars() {
+    return { step: this.stepCount, lr: this.lr };
+  }
+  loadScalars(s: Record<string, number>) {
+    this.stepCount = s.step ?? 0;
+    if (s.lr !== undefined) this.lr = s.lr;
+  }
+}
+
+export function makeOptimizer(k: Backend, params: ParamLike[], spec: OptimizerSpec): Optimizer {
+  if (spec.type === 'sgd') return new SGD(k, params, spec.lr, spec.momentum, spec.dampening, spec.nesterov, spec.weight_decay);
+  return new Adam(k, params, spec.lr, spec.betas[0], spec.betas[1], spec.eps, spec.weight_decay);
+}
+
+/** ReduceLROnPlateau with PyTorch's semantics. `step(metric)` once per epoch; returns true when it reduced the lr. */
+export class ReduceLROnPlateau {
+  best: number;
+  numBad = 0;
+  cooldownCounter = 0;
+  lastEpoch = 0;
+  constructor(
+    readonly opt: { lr: number },
+    readonly s: SchedulerSpec,
+  ) {
+    this.best = s.mode === 'min' ? Infinity : -Infinity;
+  }
+
+  private isBetter(a: number): boolean {
+    const { mode, threshold: th, threshold_mode: tm } = this.s;
+    if (mode === 'min') return tm === 'rel' ? a < this.best * (1 - th) : a < this.best - th;
+    return tm === 'rel' ? a > this.best * (th + 1) : a > this.best + th;
+  }
+
+  step(metric: number): boolean {
+    this.lastEpoch++;
+    if (this.isBetter(metric)) {
+      this.best = metric;
+      this.numBad = 0;
+    } else this.numBad++;
+    if (this.cooldownCounter > 0) {
+      this.cooldownCounter--;
+      this.numBad = 0;
+    }
+    if (this.numBad > this.s.patience) {
+      const old = this.opt.lr;
+      const next = Math.max(old * this.s.factor, this.s.min_lr);
+      this.cooldownCounter = this.s.cooldown;
+      this.numBad = 0;
+      if (old - next > this.s.eps) {
+        this.opt.lr = next;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  getState(): Record<string, number> {
+    return { best: this.best, num_bad: this.numBad, cooldown_counter: this.cooldownCounter, last_epoch: this.lastEpoch };
+  }
+  setState(st: Record<string, number>): void {
+    this.best = st.best ?? this.best;
+    this.numBad = st.num_bad ?? 0;
+    this.cooldownCounter = st.cooldown_counter ?? 0;
+    this.lastEpoch = st.last_epoch ?? 0;
+  }
+}
