@@ -36,8 +36,11 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
     }
     rmSync(tmp, { force: true });
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOENT' || err.code === 'EACCES' || err.code === 'ENOTDIR' || err.code === 'EROFS') {
-      throw new UserError(`cannot write ${path}: ${err.code === 'ENOENT' ? 'no such directory' : err.message}`);
+    if (typeof err.code === 'string') {
+      // a file-system problem (missing directory, permissions, disk full, target is a directory...)
+      const why =
+        err.code === 'ENOENT' ? 'no such directory' : err.code === 'EISDIR' ? 'it is a directory' : err.message;
+      throw new UserError(`cannot write ${path}: ${why}`);
     }
     throw e;
   }
@@ -85,15 +88,63 @@ export function readJsonFile(path: string): unknown {
   } catch (e) {
     const msg = (e as Error).message;
     const m = /position (\d+)/.exec(msg);
-    if (m) {
-      const pos = Number(m[1]);
-      const before = text.slice(0, pos);
-      const line = before.split('\n').length;
-      const col = pos - before.lastIndexOf('\n');
-      throw new UserError(`${path}: invalid JSON at line ${line}, column ${col}: ${msg}`);
-    }
-    throw new UserError(`${path}: invalid JSON: ${msg}`);
+    const pos = m ? Number(m[1]) : jsonErrorOffset(text);
+    const before = text.slice(0, pos);
+    const line = before.split('\n').length;
+    const col = pos - before.lastIndexOf('\n');
+    const reason = msg
+      .replace(/, (\.\.\.)?".*" is not valid JSON$/s, '')
+      .replace(/( in JSON)? at position \d+.*$/s, '')
+      .replace(/\s+/g, ' ');
+    throw new UserError(`${path}: invalid JSON at line ${line}, column ${col}: ${reason}`);
   }
+}
+
+/** Offset of the first syntax error in `s` (a small JSON scanner, used when JSON.parse gives no position). */
+export function jsonErrorOffset(s: string): number {
+  let i = 0;
+  const ws = () => {
+    while (i < s.length && (s[i] === ' ' || s[i] === '\t' || s[i] === '\n' || s[i] === '\r')) i++;
+  };
+  const value = (): boolean => {
+    ws();
+    const c = s[i];
+    if (c === '{' || c === '[') {
+      const close = c === '{' ? '}' : ']';
+      i++;
+      ws();
+      if (s[i] === close) return i++, true;
+      for (;;) {
+        if (c === '{') {
+          ws();
+          if (s[i] !== '"' || !value()) return false;
+          ws();
+          if (s[i] !== ':') return false;
+          i++;
+        }
+        if (!value()) return false;
+        ws();
+        if (s[i] === ',') i++;
+        else if (s[i] === close) return i++, true;
+        else return false;
+      }
+    }
+    if (c === '"') {
+      for (i++; i < s.length && s[i] !== '"'; i++) {
+        if (s[i] === '\\') i++;
+        else if (s.charCodeAt(i) < 0x20) return false;
+      }
+      if (i >= s.length) return false;
+      return i++, true;
+    }
+    const m = /^(true|false|null|-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?)/.exec(s.slice(i, i + 400));
+    if (!m) return false;
+    i += m[0].length;
+    return true;
+  };
+  if (!value()) return Math.min(i, s.length);
+  ws();
+  return i;
 }
 
 /** Write JSON (2-space indented, trailing newline) atomically. */

@@ -111,10 +111,15 @@ export function decodeSafetensors(bytes: Uint8Array, name = '<safetensors>'): Sa
   const n = dv.getUint32(0, true) + dv.getUint32(4, true) * 4294967296;
   if (n > MAX_HEADER) fail(`header length ${n} is larger than the ${MAX_HEADER}-byte limit`);
   if (8 + n > bytes.length) fail(`header length ${n} goes beyond the end of the file (${bytes.length} bytes)`);
+  let text = '';
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
+  } catch {
+    fail('header is not valid UTF-8');
+  }
+  if (!text.startsWith('{')) fail("header does not start with '{'");
   let header: unknown;
   try {
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
-    if (!text.startsWith('{')) throw new Error("the header does not start with '{'");
     header = JSON.parse(text);
   } catch (e) {
     return fail(`header is not valid JSON: ${(e as Error).message}`);

@@ -5,6 +5,7 @@
  */
 import type { Backend, DType } from './types.js';
 import { JsBackend } from './js/index.js';
+import { loadWasmBackend } from './wasm/index.js';
 
 export * from './types.js';
 export { JsBackend } from './js/index.js';
@@ -19,6 +20,7 @@ const loaders = new Map<'wasm' | 'native', BackendLoader>();
 export function registerBackendLoader(name: 'wasm' | 'native', loader: BackendLoader): void {
   loaders.set(name, loader);
 }
+registerBackendLoader('wasm', loadWasmBackend);
 
 export function availableBackendLoaders(): string[] {
   return ['js', ...loaders.keys()];

@@ -8,10 +8,12 @@
  *    has no NaN/Infinity).
  *  - `metrics.csv`: ONE csv for all record kinds. Its header is the union of all keys seen so far, in order of first
  *    appearance, with `kind` first. When a record brings a key the header does not have yet (typically the first eval
- *    record after train records), the whole CSV is rebuilt from `metrics.jsonl` under the new header into a temp file
- *    and renamed over the old one, so the CSV is always parseable and rectangular. Missing values are empty cells;
+ *    record after train records), the existing CSV rows are re-emitted under the new header into a temp file which is
+ *    renamed over the old one, so the CSV is always parseable and rectangular. Missing values are empty cells;
  *    non-finite numbers are written `NaN`, `Infinity`, `-Infinity` (pandas/R read these); fields holding `,` `"` or a
  *    line break are quoted RFC-4180 style.
+ *
+ * With `{ resume: true }` the CSV is rebuilt from `metrics.jsonl` (so NaN cells of the old rows become empty).
  *
  * {@link readMetrics} reads the records back from `metrics.jsonl` (tolerating a cut-off last line).
  */
@@ -91,9 +93,9 @@ export class MetricsLog {
     writeSync(this.jsonFd, JSON.stringify(record) + '\n');
     this.count++;
     if (this.addKeys(record)) {
-      // new columns: rebuild the whole CSV (from the jsonl, which already holds this record) atomically
+      // new columns: rewrite the CSV under the new header (temp file + rename), then add this record
       closeSync(this.csvFd);
-      this.rebuildCsv(readMetrics(this.dir));
+      this.widenCsv(record);
       this.csvFd = openSync(this.csvPath, 'a');
     } else {
       writeSync(this.csvFd, csvRow(this.columns, record));
@@ -123,6 +125,22 @@ export class MetricsLog {
       }
     }
     return added;
+  }
+
+  /** Re-emits the existing CSV rows (cells kept verbatim, so NaN stays NaN) under the widened header. */
+  private widenCsv(record: MetricRecord): void {
+    const rows = parseCsv(readFileSync(this.csvPath, 'utf8'));
+    let text = csvLine(this.columns);
+    if (rows.length > 1) {
+      const old = rows[0]!;
+      const pos = this.columns.map((c) => old.indexOf(c));
+      for (let i = 1; i < rows.length; i++) {
+        const row = rows[i]!;
+        text += pos.map((p) => (p >= 0 ? csvField(row[p] ?? '') : '')).join(',') + '\n';
+      }
+    }
+    text += csvRow(this.columns, record);
+    writeAtomic(this.csvPath, text);
   }
 
   private rebuildCsv(records: MetricRecord[]): void {

@@ -1,4 +1,8 @@
 /** The list of sub-commands, in the order `gle --help` shows them. Add one import and one entry per command. */
 import type { Command } from 'commander';
+import { register as run } from './run.js';
+import { register as report } from './report.js';
+import { register as mnist1d } from './mnist1d.js';
+import { register as data } from './data.js';
 
-export const commands: Array<(program: Command) => void> = [];
+export const commands: Array<(program: Command) => void> = [run, report, mnist1d, data];

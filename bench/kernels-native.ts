@@ -1,0 +1,81 @@
+/**
+ * Short benchmark of the native backend's fused layer step (and the js backend for scale).
+ *   node --import tsx bench/kernels-native.ts [--quick]
+ * GFLOP/s counts the three products of a full step (drive, dW, e_bottom): 6*B*nIn*nOut flops.
+ */
+import { JsBackend, PHI, STEP, type Backend, type LayerStepArgs } from '../src/kernels/index.js';
+import { loadNativeBackend, NativeBackend } from '../src/kernels/native/index.js';
+
+const quick = process.argv.includes('--quick');
+const FULL = STEP.PROSPECTIVE | STEP.GRADS | STEP.LEARN_TAU | STEP.ERR_DOWN;
+
+function makeArgs(be: Backend, B: number, nIn: number, nOut: number): LayerStepArgs {
+  const f = (n: number, v = 0.1): ReturnType<Backend['alloc']> => {
+    const b = be.alloc(n);
+    for (let i = 0; i < n; i++) b.a[i] = v * Math.sin(i * 0.7 + n);
+    return b;
+  };
+  const tau = (n: number): ReturnType<Backend['alloc']> => {
+    const b = be.alloc(n);
+    b.a.fill(1);
+    return b;
+  };
+  const bo = B * nOut, bi = B * nIn;
+  return {
+    B, nIn, nOut, W: f(nIn * nOut), b: f(nOut), tauM: tau(nOut), tauR: tau(nOut), rBottom: f(bi, 1), rawErr: f(bo),
+    u: f(bo), v: f(bo), rPrime: f(bo, 1), uN: f(bo), vN: f(bo), rN: f(bo), rPrimeN: f(bo), eBottomN: f(bi),
+    instE: f(bo), prospU: f(bo), prospV: f(bo), uDot: f(bo), gW: f(nIn * nOut), gB: f(nOut), gTau: f(nOut),
+  };
+}
+
+/** Median time per call (µs) over a few timed repetitions of ~budgetMs each. */
+function time(fn: () => void, budgetMs: number): number {
+  let n = 1;
+  for (;;) {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) fn();
+    const dt = performance.now() - t0;
+    if (dt > budgetMs / 5) break;
+    n *= 2;
+  }
+  const res: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) fn();
+    res.push(((performance.now() - t0) * 1000) / n);
+  }
+  res.sort((a, b) => a - b);
+  return res[2];
+}
+
+const nb = (await loadNativeBackend('float32')) as NativeBackend;
+console.log('native info:', JSON.stringify(nb.info));
+const budget = quick ? 60 : 200;
+
+const shapes: [number, number, number][] = [[100, 1, 1], [1, 53, 53], [100, 53, 53], [100, 90, 90], [256, 32, 750], [256, 750, 750], [1, 750, 750], [256, 750, 12]];
+console.log('\nshape (B nIn->nOut)   flags   1 thread µs  GFLOP/s | 2 threads µs  GFLOP/s | js µs');
+for (const [B, nIn, nOut] of shapes) {
+  const flop = 6 * B * nIn * nOut;
+  const A = makeArgs(nb, B, nIn, nOut);
+  nb.tune({ maxThreads: 1 });
+  const t1 = time(() => nb.layerStep(A, PHI.tanh, 0.1, 1, FULL), budget);
+  nb.tune({ maxThreads: 2, multiThreadMinWork: 0 });
+  const t2 = time(() => nb.layerStep(A, PHI.tanh, 0.1, 1, FULL), budget);
+  nb.tune({ multiThreadMinWork: 4_000_000 });
+  let tj = Number.NaN;
+  if (B * nIn * nOut <= 300_000) {
+    const jb = new JsBackend('float32');
+    const J = makeArgs(jb, B, nIn, nOut);
+    tj = time(() => jb.layerStep(J, PHI.tanh, 0.1, 1, FULL), budget / 2);
+  }
+  const g = (t: number): string => ((flop / t) * 1e-3).toFixed(1).padStart(7);
+  console.log(
+    `${`${B} ${nIn}->${nOut}`.padEnd(20)}  full   ${t1.toFixed(2).padStart(10)}  ${g(t1)} | ${t2.toFixed(2).padStart(11)}  ${g(t2)} | ${Number.isNaN(tj) ? '-' : tj.toFixed(1)}`,
+  );
+}
+
+// forward-only step (no grads, no error down) of the smallest layers: the per-call overhead
+const small = makeArgs(nb, 100, 1, 1);
+nb.tune({ maxThreads: 1 });
+const tf = time(() => nb.layerStep(small, PHI.tanh, 0.1, 1, STEP.PROSPECTIVE), budget);
+console.log(`\nB=100 1->1 prospective only: ${tf.toFixed(3)} µs per layerStep call`);

@@ -1,0 +1,188 @@
+/**
+ * MNIST-1D streamed online through a GLE network (paper §2.3 style): one point per dt-step, the label held as the
+ * target for the whole sample, one optimiser step per dt-step, logits summed over the sample for the readout.
+ * No state reset between samples. Browser-safe; used by the lab's worker and by tests.
+ */
+import type { Backend } from '../../../src/kernels/types.js';
+import { GLENetwork } from '../../../src/model/network.js';
+import { type NetworkSpecInput, type ResolvedSpec, parseSpec } from '../../../src/model/spec.js';
+import { Learner } from '../../../src/learn/learner.js';
+import { Rng } from '../../../src/util/rng.js';
+
+export interface Mnist1dArrays {
+  x: Float32Array;
+  y: Uint8Array;
+  n: number;
+  length: number;
+}
+
+/** The lab's default MNIST-1D network: small enough to learn visibly within a minute in a page. */
+export const DEFAULT_MNIST_SPEC: NetworkSpecInput = {
+  name: 'mnist1d-lab',
+  input_size: 1,
+  dt: 0.2,
+  dtype: 'float32',
+  seed: 0,
+  loss: 'ce',
+  beta: 1,
+  prospective_errors: true,
+  layers: [
+    {
+      size: 24,
+      phi: 'linear',
+      bias: true,
+      tau_m: { groups: [{ count: 8, value: 0.6 }, { count: 8, value: 1.2 }, { count: 8, value: 1.2 }] },
+      tau_r: { groups: [{ count: 8, value: 0.2 }, { count: 8, value: 0.2 }, { count: 8, value: 1.2 }] },
+    },
+    {
+      size: 24,
+      phi: 'tanh',
+      bias: true,
+      tau_m: { groups: [{ count: 8, value: 0.6 }, { count: 8, value: 1.2 }, { count: 8, value: 1.2 }] },
+      tau_r: { groups: [{ count: 8, value: 0.2 }, { count: 8, value: 0.2 }, { count: 8, value: 1.2 }] },
+    },
+    {
+      size: 24,
+      phi: 'tanh',
+      bias: true,
+      tau_m: { groups: [{ count: 8, value: 0.6 }, { count: 8, value: 1.2 }, { count: 8, value: 1.2 }] },
+      tau_r: { groups: [{ count: 8, value: 0.2 }, { count: 8, value: 0.2 }, { count: 8, value: 1.2 }] },
+    },
+    { size: 10, phi: 'linear', bias: true, tau_m: 1.2, tau_r: 1.2 },
+  ],
+  optimizer: { type: 'adam', lr: 0.001 },
+};
+
+export interface MnistStats {
+  samples: number;
+  correct: number;
+  /** accuracy over the last `window` finished samples */
+  running: number;
+  confusion: Int32Array; // 10 x 10, row = true label, column = prediction
+}
+
+export class MnistSim {
+  net: GLENetwork;
+  learner: Learner;
+  readonly spec: ResolvedSpec;
+  readonly B: number;
+  /** learning on (train split, online) or off (evaluation, no target) */
+  learning = true;
+  /** point index within the current samples */
+  pos = 0;
+  readonly idx: Int32Array;
+  readonly labels: Int32Array;
+  readonly logitSum: Float64Array;
+  readonly confusion = new Int32Array(100);
+  samples = 0;
+  correct = 0;
+  readonly recent: Uint8Array;
+  private recentN = 0;
+  private recentPos = 0;
+  private recentSum = 0;
+  private order: Int32Array;
+  private next = 0;
+  private readonly rng: Rng;
+  lastPred = new Int32Array(0);
+  lossSum = 0;
+  lossN = 0;
+
+  constructor(
+    backend: Backend,
+    spec: NetworkSpecInput | ResolvedSpec,
+    public data: Mnist1dArrays,
+    opts: { batch?: number; seed?: number; window?: number; shuffle?: boolean } = {},
+  ) {
+    this.spec = 'resolved' in spec ? (spec as ResolvedSpec) : parseSpec(spec);
+    if (this.spec.input_size !== 1) throw new Error(`MNIST-1D streams one point per step: the spec's input_size must be 1, not ${this.spec.input_size}`);
+    const nOut = this.spec.layers[this.spec.layers.length - 1].size;
+    if (nOut !== 10) throw new Error(`MNIST-1D has 10 classes: the top layer must have size 10, not ${nOut}`);
+    this.B = opts.batch ?? 8;
+    this.net = new GLENetwork(this.spec, backend, { batchSize: this.B });
+    this.learner = new Learner(this.net);
+    this.idx = new Int32Array(this.B);
+    this.labels = new Int32Array(this.B);
+    this.logitSum = new Float64Array(this.B * 10);
+    this.lastPred = new Int32Array(this.B);
+    this.recent = new Uint8Array(opts.window ?? 200);
+    this.rng = new Rng(opts.seed ?? 0);
+    this.order = new Int32Array(data.n);
+    this.setData(data, opts.shuffle ?? true);
+  }
+
+  /** Switch the data stream (e.g. to the test split) and restart sample order and statistics. */
+  setData(data: Mnist1dArrays, shuffle: boolean): void {
+    this.data = data;
+    this.order = new Int32Array(data.n);
+    for (let i = 0; i < data.n; i++) this.order[i] = i;
+    if (shuffle) this.rng.shuffle(this.order);
+    this.next = 0;
+    this.pos = 0;
+    this.resetStats();
+    this.loadSamples();
+  }
+
+  resetStats(): void {
+    this.samples = 0;
+    this.correct = 0;
+    this.confusion.fill(0);
+    this.recent.fill(0);
+    this.recentN = this.recentPos = this.recentSum = 0;
+    this.lossSum = this.lossN = 0;
+  }
+
+  /** true when every sample of the current split has been seen once since setData */
+  get epochDone(): boolean {
+    return this.next >= this.data.n && this.pos === 0;
+  }
+
+  private loadSamples(): void {
+    for (let b = 0; b < this.B; b++) {
+      const i = this.order[this.next % this.data.n];
+      this.next++;
+      this.idx[b] = i;
+      this.labels[b] = this.data.y[i];
+    }
+    this.logitSum.fill(0);
+  }
+
+  /** One dt-step for the whole batch. Returns true when the batch's samples finished at this step. */
+  step(): boolean {
+    const L = this.data.length, x = this.net.input.a;
+    for (let b = 0; b < this.B; b++) x[b] = this.data.x[this.idx[b] * L + this.pos];
+    const out = this.learning ? this.learner.trainStep(null, this.labels) : this.learner.evalStep(null, null);
+    const o = out.a;
+    for (let k = 0; k < this.B * 10; k++) this.logitSum[k] += o[k];
+    if (this.learning) {
+      this.lossSum += this.net.lastLoss();
+      this.lossN++;
+    }
+    this.pos++;
+    if (this.pos < L) return false;
+    this.pos = 0;
+    for (let b = 0; b < this.B; b++) {
+      let best = 0;
+      for (let c = 1; c < 10; c++) if (this.logitSum[b * 10 + c] > this.logitSum[b * 10 + best]) best = c;
+      const ok = best === this.labels[b] ? 1 : 0;
+      this.lastPred[b] = best;
+      this.samples++;
+      this.correct += ok;
+      this.confusion[this.labels[b] * 10 + best]++;
+      const W = this.recent.length;
+      if (this.recentN === W) this.recentSum -= this.recent[this.recentPos];
+      else this.recentN++;
+      this.recent[this.recentPos] = ok;
+      this.recentSum += ok;
+      this.recentPos = (this.recentPos + 1) % W;
+    }
+    this.loadSamples();
+    return true;
+  }
+
+  get runningAccuracy(): number {
+    return this.recentN ? this.recentSum / this.recentN : 0;
+  }
+  get accuracy(): number {
+    return this.samples ? this.correct / this.samples : 0;
+  }
+}

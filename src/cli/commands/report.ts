@@ -1,0 +1,34 @@
+/**
+ * `gle report RUN_DIR... [--out DIR] [--metric acc] [--split test] [--no-figures] [--run-figures]`: aggregates finished (or
+ * interrupted) runs over seeds, prints one table per experiment (per-seed final values, mean ± std with ddof=0,
+ * min/max) and writes report.md, report.csv and a learning-curve figure per experiment (SVG + PNG) into --out.
+ */
+import type { Command } from 'commander';
+import { basename, resolve } from 'node:path';
+import { writeReport } from '../../report/aggregate.js';
+import { writeRunFigures } from '../../report/run-figures.js';
+
+export function register(program: Command): void {
+  program
+    .command('report')
+    .description('aggregate run directories over seeds: table, report.md, report.csv, learning-curve figures')
+    .argument('<runDirs...>', 'run directories (each with config.json and metrics.jsonl)')
+    .option('-o, --out <dir>', 'output directory', 'report')
+    .option('-m, --metric <name>', 'metric to report (a field of the eval records, or of train records)', 'acc')
+    .option('-s, --split <name>', 'eval split: test, val or train', 'test')
+    .option('--no-figures', 'skip the learning-curve figures')
+    .option('--run-figures', "also (re)draw each run's own figures into RUN/figures/ (loss per step, eval metrics per epoch)")
+    .action(
+      async (
+        runDirs: string[],
+        o: { out: string; metric: string; split: string; figures: boolean; runFigures?: boolean },
+      ) => {
+        const rep = await writeReport(runDirs, o.out, { metric: o.metric, split: o.split, figures: o.figures });
+        let runFigs = 0;
+        if (o.runFigures) for (const d of runDirs) runFigs += (await writeRunFigures(d, { title: basename(resolve(d)) })).length;
+        process.stdout.write(rep.table);
+        process.stdout.write(`\nwrote ${rep.files.join(', ')}\n`);
+        if (o.runFigures) process.stdout.write(`wrote ${runFigs} run figure files into RUN/figures/ of ${runDirs.length} runs\n`);
+      },
+    );
+}

@@ -1,0 +1,56 @@
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { runExperiment } from '../../experiments/runner.js';
+import { EXPERIMENTS } from '../../experiments/registry.js';
+import { UserError } from '../../util/errors.js';
+
+function intArg(name: string) {
+  return (v: string) => {
+    if (!/^\d+$/.test(v)) throw new UserError(`${name} must be a non-negative integer, got '${v}'`);
+    return Number(v);
+  };
+}
+
+export function register(program: Command): void {
+  program
+    .command('run')
+    .description('run an experiment (see `gle list`) into a run directory: config, metrics, checkpoint, figures')
+    .argument('[experiment]', 'experiment name')
+    .option('--seed <n>', 'random seed', intArg('--seed'), 0)
+    .option('--out <dir>', 'run directory (default runs/<experiment>[-<model>]-seed<N>[-quick])')
+    .option('--quick', 'a shortened run (seconds to a few minutes)', false)
+    .option('--set <key=value...>', 'override a config parameter (dotted path; value parsed as JSON when possible)', (v: string, prev: string[] = []) => [...prev, v])
+    .addOption(new Option('--backend <name>', 'kernel backend').choices(['auto', 'js', 'wasm', 'native']).default('auto'))
+    .addOption(new Option('--dtype <dtype>', 'floating-point precision').choices(['float32', 'float64']))
+    .option('--resume <dir>', 'continue an interrupted run from its last checkpoint')
+    .addOption(new Option('--progress <mode>', 'progress display').choices(['auto', 'plain', 'off']).default('auto'))
+    .option('--max-seconds <s>', 'stop cleanly after this many seconds', (v) => Number(v))
+    .action(async (experiment: string | undefined, o) => {
+      if (!experiment && !o.resume) throw new UserError(`name an experiment (one of ${EXPERIMENTS.map((e) => e.name).join(', ')}) or --resume DIR`);
+      const s = await runExperiment({
+        experiment: experiment ?? '',
+        seed: o.seed,
+        out: o.out,
+        quick: o.quick,
+        set: o.set ?? [],
+        backend: o.backend,
+        dtype: o.dtype,
+        resume: o.resume,
+        progress: o.progress,
+        maxSeconds: o.maxSeconds,
+      });
+      const fin = Object.entries(s.final)
+        .map(([k, v]) => `${k}=${Math.abs(v) < 1e-3 || Math.abs(v) >= 1e4 ? v.toExponential(3) : v.toFixed(4)}`)
+        .join(' ');
+      process.stdout.write(`${s.experiment} seed ${s.seed}: ${s.steps} steps in ${s.wall_s}s (${s.steps_per_s} steps/s, ${s.backend})${s.interrupted ? ' [stopped early]' : ''}\n  ${fin}\n  run directory: ${s.dir}\n`);
+      if (s.interrupted) process.exitCode = 130;
+    });
+
+  program
+    .command('list')
+    .description('list the experiments')
+    .action(() => {
+      const w = Math.max(...EXPERIMENTS.map((e) => e.name.length));
+      for (const e of EXPERIMENTS) process.stdout.write(`${e.name.padEnd(w)}  ${e.description}\n`);
+    });
+}

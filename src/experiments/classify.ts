@@ -1,0 +1,183 @@
+/**
+ * Sequence classification learned online (MNIST-1D, Speech Commands), as the reference does it:
+ * samples are streamed one time step per dt, batches are concatenated in time with no state reset, the label is
+ * the target at every step of its sample, one optimiser step per dt; the readout is the argmax of the logits
+ * summed over all steps of the sample. Each epoch ends with an evaluation (no target, no learning) whose loss drives
+ * ReduceLROnPlateau; a checkpoint (network, optimiser, scheduler, RNG, epoch) is written so `--resume` continues
+ * bit-identically.
+ */
+import { join } from 'node:path';
+import type { FloatArray } from '../kernels/types.js';
+import { GLENetwork } from '../model/network.js';
+import { crossEntropyRow } from '../model/losses.js';
+import { Learner } from '../learn/learner.js';
+import { Rng } from '../util/rng.js';
+import { applyCheckpoint, readCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
+import { heatmapSvg, lineChartSvg } from '../report/plot.js';
+import type { RunContext, TaskFn } from './runner.js';
+import type { ClassifyParams } from './types.js';
+import { openSource, type SeqBatch, type SeqSource } from './sources.js';
+
+export interface EvalResult {
+  acc: number;
+  loss: number;
+  n: number;
+  confusion: number[][];
+}
+
+/** Sum logits over a batch's steps, argmax, and mean-over-steps CE; nothing learns. */
+export function evaluate(net: GLENetwork, front: GLENetwork | null, src: SeqSource, split: 'train' | 'val' | 'test', batch: number, maxN: number, stop: () => boolean = () => false): EvalResult {
+  const C = net.nOut;
+  const confusion = Array.from({ length: C }, () => new Array<number>(C).fill(0));
+  let correct = 0, n = 0, lossSum = 0;
+  const wasTraining = net.training;
+  net.training = false;
+  for (const b of src.batches(split, batch, null, maxN)) {
+    if (stop()) break;
+    const r = runBatch(net, front, b, null);
+    for (let i = 0; i < b.B; i++) {
+      confusion[b.labels[i]][r.pred[i]]++;
+      if (r.pred[i] === b.labels[i]) correct++;
+    }
+    lossSum += r.lossSum;
+    n += b.B;
+  }
+  net.training = wasTraining;
+  return { acc: n ? correct / n : NaN, loss: n ? lossSum / n : NaN, n, confusion };
+}
+
+// per-batch scratch, reused across calls with the same B and C (no allocation per step)
+let scratch: { B: number; C: number; sums: Float64Array; x: Float64Array; pred: Int32Array } | null = null;
+
+/**
+ * Stream one batch through the network. With a learner: one optimiser step per dt (target = the label);
+ * without: evaluation (no target). Returns the per-sample argmax of summed logits and the summed per-sample
+ * mean-over-steps cross-entropy.
+ */
+export function runBatch(net: GLENetwork, front: GLENetwork | null, b: SeqBatch, learner: Learner | null): { pred: Int32Array; lossSum: number } {
+  const B = b.B, C = net.nOut, nIn = front ? front.nIn : net.nIn;
+  if (!scratch || scratch.B !== B || scratch.C !== C || scratch.x.length !== B * nIn) scratch = { B, C, sums: new Float64Array(B * C), x: new Float64Array(B * nIn), pred: new Int32Array(B) };
+  const { sums, x, pred } = scratch;
+  sums.fill(0);
+  net.setBatchSize(B);
+  if (front) {
+    front.setBatchSize(B);
+    front.resetState(); // the reference builds a new front end for every batch
+  }
+  let ce = 0;
+  for (let t = 0; t < b.steps; t++) {
+    b.fillStep(t, x);
+    let xin: FloatArray = x;
+    if (front) xin = front.step(x, null).a;
+    const out = learner ? learner.trainStep(xin, b.labels) : net.step(xin, null);
+    const y = out.a;
+    for (let i = 0; i < B * C; i++) sums[i] += y[i];
+    for (let i = 0; i < B; i++) ce += crossEntropyRow(y, i * C, C, b.labels[i]);
+  }
+  for (let i = 0; i < B; i++) {
+    let best = 0;
+    for (let j = 1; j < C; j++) if (sums[i * C + j] > sums[i * C + best]) best = j;
+    pred[i] = best;
+  }
+  return { pred, lossSum: ce / b.steps };
+}
+
+export const classifyTask: TaskFn = async (ctx: RunContext) => {
+  const p = ctx.params as unknown as ClassifyParams;
+  const dtype = ctx.backend.dtype;
+  const src = await openSource(p, ctx);
+  const net = new GLENetwork({ ...p.network, dtype }, ctx.backend, { batchSize: p.batch });
+  const learner = new Learner(net);
+  const front = p.frontend ? new GLENetwork({ ...p.frontend, dtype }, await ctx.newBackend(), { batchSize: p.batch }) : null;
+  if (front) front.training = false;
+  const rng = new Rng(ctx.seed);
+  const split = p.evalSplit;
+  const ckDir = join(ctx.dir, 'checkpoint');
+
+  let epoch = 0;
+  let best = -Infinity;
+  const curve: { epoch: number[]; acc: number[]; loss: number[]; trainAcc: number[]; trainEpoch: number[] } = { epoch: [], acc: [], loss: [], trainAcc: [], trainEpoch: [] };
+  let last: EvalResult | null = null;
+  if (ctx.resumeFrom) {
+    const ck = readCheckpoint(ctx.resumeFrom);
+    applyCheckpoint(ck, net, learner, ctx.resumeFrom);
+    const ex = (ck.meta?.extra ?? {}) as { epoch?: number; rng?: number[]; src?: number[]; best?: number; curve?: typeof curve };
+    epoch = ex.epoch ?? 0;
+    if (ex.rng) rng.setState(ex.rng);
+    if (ex.src && src.setState) src.setState(ex.src);
+    best = ex.best ?? best;
+    if (ex.curve) Object.assign(curve, ex.curve);
+    ctx.log(`resuming ${ctx.dir} after epoch ${epoch}`);
+  } else {
+    // epoch 0: evaluate before training
+    last = evaluate(net, front, src, split, p.testBatch, p.maxTest);
+    ctx.metrics.append({ kind: 'eval', epoch: 0, split, acc: last.acc, loss: last.loss, n: last.n, lr: learner.lr });
+    curve.epoch.push(0);
+    curve.acc.push(last.acc);
+    curve.loss.push(last.loss);
+    ctx.log(`epoch 0: ${split} acc ${(100 * last.acc).toFixed(2)}% loss ${last.loss.toFixed(4)}`);
+  }
+
+  const nTrain = src.size('train', p.maxTrain);
+  const stepsPerEpoch = src.stepsPerEpoch(p.batch, p.maxTrain);
+  const bar = ctx.progress((p.epochs - epoch) * stepsPerEpoch, ctx.params.dataset as string);
+  let done = 0;
+  let steps = 0;
+  let interrupted = false;
+  const t0 = performance.now();
+  while (epoch < p.epochs) {
+    let correct = 0, n = 0, lossSum = 0;
+    for (const b of src.batches('train', p.batch, rng, p.maxTrain)) {
+      if (ctx.stopRequested()) {
+        interrupted = true;
+        break;
+      }
+      const r = runBatch(net, front, b, learner);
+      for (let i = 0; i < b.B; i++) if (r.pred[i] === b.labels[i]) correct++;
+      n += b.B;
+      lossSum += r.lossSum;
+      done += b.steps;
+      steps += b.steps;
+      bar.update(done, { epoch: epoch + 1, acc: n ? correct / n : 0 });
+    }
+    if (interrupted) break;
+    epoch++;
+    const trainAcc = correct / Math.max(1, n);
+    last = evaluate(net, front, src, split, p.testBatch, p.maxTest);
+    const reduced = learner.scheduler ? learner.scheduler.step(last.loss) : false;
+    best = Math.max(best, last.acc);
+    ctx.metrics.append({ kind: 'train', epoch, step: steps, loss: lossSum / Math.max(1, n), acc: trainAcc, n, lr: learner.lr, wall_s: (performance.now() - t0) / 1000 });
+    ctx.metrics.append({ kind: 'eval', epoch, split, acc: last.acc, loss: last.loss, n: last.n, lr: learner.lr });
+    curve.epoch.push(epoch);
+    curve.acc.push(last.acc);
+    curve.loss.push(last.loss);
+    curve.trainEpoch.push(epoch);
+    curve.trainAcc.push(trainAcc);
+    ctx.log(`epoch ${epoch}: train acc ${(100 * trainAcc).toFixed(2)}%, ${split} acc ${(100 * last.acc).toFixed(2)}% loss ${last.loss.toFixed(4)}${reduced ? ` (lr -> ${learner.lr.toExponential(3)})` : ''}`);
+    if (epoch % p.checkpointEvery === 0 || epoch === p.epochs) saveCheckpoint(ckDir, net, learner, { epoch, rng: rng.getState(), src: src.getState ? src.getState() : null, best, curve });
+  }
+  bar.stop();
+  if (interrupted) ctx.log(`stopped during epoch ${epoch + 1}; the checkpoint holds the end of epoch ${epoch} (resume with --resume ${ctx.dir})`);
+
+  const final: Record<string, number> = { epochs: epoch, train_samples: nTrain };
+  if (curve.acc.length) {
+    final[`${split}_acc`] = curve.acc[curve.acc.length - 1];
+    final[`${split}_loss`] = curve.loss[curve.loss.length - 1];
+    final[`best_${split}_acc`] = Math.max(...curve.acc);
+  }
+  if (curve.trainAcc.length) final.train_acc = curve.trainAcc[curve.trainAcc.length - 1];
+  // a held-out split other than the one the scheduler watched (speech: test at the end, as the reference)
+  if (split === 'val' && !interrupted && src.size('test', p.maxTest) > 0) {
+    const te = evaluate(net, front, src, 'test', p.testBatch, p.maxTest);
+    final.test_acc = te.acc;
+    final.test_loss = te.loss;
+    ctx.metrics.append({ kind: 'eval', epoch, split: 'test', acc: te.acc, loss: te.loss, n: te.n, lr: learner.lr });
+  }
+
+  if (curve.epoch.length > 1) {
+    ctx.figure('accuracy', await lineChartSvg({ title: `${split} accuracy per epoch`, xLabel: 'epoch', yLabel: 'accuracy', xInteger: true, series: [{ name: split, x: curve.epoch, y: curve.acc }, { name: 'train (online)', x: curve.trainEpoch, y: curve.trainAcc, dash: true }] }));
+    ctx.figure('loss', await lineChartSvg({ title: `${split} loss per epoch`, xLabel: 'epoch', yLabel: 'cross-entropy', logY: true, xInteger: true, series: [{ name: split, x: curve.epoch, y: curve.loss }] }));
+  }
+  if (last) ctx.figure('confusion', await heatmapSvg({ title: `confusion matrix (${split}, epoch ${epoch})`, matrix: last.confusion, rowLabels: src.classNames, colLabels: src.classNames, showValues: true }));
+  return { final, steps, extra: { interrupted_in_epoch: interrupted ? epoch + 1 : null } };
+};

@@ -1,0 +1,225 @@
+/**
+ * Teacher–student task (LagLine, LagNet): a fixed teacher network maps an input stream to targets (its returned,
+ * one-step-delayed output, computed without a target); a student of the same architecture with randomised
+ * parameters learns online to reproduce them with one of the learning rules.
+ */
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import type { FBuf } from '../kernels/types.js';
+import { GLENetwork } from '../model/network.js';
+import type { NetworkSpecInput } from '../model/spec.js';
+import { Learner } from '../learn/learner.js';
+import { Rng } from '../util/rng.js';
+import { SinesInput, SquareWaveInput } from '../data/signals.js';
+import { lineChartSvg } from '../report/plot.js';
+import { saveCheckpoint, readCheckpoint, applyCheckpoint } from '../io/checkpoint.js';
+import { UserError } from '../util/errors.js';
+import type { RunContext, TaskFn } from './runner.js';
+import type { Rule, TeacherStudentParams } from './types.js';
+
+export interface StepRule {
+  step(x: ArrayLike<number> | null, target: ArrayLike<number> | null): FBuf;
+}
+
+/** Build the student's learning rule. Windowed rules (BPTT, adjoint) are loaded on demand. */
+export async function makeRule(rule: Rule, learner: Learner, dt: number, amWindow: number): Promise<StepRule> {
+  if (rule === 'gle' || rule === 'bp') return { step: (x, t) => learner.trainStep(x, t) };
+  const m = /^bptt-tw(\d+)$/.exec(rule);
+  if (m) {
+    const { TruncatedBPTT } = await import('../learn/bptt.js');
+    return new TruncatedBPTT(learner, Math.round(Number(m[1]) / dt));
+  }
+  if (rule === 'am') {
+    const { AdjointLearner } = await import('../learn/adjoint.js');
+    return new AdjointLearner(learner, Math.round(amWindow / dt));
+  }
+  throw new UserError(`unknown model '${rule}' (expected gle, bp, bptt-tw1, bptt-tw2, bptt-tw4 or am)`);
+}
+
+function windowSteps(rule: Rule, dt: number, amWindow: number): number {
+  const m = /^bptt-tw(\d+)$/.exec(rule);
+  if (m) return Math.round(Number(m[1]) / dt);
+  if (rule === 'am') return Math.round(amWindow / dt);
+  return 1;
+}
+
+/** The student's spec: the teacher's architecture, prospective errors for GLE only. */
+function studentSpec(p: TeacherStudentParams, dtype: 'float32' | 'float64'): NetworkSpecInput {
+  const t = p.teacher;
+  const prospective = p.model === 'gle' || p.model === 'am';
+  const win = windowSteps(p.model, p.dt, p.amWindow);
+  const lr = p.model === 'am' && p.amLr !== undefined ? p.amLr : (p.optimizer.lrTimesBeta / p.student.beta) * (p.model.startsWith('bptt') ? win : 1);
+  return {
+    ...t,
+    name: `student-${p.model}`,
+    dtype,
+    beta: p.student.beta,
+    prospective_errors: prospective,
+    layers: t.layers.map((l, i) => ({
+      ...l,
+      // the adjoint student's errors do not feed back into its dynamics (reference "ie": gamma 0)
+      gamma: p.model === 'am' ? 0 : l.gamma,
+      learn_tau: p.student.learn_tau,
+      trainable: p.learnLayers === 'all' || p.learnLayers.includes(i),
+    })),
+    optimizer: p.optimizer.type === 'adam' ? { type: 'adam', lr } : { type: 'sgd', lr, momentum: p.optimizer.momentum },
+    clamp_tau_min: p.clampTauMin,
+  };
+}
+
+export const teacherStudentTask: TaskFn = async (ctx: RunContext) => {
+  const p = ctx.params as unknown as TeacherStudentParams;
+  const dtype = ctx.backend.dtype;
+  const teacher = new GLENetwork({ ...p.teacher, dtype }, await ctx.newBackend(), { batchSize: p.batch });
+  teacher.training = false;
+  const student = new GLENetwork(studentSpec(p, dtype), ctx.backend, { batchSize: p.batch });
+  const learner = new Learner(student);
+  const rule = await makeRule(p.model, learner, p.dt, p.amWindow);
+
+  // randomise the student's parameters from the seed (reference: U[0,1) for tau_m0, tau_m1, w0, w1)
+  const rng = new Rng(ctx.seed);
+  const named = new Map(student.allTensors().map((t) => [t.name, t.buf]));
+  for (const n of p.randomise.names) {
+    const buf = named.get(n);
+    if (!buf) throw new UserError(`randomise: the student has no tensor '${n}'`);
+    for (let i = 0; i < buf.n; i++) buf.a[i] = rng.range(p.randomise.lo, p.randomise.hi);
+  }
+  const total = p.initSteps + p.trainSteps;
+  const input = p.input.type === 'square' ? new SquareWaveInput(total, p.batch, rng, p.input) : new SinesInput(p.dt, p.batch, p.input.omegas, p.input.amps, p.input.phases);
+
+  // the student's own tau_m (to restore after the "before learning" phase with the teacher's taus)
+  const tauSaved = student.layers.map((l) => Float64Array.from(l.params.tauM.a));
+  const setTaus = (from: 'teacher' | 'own') =>
+    student.layers.forEach((l, i) => l.params.tauM.a.set(from === 'teacher' ? teacher.layers[i].params.tauM.a : tauSaved[i]));
+
+  let start = 0;
+  if (ctx.resumeFrom) {
+    const ck = readCheckpoint(ctx.resumeFrom);
+    applyCheckpoint(ck, student, learner, ctx.resumeFrom);
+    const tck = join(ctx.resumeFrom, 'teacher');
+    if (existsSync(tck)) applyCheckpoint(readCheckpoint(tck), teacher, null, tck);
+    start = Number((ck.meta?.extra as { step?: number })?.step ?? 0);
+    if (p.model !== 'gle' && p.model !== 'bp' && start > p.initSteps) ctx.log('note: windowed rules resume at a window boundary only approximately');
+  } else if (p.initTeacherTau > 0) setTaus('teacher');
+
+  const x = new Float64Array(p.batch);
+  const tg = new Float64Array(p.batch * student.nOut);
+  const params = student.parameters();
+  const paramTrack = student.allTensors().filter((t) => t.name.endsWith('.weight') || t.name.endsWith('.tau_m'));
+  // traces of the first batch row for figures
+  const figWin = Math.round(12 / p.dt);
+  const windows = {
+    before: Math.max(0, Math.min(p.initTeacherTau, p.initSteps) - figWin),
+    start: p.initSteps,
+    end: total - figWin,
+  };
+  const trace = Object.fromEntries(Object.keys(windows).map((k) => [k, { t: [] as number[], x: [] as number[], y: [] as number[], target: [] as number[] }]));
+  const series = { t: [] as number[], loss: [] as number[], params: Object.fromEntries(paramTrack.map((t) => [t.name, [] as number[]])) };
+  // loss accumulators: per log interval, and over time-unit windows for the summary
+  let accLoss = 0, accN = 0;
+  const lastWin = Math.round(4 / p.dt), last100 = Math.round(100 / p.dt);
+  let lossLast4 = 0, lossLast100 = 0;
+  const winLoss = p.finalWindows.map(() => ({ sum: 0, n: 0 }));
+  const bar = ctx.progress(total - start, `${ctx.params.model ? `lagline/${p.model}` : 'teacher-student'}`);
+  let step = start;
+  const L = student.layers.length;
+  for (; step < total; step++) {
+    if (ctx.stopRequested()) break;
+    if (step === p.initTeacherTau && p.initTeacherTau > 0) setTaus('own');
+    input.fill(step, x);
+    const tOut = teacher.step(x, null);
+    tg.set(tOut.a);
+    let out: FBuf;
+    if (step < p.initSteps) out = learner.evalStep(x, tg);
+    else out = rule.step(x, tg);
+    const loss = student.lastLoss();
+    accLoss += loss;
+    accN++;
+    if (step >= total - lastWin) lossLast4 += loss;
+    if (step >= total - last100) lossLast100 += loss;
+    const time = step * p.dt;
+    p.finalWindows.forEach((w, i) => {
+      if (time >= w && time < w + 4) {
+        winLoss[i].sum += loss;
+        winLoss[i].n++;
+      }
+    });
+    for (const [k, s] of Object.entries(windows)) {
+      if (step >= s && step < s + figWin && step % 5 === 0) {
+        const tr = trace[k];
+        tr.t.push(time);
+        tr.x.push(x[0]);
+        tr.y.push(out.a[0]);
+        tr.target.push(tg[0]);
+      }
+    }
+    if ((step + 1) % p.logEvery === 0) {
+      const rec: Record<string, number | string> = { kind: 'train', step: step + 1, t: (step + 1) * p.dt, loss: accLoss / accN, lr: learner.lr, phase: step < p.initSteps ? 'init' : 'train' };
+      series.t.push((step + 1) * p.dt);
+      series.loss.push(accLoss / accN);
+      for (const pt of paramTrack) {
+        for (let i = 0; i < pt.buf.n; i++) rec[pt.buf.n === 1 ? pt.name : `${pt.name}[${i}]`] = pt.buf.a[i];
+        series.params[pt.name].push(pt.buf.a[0]);
+      }
+      ctx.metrics.append(rec);
+      accLoss = 0;
+      accN = 0;
+      bar.update(step + 1 - start, { loss: rec.loss as number });
+    }
+  }
+  bar.stop();
+  void params;
+  void L;
+
+  // final checkpoint (student with optimiser state, teacher state) — written even when interrupted
+  const ckDir = join(ctx.dir, 'checkpoint');
+  saveCheckpoint(ckDir, student, learner, { step, experiment: 'teacher-student', model: p.model });
+  saveCheckpoint(join(ckDir, 'teacher'), teacher, null, { step });
+
+  const final: Record<string, number> = {};
+  const teacherVals = new Map(teacher.allTensors().map((t) => [t.name, t.buf]));
+  let maxW = 0, maxTau = 0;
+  for (const pt of paramTrack) {
+    const tv = teacherVals.get(pt.name)!;
+    for (let i = 0; i < pt.buf.n; i++) {
+      final[pt.buf.n === 1 ? pt.name : `${pt.name}[${i}]`] = pt.buf.a[i];
+      const d = Math.abs(pt.buf.a[i] - tv.a[i]);
+      if (pt.name.endsWith('weight')) maxW = Math.max(maxW, d);
+      else maxTau = Math.max(maxTau, d);
+    }
+  }
+  final.max_abs_weight_error = maxW;
+  if (p.student.learn_tau) final.max_abs_tau_m_error = maxTau;
+  if (step >= total) {
+    final.loss_last4 = lossLast4 / lastWin;
+    final.loss_last100 = lossLast100 / Math.min(last100, total);
+  }
+  p.finalWindows.forEach((w, i) => {
+    if (winLoss[i].n > 0) final[`loss_t${w}`] = winLoss[i].sum / winLoss[i].n;
+  });
+
+  // figures
+  if (series.t.length > 1) {
+    ctx.figure('loss', await lineChartSvg({ title: `${ctx.params.model ?? ''} student: loss (batch-mean MSE)`, xLabel: 'time', yLabel: 'loss', logY: true, series: [{ name: 'loss', x: series.t, y: series.loss }] }));
+    const ps = Object.entries(series.params).map(([name, y]) => ({ name, x: series.t, y }));
+    const hl = paramTrack.map((pt) => ({ y: teacherVals.get(pt.name)!.a[0], label: `teacher ${pt.name}` }));
+    ctx.figure('params', await lineChartSvg({ title: 'student parameters vs teacher values', xLabel: 'time', yLabel: 'value', series: ps, hlines: hl }));
+  }
+  for (const [k, tr] of Object.entries(trace)) {
+    if (tr.t.length < 2) continue;
+    ctx.figure(
+      `output-${k}`,
+      await lineChartSvg({
+        title: `output vs target (${k === 'before' ? 'before learning, student with the teacher\'s tau_m' : k === 'start' ? 'start of learning' : 'end of run'})`,
+        xLabel: 'time',
+        yLabel: 'rate',
+        series: [
+          { name: 'input', x: tr.t, y: tr.x, dash: true },
+          { name: 'target', x: tr.t, y: tr.target },
+          { name: 'output', x: tr.t, y: tr.y },
+        ],
+      }),
+    );
+  }
+  return { final, steps: step - start };
+};

@@ -1,0 +1,98 @@
+/**
+ * An experiment is data: a name, a one-line description, the task that runs it, its parameters (any of which
+ * `--set key=value` overrides) and the overrides `--quick` applies. Tasks are the shared runners:
+ * `teacher-student` (a student learns online to mimic a fixed teacher network on a stream) and `classify`
+ * (a network learns online to classify sequences streamed one step per dt; epochs, test evaluation, checkpoints).
+ */
+import type { NetworkSpecInput } from '../model/spec.js';
+import type { BackendName } from '../kernels/index.js';
+
+export type Rule = 'gle' | 'bp' | 'bptt-tw1' | 'bptt-tw2' | 'bptt-tw4' | 'am';
+
+export interface TeacherStudentParams {
+  /** the learning rule of the student */
+  model: Rule;
+  dt: number;
+  batch: number;
+  /** the teacher; the student is the same spec with prospective errors per `model` and randomised parameters */
+  teacher: NetworkSpecInput;
+  /** student parameters drawn U[lo, hi) from the seed (e.g. "layer_0.weight") */
+  randomise: { names: string[]; lo: number; hi: number };
+  /** parameters the student learns: weights of these layers (others frozen) */
+  learnLayers: number[] | 'all';
+  student: { gamma?: number[]; beta: number; learn_tau: boolean; bias?: boolean };
+  input: { type: 'square'; width: number; period: number; sigma: number; maxShift: number } | { type: 'sines'; omegas: number[]; amps?: number[]; phases?: number[] };
+  /** steps without learning; during the first `initTeacherTau` of them the student uses the teacher's tau_m */
+  initSteps: number;
+  initTeacherTau: number;
+  trainSteps: number;
+  optimizer: { type: 'adam'; lrTimesBeta: number } | { type: 'sgd'; lrTimesBeta: number; momentum: number; lrTimesBetaOverDt?: boolean };
+  /** for the adjoint rule ('am') and windowed rules: window in time units */
+  amWindow: number;
+  amLr?: number;
+  clampTauMin: number | null;
+  logEvery: number;
+  /** time-unit windows for the final loss figures */
+  finalWindows: number[];
+}
+
+export interface ClassifyParams {
+  dataset: 'mnist1d' | 'speech-commands';
+  /** data location (default: the shipped MNIST-1D; the speech set needs --data or --set data=PATH) */
+  data?: string;
+  dt: number;
+  epochs: number;
+  batch: number;
+  testBatch: number;
+  /** a fixed front end stepped before the classifier, reset at every batch (MNIST-1D static LagNet) */
+  frontend: NetworkSpecInput | null;
+  network: NetworkSpecInput;
+  /** limit the samples per split (quick runs); 0 = all */
+  maxTrain: number;
+  maxTest: number;
+  /** the split the scheduler watches and the headline accuracy is read from */
+  evalSplit: 'test' | 'val';
+  /** evaluate on the training set too at each epoch (costly) */
+  evalTrain: boolean;
+  /** checkpoint every this many epochs (and at the end) */
+  checkpointEvery: number;
+  /** speech: how many data loader clips to featurise ahead; mnist1d ignores it */
+  featureCache?: string;
+}
+
+export interface ExperimentDef<P = TeacherStudentParams | ClassifyParams> {
+  name: string;
+  description: string;
+  task: 'teacher-student' | 'classify';
+  params: P;
+  /** overrides applied by --quick */
+  quick: Record<string, unknown>;
+}
+
+export interface RunOptions {
+  experiment: string;
+  seed?: number;
+  out?: string;
+  quick?: boolean;
+  set?: string[];
+  backend?: BackendName;
+  dtype?: 'float32' | 'float64';
+  resume?: string;
+  /** progress display: auto (bar on a TTY), plain lines, or off */
+  progress?: 'auto' | 'plain' | 'off';
+  /** stop after this many wall seconds (still writing every output) */
+  maxSeconds?: number;
+}
+
+export interface RunSummary {
+  experiment: string;
+  seed: number;
+  dir: string;
+  final: Record<string, number>;
+  wall_s: number;
+  steps: number;
+  steps_per_s: number;
+  backend: string;
+  interrupted: boolean;
+  [k: string]: unknown;
+}

@@ -1,0 +1,266 @@
+/**
+ * The `native` backend: a Node N-API addon (native/gle_native.c) over OpenBLAS, float32 only. Node-only module:
+ * the Node entry point calls `registerNative()`; browser bundles never import it.
+ *
+ * Loading: OPENBLAS_CORETYPE is chosen from the CPU flags when the environment leaves it unset (never overridden
+ * when set), then the addon (and with it libopenblas) is loaded, a self-test sgemm is checked against a plain
+ * loop, and the running core type is reported in `info`.
+ */
+import { createRequire } from 'node:module';
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { AdamScalars, Backend, DType, FBuf, LayerStepArgs, PhiCode } from '../types.js';
+import { registerBackendLoader } from '../index.js';
+import { chooseCoreType, parseCpuFlags, slowCoreWarning, type CoreTypeChoice } from './coretype.js';
+
+export { chooseCoreType, coreTypeForFlags, parseCpuFlags, slowCoreWarning } from './coretype.js';
+
+/** The addon's exports (see native/gle_native.c). */
+interface Addon {
+  makeLayer(B: number, nIn: number, nOut: number, bufs: (Float32Array | null)[]): object;
+  layerStep(h: object, phi: number, dt: number, gamma: number, flags: number): void;
+  gemm(tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, A: Float32Array, B: Float32Array, beta: number, C: Float32Array): void;
+  activate(phi: number, x: Float32Array, r: Float32Array, rp: Float32Array, n: number): void;
+  adam(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, weightDecay: number): void;
+  setMaxThreads(n: number): void;
+  setThresholds(multiThreadMinWork: number, blasMinWork: number): void;
+  info(): { corename: string; config: string; maxThreads: number; numThreads: number; multiThreadMinWork: number; blasMinWork: number };
+}
+
+/** A product (B*nIn*nOut multiply-adds for one sgemm) uses the extra thread from this size on (measured). */
+export const MULTI_THREAD_MIN_WORK = 4_000_000;
+
+const NOT_BUILT = 'native addon not built (install libopenblas-dev and run npm run build:native)';
+
+interface Loaded {
+  addon: Addon;
+  choice: CoreTypeChoice;
+  flags: Set<string>;
+  warning: string | null;
+}
+let loaded: Loaded | null = null;
+let loadError: Error | null = null;
+let warned = false;
+
+function addonCandidates(): string[] {
+  const env = process.env.GLE_NATIVE_ADDON;
+  const rel = 'native/build/Release/gle_native.node';
+  // from src/kernels/native (tsx) or dist/src/kernels/native (compiled)
+  const c = [`../../../${rel}`, `../../../../${rel}`].map((r) => fileURLToPath(new URL(r, import.meta.url)));
+  return env ? [env, ...c] : c;
+}
+
+function readCpuFlags(): Set<string> {
+  try {
+    return parseCpuFlags(readFileSync('/proc/cpuinfo', 'utf8'));
+  } catch {
+    return new Set();
+  }
+}
+
+/** C = op(A) op(B) in float64 plain loops, the reference of the self-test. */
+function refGemm(tA: boolean, tB: boolean, M: number, N: number, K: number, A: Float32Array, B: Float32Array): Float64Array {
+  const C = new Float64Array(M * N);
+  for (let i = 0; i < M; i++)
+    for (let j = 0; j < N; j++) {
+      let acc = 0;
+      for (let k = 0; k < K; k++) acc += (tA ? A[k * M + i] : A[i * K + k]) * (tB ? B[j * K + k] : B[k * N + j]);
+      C[i * N + j] = acc;
+    }
+  return C;
+}
+
+/** Throws when OpenBLAS sgemm disagrees with a plain loop (a broken core type for this CPU). */
+function selfTest(addon: Addon, threads: number): void {
+  let seed = 12345;
+  const rnd = (): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 2 ** 32 - 0.5;
+  };
+  const shapes: [number, number, number][] = [[67, 61, 53], [5, 3, 7], [130, 96, 160]];
+  for (const th of threads > 1 ? [1, threads] : [1]) {
+    addon.setThresholds(th > 1 ? 0 : MULTI_THREAD_MIN_WORK, -1);
+    for (const [M, N, K] of shapes)
+      for (const tA of [false, true])
+        for (const tB of [false, true]) {
+          const A = Float32Array.from({ length: M * K }, rnd);
+          const B = Float32Array.from({ length: K * N }, rnd);
+          const C = new Float32Array(M * N).fill(Number.NaN);
+          addon.gemm(tA, tB, M, N, K, 1, A, B, 0, C);
+          const R = refGemm(tA, tB, M, N, K, A, B);
+          for (let i = 0; i < C.length; i++) {
+            if (!(Math.abs(C[i] - R[i]) <= 1e-5 * Math.sqrt(K) + 1e-4 * Math.abs(R[i]))) {
+              throw new Error(
+                `OpenBLAS self-test failed (core ${addon.info().corename}, ${th} thread(s), sgemm ${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${M}x${N}x${K}: ${C[i]} vs ${R[i]}); set OPENBLAS_CORETYPE to a core type that works here`,
+              );
+            }
+          }
+        }
+  }
+  addon.setThresholds(MULTI_THREAD_MIN_WORK, -1);
+}
+
+function defaultMaxThreads(): number {
+  const env = process.env.GLE_NATIVE_THREADS;
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (Number.isInteger(n) && n >= 1) return n;
+    throw new Error(`GLE_NATIVE_THREADS must be a positive integer (got '${env}')`);
+  }
+  return Math.max(1, Math.min(2, availableParallelism()));
+}
+
+function loadOnce(): Loaded {
+  if (loaded) return loaded;
+  if (loadError) throw loadError;
+  try {
+    const path = addonCandidates().find((p) => existsSync(p));
+    if (!path) throw new Error(NOT_BUILT);
+    const flags = readCpuFlags();
+    const choice = chooseCoreType(flags, process.env);
+    // must happen before libopenblas is loaded: it reads the variable once, in its constructor
+    if (choice.set) process.env.OPENBLAS_CORETYPE = choice.set;
+    let addon: Addon;
+    try {
+      addon = createRequire(import.meta.url)(path) as Addon;
+    } catch (e) {
+      const msg = (e as Error).message.split('\n')[0];
+      throw new Error(`native addon failed to load (${msg}); rebuild with npm run build:native`);
+    }
+    const threads = defaultMaxThreads();
+    addon.setMaxThreads(threads);
+    selfTest(addon, threads);
+    const warning = slowCoreWarning(addon.info().corename, flags);
+    loaded = { addon, choice, flags, warning };
+    return loaded;
+  } catch (e) {
+    loadError = e as Error;
+    throw loadError;
+  }
+}
+
+interface Registered {
+  h: object;
+  /** keeps the typed arrays the native handle points into alive */
+  keep: (Float32Array | null)[];
+}
+
+class NativeBuf implements FBuf {
+  readonly ptr = 0;
+  a: Float32Array;
+  constructor(readonly n: number) {
+    this.a = new Float32Array(n);
+  }
+}
+
+function f32(buf: FBuf | null, name: string): Float32Array | null {
+  if (buf === null) return null;
+  if (!(buf.a instanceof Float32Array)) throw new Error(`native backend: buffer ${name} is not float32`);
+  return buf.a;
+}
+
+const ruleText = (i: { maxThreads: number; multiThreadMinWork: number }): string =>
+  i.maxThreads > 1 ? `1 thread; ${i.maxThreads} for sgemm of >= ${i.multiThreadMinWork} multiply-adds (B*nIn*nOut)` : '1 thread';
+const smallText = (i: { blasMinWork: number }): string => `plain C loops when nIn = 1, nOut = 1 or B*nIn*nOut < ${i.blasMinWork}; sgemm otherwise`;
+
+export class NativeBackend implements Backend {
+  readonly name = 'native' as const;
+  readonly dtype = 'float32' as const;
+  readonly info: Record<string, string | number | boolean>;
+  private readonly handles = new WeakMap<LayerStepArgs, Registered>();
+
+  constructor(private readonly ld: Loaded) {
+    const i = ld.addon.info();
+    this.info = {
+      backend: 'native',
+      dtype: 'float32',
+      blas: 'OpenBLAS',
+      coreType: i.corename,
+      coreTypeSource: ld.choice.source,
+      openblasConfig: i.config,
+      threads: i.maxThreads,
+      threadRule: ruleText(i),
+      smallLayerRule: smallText(i),
+    };
+    if (ld.warning) this.info.warning = ld.warning;
+  }
+
+  /** Upper bound on OpenBLAS threads (default min(2, cores), or GLE_NATIVE_THREADS). Process-wide. */
+  setMaxThreads(n: number): void {
+    this.tune({ maxThreads: n });
+  }
+
+  /**
+   * Process-wide tuning (benchmarks): thread bound, the product size (B*nIn*nOut multiply-adds) from which
+   * products use more than one thread, and the size below which layers use plain C loops instead of sgemm
+   * (read when a layer is first stepped).
+   */
+  tune(t: { maxThreads?: number; multiThreadMinWork?: number; blasMinWork?: number }): void {
+    const a = this.ld.addon;
+    if (t.maxThreads !== undefined) {
+      if (!Number.isInteger(t.maxThreads) || t.maxThreads < 1) throw new Error('maxThreads must be a positive integer');
+      a.setMaxThreads(t.maxThreads);
+    }
+    a.setThresholds(t.multiThreadMinWork ?? -1, t.blasMinWork ?? -1);
+    const i = a.info();
+    this.info.threads = i.maxThreads;
+    this.info.threadRule = ruleText(i);
+    this.info.smallLayerRule = smallText(i);
+  }
+
+  alloc(n: number): FBuf {
+    return new NativeBuf(n);
+  }
+
+  private register(L: LayerStepArgs): Registered {
+    const keep = [
+      f32(L.W, 'W'), f32(L.b, 'b'), f32(L.tauM, 'tauM'), f32(L.tauR, 'tauR'), f32(L.rBottom, 'rBottom'),
+      f32(L.rawErr, 'rawErr'), f32(L.u, 'u'), f32(L.v, 'v'), f32(L.rPrime, 'rPrime'), f32(L.uN, 'uN'),
+      f32(L.vN, 'vN'), f32(L.rN, 'rN'), f32(L.rPrimeN, 'rPrimeN'), f32(L.eBottomN, 'eBottomN'),
+      f32(L.instE, 'instE'), f32(L.prospU, 'prospU'), f32(L.prospV, 'prospV'), f32(L.uDot, 'uDot'),
+      f32(L.gW, 'gW'), f32(L.gB, 'gB'), f32(L.gTau, 'gTau'),
+    ];
+    const r: Registered = { h: this.ld.addon.makeLayer(L.B, L.nIn, L.nOut, keep), keep };
+    this.handles.set(L, r);
+    return r;
+  }
+
+  layerStep(a: LayerStepArgs, phi: PhiCode, dt: number, gamma: number, flags: number): void {
+    const r = this.handles.get(a) ?? this.register(a);
+    this.ld.addon.layerStep(r.h, phi, dt, gamma, flags);
+  }
+
+  gemm(tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, A: FBuf, B: FBuf, beta: number, C: FBuf): void {
+    this.ld.addon.gemm(tA, tB, M, N, K, alpha, A.a as Float32Array, B.a as Float32Array, beta, C.a as Float32Array);
+  }
+
+  activate(phi: PhiCode, x: FBuf, r: FBuf, rp: FBuf, n: number): void {
+    this.ld.addon.activate(phi, x.a as Float32Array, r.a as Float32Array, rp.a as Float32Array, n);
+  }
+
+  adam(p: FBuf, g: FBuf, m: FBuf, v: FBuf, n: number, s: AdamScalars): void {
+    this.ld.addon.adam(p.a as Float32Array, g.a as Float32Array, m.a as Float32Array, v.a as Float32Array, n, s.lr, s.beta1, s.beta2, s.eps, s.bc1, s.bc2, s.weightDecay);
+  }
+}
+
+export interface LoadNativeOptions {
+  /** Receives the one-line warning when OpenBLAS runs slow kernels (default: console.error, once per process). */
+  onNotice?: (msg: string) => void;
+}
+
+/** Load the native backend, or throw an Error with a one-line reason (addon not built, float64, self-test...). */
+export async function loadNativeBackend(dtype: DType, opts: LoadNativeOptions = {}): Promise<Backend> {
+  if (dtype !== 'float32') throw new Error('native backend supports float32 only');
+  const ld = loadOnce();
+  if (ld.warning && !warned) {
+    warned = true;
+    (opts.onNotice ?? ((m: string) => console.error(m)))(`gle: native backend: ${ld.warning}`);
+  }
+  return new NativeBackend(ld);
+}
+
+/** Make `createBackend({ backend: 'native' | 'auto' })` able to use this backend (called by the Node entry point). */
+export function registerNative(): void {
+  registerBackendLoader('native', (dtype) => loadNativeBackend(dtype));
+}

@@ -1,0 +1,229 @@
+/**
+ * The `wasm` backend: the kernels of wasm/assembly/kernels.ts (AssemblyScript, WebAssembly SIMD128) behind the
+ * Backend interface. Browser-safe: the module bytes are embedded (kernels-binary.ts), no fs / fetch.
+ *
+ * Memory: one WebAssembly.Memory per backend instance, owned here. `alloc` bump-allocates 16-byte aligned,
+ * zero-filled buffers (nothing is ever freed) and grows the memory when needed; after a grow every FBuf handed
+ * out gets a fresh `a` view (the old views are detached by the grow).
+ *
+ * Fusion: `layerStep` is one call into wasm. Per LayerStepArgs object a small i32 struct (dims + buffer
+ * pointers + a W^T scratch) is written into wasm memory once and cached in a WeakMap.
+ *
+ * float32 only: the loader rejects float64 so `createBackend({ backend: 'auto' })` falls back to js.
+ * Registration with createBackend happens in src/kernels/index.ts (this module does not import it, so there
+ * is no import cycle).
+ */
+import type { AdamScalars, Backend, DType, FBuf, LayerStepArgs, PhiCode } from '../types.js';
+import { WASM_KERNELS_BASE64 } from './kernels-binary.js';
+
+interface KernelExports {
+  heapBase(): number;
+  gemm(tA: number, tB: number, M: number, N: number, K: number, alpha: number, A: number, B: number, beta: number, C: number, scratch: number): void;
+  activate(phi: number, x: number, r: number, rp: number, n: number): void;
+  adam(
+    p: number, g: number, m: number, v: number, n: number,
+    stepSize: number, beta1: number, beta2: number, b1c: number, b2c: number, eps: number, sqrtBc2: number, wd: number,
+  ): void;
+  layerStep(sp: number, phi: number, dt: number, gamma: number, flags: number): void;
+}
+
+const PAGE = 65536;
+/** Fields of the per-LayerStepArgs struct (see the layout comment in wasm/assembly/kernels.ts). */
+const STRUCT_INTS = 26;
+
+/** Smallest module using a v128 instruction (i32.const 0; i8x16.splat): validates only with SIMD support. */
+const SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type section: () -> v128
+  0x03, 0x02, 0x01, 0x00, // function section
+  0x0a, 0x08, 0x01, 0x06, 0x00, 0x41, 0x00, 0xfd, 0x0f, 0x0b, // code: i32.const 0, i8x16.splat, end
+]);
+
+export function wasmSimdSupported(): boolean {
+  try {
+    return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+let modulePromise: Promise<WebAssembly.Module> | null = null;
+
+function compiledModule(): Promise<WebAssembly.Module> {
+  if (!modulePromise) {
+    modulePromise = WebAssembly.compile(decodeBase64(WASM_KERNELS_BASE64));
+    modulePromise.catch(() => {
+      modulePromise = null;
+    });
+  }
+  return modulePromise;
+}
+
+class WasmBuf implements FBuf {
+  constructor(
+    readonly owner: WasmBackend,
+    readonly n: number,
+    readonly ptr: number,
+    public a: Float32Array,
+  ) {}
+}
+
+export class WasmBackend implements Backend {
+  readonly name = 'wasm' as const;
+  readonly dtype: DType = 'float32';
+  readonly info: Record<string, string | number | boolean> = { backend: 'wasm', simd: true, dtype: 'float32' };
+
+  private top: number;
+  private readonly bufs: WasmBuf[] = [];
+  private readonly structs = new WeakMap<LayerStepArgs, number>();
+  private i32: Int32Array;
+  private scratchPtr = 0;
+  private scratchN = 0;
+
+  /** Use `loadWasmBackend`; this takes an instantiated kernel module and its (imported) memory. */
+  constructor(
+    private readonly ex: KernelExports,
+    private readonly mem: WebAssembly.Memory,
+  ) {
+    this.top = (ex.heapBase() + 15) & ~15;
+    this.i32 = new Int32Array(mem.buffer);
+  }
+
+  /** Bytes of wasm memory in use (for diagnostics). */
+  get bytesUsed(): number {
+    return this.top;
+  }
+
+  private reserve(bytes: number): number {
+    const ptr = this.top;
+    const end = ptr + ((bytes + 15) & ~15);
+    if (end > 0xffff0000) throw new Error(`wasm backend: out of memory (need ${end} bytes, wasm32 limit is 4 GiB)`);
+    const have = this.mem.buffer.byteLength;
+    if (end > have) {
+      const want = Math.max(end, Math.min(have * 2, 0xffff0000));
+      const pages = Math.ceil((want - have) / PAGE);
+      try {
+        this.mem.grow(pages);
+      } catch {
+        this.mem.grow(Math.ceil((end - have) / PAGE));
+      }
+      const buf = this.mem.buffer;
+      for (const b of this.bufs) b.a = new Float32Array(buf, b.ptr, b.n);
+      this.i32 = new Int32Array(buf);
+    }
+    this.top = end;
+    return ptr;
+  }
+
+  alloc(n: number): FBuf {
+    if (!Number.isInteger(n) || n < 0) throw new Error(`wasm backend: bad buffer length ${n}`);
+    const ptr = this.reserve(n * 4);
+    const b = new WasmBuf(this, n, ptr, new Float32Array(this.mem.buffer, ptr, n));
+    this.bufs.push(b);
+    return b;
+  }
+
+  private ptrOf(b: FBuf, need: number, what: string): number {
+    if (!(b instanceof WasmBuf) || b.owner !== this) throw new Error(`wasm backend: buffer ${what} was not allocated by this backend`);
+    if (b.n < need) throw new Error(`wasm backend: buffer ${what} has ${b.n} floats, needs ${need}`);
+    return b.ptr;
+  }
+
+  private makeStruct(L: LayerStepArgs): number {
+    const { B, nIn, nOut } = L;
+    for (const [k, x] of [['B', B], ['nIn', nIn], ['nOut', nOut]] as const) {
+      if (!Number.isInteger(x) || x < 1) throw new Error(`wasm backend: layerStep ${k} must be a positive integer, got ${x}`);
+    }
+    const bo = B * nOut, bi = B * nIn, w = nOut * nIn;
+    const fields = [
+      this.ptrOf(L.W, w, 'W'),
+      L.b ? this.ptrOf(L.b, nOut, 'b') : 0,
+      this.ptrOf(L.tauM, nOut, 'tauM'),
+      this.ptrOf(L.tauR, nOut, 'tauR'),
+      this.ptrOf(L.rBottom, bi, 'rBottom'),
+      this.ptrOf(L.rawErr, bo, 'rawErr'),
+      this.ptrOf(L.u, bo, 'u'),
+      this.ptrOf(L.v, bo, 'v'),
+      this.ptrOf(L.rPrime, bo, 'rPrime'),
+      this.ptrOf(L.uN, bo, 'uN'),
+      this.ptrOf(L.vN, bo, 'vN'),
+      this.ptrOf(L.rN, bo, 'rN'),
+      this.ptrOf(L.rPrimeN, bo, 'rPrimeN'),
+      this.ptrOf(L.eBottomN, bi, 'eBottomN'),
+      this.ptrOf(L.instE, bo, 'instE'),
+      this.ptrOf(L.prospU, bo, 'prospU'),
+      this.ptrOf(L.prospV, bo, 'prospV'),
+      this.ptrOf(L.uDot, bo, 'uDot'),
+      this.ptrOf(L.gW, w, 'gW'),
+      L.gB ? this.ptrOf(L.gB, nOut, 'gB') : 0,
+      this.ptrOf(L.gTau, nOut, 'gTau'),
+    ];
+    const wt = this.reserve(w * 4);
+    const inv = this.reserve(2 * nOut * 4);
+    const sp = this.reserve(STRUCT_INTS * 4);
+    const i32 = this.i32;
+    const o = sp >> 2;
+    i32[o] = B;
+    i32[o + 1] = nIn;
+    i32[o + 2] = nOut;
+    for (let i = 0; i < fields.length; i++) i32[o + 3 + i] = fields[i];
+    i32[o + 24] = wt;
+    i32[o + 25] = inv;
+    this.structs.set(L, sp);
+    return sp;
+  }
+
+  layerStep(L: LayerStepArgs, phi: PhiCode, dt: number, gamma: number, flags: number): void {
+    if (!(phi >= 0 && phi <= 6)) throw new Error(`unknown activation code ${phi as number}`);
+    let sp = this.structs.get(L);
+    if (sp === undefined) sp = this.makeStruct(L);
+    this.ex.layerStep(sp, phi, dt, gamma, flags);
+  }
+
+  gemm(tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, A: FBuf, Bm: FBuf, beta: number, C: FBuf): void {
+    const pa = this.ptrOf(A, M * K, 'A');
+    const pb = this.ptrOf(Bm, K * N, 'B');
+    const pc = this.ptrOf(C, M * N, 'C');
+    let scratch = 0;
+    if (tB && K * N > 0) {
+      if (this.scratchN < K * N) {
+        this.scratchN = Math.max(K * N, 2 * this.scratchN);
+        this.scratchPtr = this.reserve(this.scratchN * 4);
+      }
+      scratch = this.scratchPtr;
+    }
+    this.ex.gemm(tA ? 1 : 0, tB ? 1 : 0, M, N, K, alpha, pa, pb, beta, pc, scratch);
+  }
+
+  activate(phi: PhiCode, x: FBuf, r: FBuf, rp: FBuf, n: number): void {
+    if (!(phi >= 0 && phi <= 6)) throw new Error(`unknown activation code ${phi as number}`);
+    this.ex.activate(phi, this.ptrOf(x, n, 'x'), this.ptrOf(r, n, 'r'), this.ptrOf(rp, n, 'rp'), n);
+  }
+
+  adam(p: FBuf, g: FBuf, m: FBuf, v: FBuf, n: number, s: AdamScalars): void {
+    this.ex.adam(
+      this.ptrOf(p, n, 'p'), this.ptrOf(g, n, 'g'), this.ptrOf(m, n, 'm'), this.ptrOf(v, n, 'v'), n,
+      s.lr / s.bc1, s.beta1, s.beta2, 1 - s.beta1, 1 - s.beta2, s.eps, Math.sqrt(s.bc2), s.weightDecay,
+    );
+  }
+}
+
+/** Load a fresh wasm backend (own memory). Throws an Error saying why when unavailable. */
+export async function loadWasmBackend(dtype: DType = 'float32'): Promise<Backend> {
+  if (dtype !== 'float32') throw new Error('wasm backend supports float32 only');
+  if (typeof WebAssembly !== 'object') throw new Error('WebAssembly is not available');
+  if (!wasmSimdSupported()) throw new Error('WebAssembly SIMD is not supported by this engine');
+  const mod = await compiledModule();
+  const need = WebAssembly.Module.imports(mod).length; // only env.memory
+  if (need !== 1) throw new Error('wasm backend: unexpected kernel module imports');
+  const memory = new WebAssembly.Memory({ initial: 16 });
+  const inst = await WebAssembly.instantiate(mod, { env: { memory } });
+  return new WasmBackend(inst.exports as unknown as KernelExports, memory);
+}

@@ -1,0 +1,560 @@
+// GLE numeric kernels for the `wasm` backend: AssemblyScript compiled with SIMD128 (see wasm/build.mjs).
+//
+// Memory is imported and owned by the JS loader (src/kernels/wasm/index.ts), which bump-allocates every buffer
+// above heapBase(). All pointers are byte offsets of float32 arrays; all matrices are row-major.
+// Semantics follow the reference backend src/kernels/js/index.ts (see the Backend doc comments in
+// src/kernels/types.ts); arithmetic here is float32 throughout.
+
+// ---------------------------------------------------------------------------------------------------------
+// Matrix product core: C[M x N] = alpha * sum_k a(i,k) * Bm[k, j]  (+ beta * C when mode == 1)
+// a(i,k) = A[i*saI + k*saK] (any strides, so A may be transposed), Bm rows contiguous with leading dim ldb.
+// Blocked over K (KB) and N (NB) so a panel of Bm stays in cache; 4 x 8 register-blocked micro kernel.
+// ---------------------------------------------------------------------------------------------------------
+
+const KB: i32 = 128;
+const NB: i32 = 256;
+
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+@inline function storeC(p: usize, acc: v128, va: v128, vb: v128, mode: i32): void {
+  let r = f32x4.mul(acc, va);
+  if (mode != 0) r = f32x4.add(r, f32x4.mul(vb, v128.load(p)));
+  v128.store(p, r);
+}
+
+@inline function storeC1(p: usize, acc: f32, alpha: f32, beta: f32, mode: i32): void {
+  let r = acc * alpha;
+  if (mode != 0) r = r + beta * load<f32>(p);
+  store<f32>(p, r);
+}
+
+/** Rows i..i+3, columns jS..jE, k in kS..kE. */
+function panel4(
+  i: i32, jS: i32, jE: i32, kS: i32, kE: i32, alpha: f32,
+  A: usize, saI: i32, saK: i32, Bm: usize, ldb: i32, beta: f32, C: usize, ldc: i32, mode: i32,
+): void {
+  const va = f32x4.splat(alpha);
+  const vb = f32x4.splat(beta);
+  const sI: usize = <usize>saI << 2;
+  const sK: usize = <usize>saK << 2;
+  const ldb4: usize = <usize>ldb << 2;
+  const ldc4: usize = <usize>ldc << 2;
+  const aBase: usize = A + ((<usize>i * <usize>saI + <usize>kS * <usize>saK) << 2);
+  let j = jS;
+  for (; j + 8 <= jE; j += 8) {
+    let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+    let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+    let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+    let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+    let pa = aBase;
+    let pb: usize = Bm + ((<usize>kS * <usize>ldb + <usize>j) << 2);
+    for (let k = kS; k < kE; k++) {
+      const b0 = v128.load(pb);
+      const b1 = v128.load(pb, 16);
+      let a = v128.load32_splat(pa);
+      c00 = f32x4.add(c00, f32x4.mul(a, b0));
+      c01 = f32x4.add(c01, f32x4.mul(a, b1));
+      a = v128.load32_splat(pa + sI);
+      c10 = f32x4.add(c10, f32x4.mul(a, b0));
+      c11 = f32x4.add(c11, f32x4.mul(a, b1));
+      a = v128.load32_splat(pa + 2 * sI);
+      c20 = f32x4.add(c20, f32x4.mul(a, b0));
+      c21 = f32x4.add(c21, f32x4.mul(a, b1));
+      a = v128.load32_splat(pa + 3 * sI);
+      c30 = f32x4.add(c30, f32x4.mul(a, b0));
+      c31 = f32x4.add(c31, f32x4.mul(a, b1));
+      pa += sK;
+      pb += ldb4;
+    }
+    const pc: usize = C + ((<usize>i * <usize>ldc + <usize>j) << 2);
+    storeC(pc, c00, va, vb, mode);
+    storeC(pc + 16, c01, va, vb, mode);
+    storeC(pc + ldc4, c10, va, vb, mode);
+    storeC(pc + ldc4 + 16, c11, va, vb, mode);
+    storeC(pc + 2 * ldc4, c20, va, vb, mode);
+    storeC(pc + 2 * ldc4 + 16, c21, va, vb, mode);
+    storeC(pc + 3 * ldc4, c30, va, vb, mode);
+    storeC(pc + 3 * ldc4 + 16, c31, va, vb, mode);
+  }
+  for (; j + 4 <= jE; j += 4) {
+    let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+    let pa = aBase;
+    let pb: usize = Bm + ((<usize>kS * <usize>ldb + <usize>j) << 2);
+    for (let k = kS; k < kE; k++) {
+      const b0 = v128.load(pb);
+      c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(pa), b0));
+      c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(pa + sI), b0));
+      c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(pa + 2 * sI), b0));
+      c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(pa + 3 * sI), b0));
+      pa += sK;
+      pb += ldb4;
+    }
+    const pc: usize = C + ((<usize>i * <usize>ldc + <usize>j) << 2);
+    storeC(pc, c0, va, vb, mode);
+    storeC(pc + ldc4, c1, va, vb, mode);
+    storeC(pc + 2 * ldc4, c2, va, vb, mode);
+    storeC(pc + 3 * ldc4, c3, va, vb, mode);
+  }
+  for (; j < jE; j++) {
+    // one column, four rows: vectorise over the rows when A is column-contiguous (saI == 1)
+    let c0: f32 = 0, c1: f32 = 0, c2: f32 = 0, c3: f32 = 0;
+    let pa = aBase;
+    let pb: usize = Bm + ((<usize>kS * <usize>ldb + <usize>j) << 2);
+    for (let k = kS; k < kE; k++) {
+      const bv = load<f32>(pb);
+      c0 += load<f32>(pa) * bv;
+      c1 += load<f32>(pa + sI) * bv;
+      c2 += load<f32>(pa + 2 * sI) * bv;
+      c3 += load<f32>(pa + 3 * sI) * bv;
+      pa += sK;
+      pb += ldb4;
+    }
+    const pc: usize = C + ((<usize>i * <usize>ldc + <usize>j) << 2);
+    storeC1(pc, c0, alpha, beta, mode);
+    storeC1(pc + ldc4, c1, alpha, beta, mode);
+    storeC1(pc + 2 * ldc4, c2, alpha, beta, mode);
+    storeC1(pc + 3 * ldc4, c3, alpha, beta, mode);
+  }
+}
+
+/** One row i, columns jS..jE. */
+function panel1(
+  i: i32, jS: i32, jE: i32, kS: i32, kE: i32, alpha: f32,
+  A: usize, saI: i32, saK: i32, Bm: usize, ldb: i32, beta: f32, C: usize, ldc: i32, mode: i32,
+): void {
+  const va = f32x4.splat(alpha);
+  const vb = f32x4.splat(beta);
+  const sK: usize = <usize>saK << 2;
+  const ldb4: usize = <usize>ldb << 2;
+  const aBase: usize = A + ((<usize>i * <usize>saI + <usize>kS * <usize>saK) << 2);
+  const cRow: usize = C + ((<usize>i * <usize>ldc) << 2);
+  let j = jS;
+  for (; j + 16 <= jE; j += 16) {
+    let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+    let pa = aBase;
+    let pb: usize = Bm + ((<usize>kS * <usize>ldb + <usize>j) << 2);
+    for (let k = kS; k < kE; k++) {
+      const a = v128.load32_splat(pa);
+      c0 = f32x4.add(c0, f32x4.mul(a, v128.load(pb)));
+      c1 = f32x4.add(c1, f32x4.mul(a, v128.load(pb, 16)));
+      c2 = f32x4.add(c2, f32x4.mul(a, v128.load(pb, 32)));
+      c3 = f32x4.add(c3, f32x4.mul(a, v128.load(pb, 48)));
+      pa += sK;
+      pb += ldb4;
+    }
+    const pc: usize = cRow + (<usize>j << 2);
+    storeC(pc, c0, va, vb, mode);
+    storeC(pc + 16, c1, va, vb, mode);
+    storeC(pc + 32, c2, va, vb, mode);
+    storeC(pc + 48, c3, va, vb, mode);
+  }
+  for (; j + 4 <= jE; j += 4) {
+    let c0 = f32x4.splat(0);
+    let pa = aBase;
+    let pb: usize = Bm + ((<usize>kS * <usize>ldb + <usize>j) << 2);
+    for (let k = kS; k < kE; k++) {
+      c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(pa), v128.load(pb)));
+      pa += sK;
+      pb += ldb4;
+    }
+    storeC(cRow + (<usize>j << 2), c0, va, vb, mode);
+  }
+  for (; j < jE; j++) {
+    let c0: f32 = 0;
+    let pa = aBase;
+    let pb: usize = Bm + ((<usize>kS * <usize>ldb + <usize>j) << 2);
+    for (let k = kS; k < kE; k++) {
+      c0 += load<f32>(pa) * load<f32>(pb);
+      pa += sK;
+      pb += ldb4;
+    }
+    storeC1(cRow + (<usize>j << 2), c0, alpha, beta, mode);
+  }
+}
+
+/** C = alpha * a(.,.) Bm + beta * C (beta == 0: C is not read). */
+function mm(M: i32, N: i32, K: i32, alpha: f32, A: usize, saI: i32, saK: i32, Bm: usize, ldb: i32, beta: f32, C: usize, ldc: i32): void {
+  let k0 = 0;
+  do {
+    const k1 = min(K, k0 + KB);
+    const first = k0 == 0;
+    const mode = first ? (beta == 0 ? 0 : 1) : 1;
+    const bt: f32 = first ? beta : 1;
+    for (let j0 = 0; j0 < N; j0 += NB) {
+      const j1 = min(N, j0 + NB);
+      let i = 0;
+      for (; i + 4 <= M; i += 4) panel4(i, j0, j1, k0, k1, alpha, A, saI, saK, Bm, ldb, bt, C, ldc, mode);
+      for (; i < M; i++) panel1(i, j0, j1, k0, k1, alpha, A, saI, saK, Bm, ldb, bt, C, ldc, mode);
+    }
+    k0 = k1;
+  } while (k0 < K);
+}
+
+/** dst (cols x rows) = transpose of src (rows x cols), tiled. */
+function transpose(src: usize, rows: i32, cols: i32, dst: usize): void {
+  const T = 16;
+  for (let r0 = 0; r0 < rows; r0 += T) {
+    const r1 = min(rows, r0 + T);
+    for (let c0 = 0; c0 < cols; c0 += T) {
+      const c1 = min(cols, c0 + T);
+      for (let r = r0; r < r1; r++) {
+        const sp: usize = src + ((<usize>r * <usize>cols) << 2);
+        for (let c = c0; c < c1; c++) {
+          store<f32>(dst + ((<usize>c * <usize>rows + <usize>r) << 2), load<f32>(sp + (<usize>c << 2)));
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Backend.gemm: C = alpha op(A) op(B) + beta C; op(A) M x K, op(B) K x N. tB needs `scratch` of K*N floats
+ * (op(B) is materialised there so the kernel streams contiguous rows).
+ */
+export function gemm(tA: i32, tB: i32, M: i32, N: i32, K: i32, alpha: f32, A: usize, B: usize, beta: f32, C: usize, scratch: usize): void {
+  if (M <= 0 || N <= 0) return;
+  let Bm = B;
+  if (tB != 0) {
+    transpose(B, N, K, scratch);
+    Bm = scratch;
+  }
+  if (tA != 0) mm(M, N, K, alpha, A, 1, M, Bm, N, beta, C, N);
+  else mm(M, N, K, alpha, A, K, 1, Bm, N, beta, C, N);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Vector maths (f32x4). The exponentials only ever receive arguments <= 0 here; relative error ~1e-7.
+// Each activation is an inlined "load x, store phi(x) and phi'(x)" body; `activate` runs one specialised loop
+// per code (the switch is outside the loop).
+// ---------------------------------------------------------------------------------------------------------
+
+const LOG2E: f32 = 1.44269504;
+const LN2_HI: f32 = 0.693359375;
+const LN2_LO: f32 = -2.12194440e-4;
+const LN2: f32 = 0.693147181;
+const SQRT2: f32 = 1.41421356;
+const EXP_MIN: f32 = -87;
+
+@inline function ldv(p: usize, full: bool): v128 {
+  return full ? v128.load(p) : v128.load32_splat(p);
+}
+@inline function stv(p: usize, x: v128, full: bool): void {
+  if (full) v128.store(p, x);
+  else store<f32>(p, f32x4.extract_lane(x, 0));
+}
+
+/** Range reduction x = n ln2 + r: returns n (x clamped to >= EXP_MIN). */
+@inline function expN(x: v128): v128 {
+  return f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
+}
+/** r = x - n ln2 (Cody-Waite, two-part ln2), |r| <= 0.35. */
+@inline function expR(x: v128, n: v128): v128 {
+  return f32x4.sub(f32x4.sub(x, f32x4.mul(n, f32x4.splat(LN2_HI))), f32x4.mul(n, f32x4.splat(LN2_LO)));
+}
+/** expm1(r) for |r| <= 0.35: Taylor series to r^8. */
+@inline function expm1Poly(r: v128): v128 {
+  let p = f32x4.splat(1.0 / 40320.0);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 5040.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 720.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 120.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 24.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 6.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(0.5));
+  return f32x4.add(r, f32x4.mul(f32x4.mul(r, r), p));
+}
+/** 2^n for integral n in [-126, 127], built from the exponent bits. */
+@inline function pow2(n: v128): v128 {
+  return i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+}
+/** exp(x) for x <= 0; 0 below EXP_MIN (float32 denormal range). */
+@inline function expNeg(x0: v128): v128 {
+  const x = f32x4.max(x0, f32x4.splat(EXP_MIN));
+  const n = expN(x);
+  const e = f32x4.mul(pow2(n), f32x4.add(expm1Poly(expR(x, n)), f32x4.splat(1)));
+  return v128.andnot(e, f32x4.lt(x0, f32x4.splat(EXP_MIN)));
+}
+
+/** log1p(e) for 0 <= e <= 1. */
+@inline function log1pV(e: v128): v128 {
+  const one = f32x4.splat(1);
+  const u = f32x4.add(one, e);
+  const c = f32x4.sub(e, f32x4.sub(u, one)); // rounding error of 1 + e
+  const big = f32x4.gt(u, f32x4.splat(SQRT2));
+  const m = v128.bitselect(f32x4.mul(u, f32x4.splat(0.5)), u, big);
+  const k = v128.and(f32x4.splat(LN2), big);
+  const f = f32x4.div(f32x4.sub(m, one), f32x4.add(m, one));
+  const f2 = f32x4.mul(f, f);
+  let p = f32x4.splat(1.0 / 11.0);
+  p = f32x4.add(f32x4.mul(p, f2), f32x4.splat(1.0 / 9.0));
+  p = f32x4.add(f32x4.mul(p, f2), f32x4.splat(1.0 / 7.0));
+  p = f32x4.add(f32x4.mul(p, f2), f32x4.splat(1.0 / 5.0));
+  p = f32x4.add(f32x4.mul(p, f2), f32x4.splat(1.0 / 3.0));
+  const lg = f32x4.mul(f32x4.add(f, f), f32x4.add(one, f32x4.mul(f2, p)));
+  return f32x4.add(k, f32x4.add(lg, f32x4.div(c, u)));
+}
+
+@inline function actLinear(px: usize, pr: usize, prp: usize, full: bool): void {
+  stv(pr, ldv(px, full), full);
+  stv(prp, f32x4.splat(1), full);
+}
+
+/** tanh(|x|) = -e/(e+2) with e = expm1(-2|x|); tanh' = 4E/(e+2)^2 with E = exp(-2|x|): no cancellation. */
+@inline function actTanh(px: usize, pr: usize, prp: usize, full: bool): void {
+  const x = ldv(px, full);
+  const one = f32x4.splat(1);
+  const y0 = f32x4.mul(f32x4.abs(x), f32x4.splat(-2));
+  const y = f32x4.max(y0, f32x4.splat(EXP_MIN));
+  const n = expN(y);
+  const q = expm1Poly(expR(y, n));
+  const s = pow2(n);
+  const e = f32x4.add(f32x4.mul(s, q), f32x4.sub(s, one));
+  const E = v128.andnot(f32x4.mul(s, f32x4.add(q, one)), f32x4.lt(y0, f32x4.splat(EXP_MIN)));
+  const inv = f32x4.div(one, f32x4.add(e, f32x4.splat(2)));
+  const t = f32x4.mul(f32x4.neg(e), inv);
+  stv(pr, v128.or(t, v128.and(x, i32x4.splat(0x80000000))), full);
+  stv(prp, f32x4.mul(f32x4.mul(f32x4.mul(f32x4.splat(4), E), inv), inv), full);
+}
+
+/** sigmoid via E = exp(-|x|): 1/(1+E) or E/(1+E); sigmoid' = E/(1+E)^2. */
+@inline function actSigmoid(px: usize, pr: usize, prp: usize, full: bool): void {
+  const x = ldv(px, full);
+  const E = expNeg(f32x4.neg(f32x4.abs(x)));
+  const d = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), E));
+  const Ed = f32x4.mul(E, d);
+  stv(pr, v128.bitselect(d, Ed, f32x4.ge(x, f32x4.splat(0))), full);
+  stv(prp, f32x4.mul(Ed, d), full);
+}
+
+/** softplus = max(x,0) + log1p(exp(-|x|)), = x above 20 (torch threshold); derivative sigmoid(x). */
+@inline function actSoftplus(px: usize, pr: usize, prp: usize, full: bool): void {
+  const x = ldv(px, full);
+  const zero = f32x4.splat(0);
+  const E = expNeg(f32x4.neg(f32x4.abs(x)));
+  const d = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), E));
+  const sp = f32x4.add(f32x4.max(x, zero), log1pV(E));
+  stv(pr, v128.bitselect(x, sp, f32x4.gt(x, f32x4.splat(20))), full);
+  stv(prp, v128.bitselect(d, f32x4.mul(E, d), f32x4.ge(x, zero)), full);
+}
+
+@inline function actRelu(px: usize, pr: usize, prp: usize, full: bool): void {
+  const x = ldv(px, full);
+  const m = f32x4.gt(x, f32x4.splat(0));
+  stv(pr, v128.and(x, m), full);
+  stv(prp, v128.and(f32x4.splat(1), m), full);
+}
+
+/** clamp(x, lo, 1); derivative 1 on [lo, 1]. */
+@inline function actClamp(px: usize, pr: usize, prp: usize, full: bool, lo: f32): void {
+  const x = ldv(px, full);
+  const one = f32x4.splat(1);
+  const vlo = f32x4.splat(lo);
+  stv(pr, v128.bitselect(vlo, v128.bitselect(one, x, f32x4.gt(x, one)), f32x4.lt(x, vlo)), full);
+  stv(prp, v128.and(one, v128.and(f32x4.ge(x, vlo), f32x4.le(x, one))), full);
+}
+
+/** r = phi(x), rp = phi'(x) over n contiguous entries. Codes as PHI in src/kernels/types.ts. */
+function actArr(phi: i32, x: usize, r: usize, rp: usize, n: i32): void {
+  const nv = n & ~3;
+  switch (phi) {
+    case 1: {
+      for (let o: usize = 0, e: usize = <usize>nv << 2; o < e; o += 16) actTanh(x + o, r + o, rp + o, true);
+      for (let o: usize = <usize>nv << 2, e: usize = <usize>n << 2; o < e; o += 4) actTanh(x + o, r + o, rp + o, false);
+      break;
+    }
+    case 2: {
+      for (let o: usize = 0, e: usize = <usize>nv << 2; o < e; o += 16) actSigmoid(x + o, r + o, rp + o, true);
+      for (let o: usize = <usize>nv << 2, e: usize = <usize>n << 2; o < e; o += 4) actSigmoid(x + o, r + o, rp + o, false);
+      break;
+    }
+    case 3: {
+      for (let o: usize = 0, e: usize = <usize>nv << 2; o < e; o += 16) actSoftplus(x + o, r + o, rp + o, true);
+      for (let o: usize = <usize>nv << 2, e: usize = <usize>n << 2; o < e; o += 4) actSoftplus(x + o, r + o, rp + o, false);
+      break;
+    }
+    case 4: {
+      for (let o: usize = 0, e: usize = <usize>nv << 2; o < e; o += 16) actRelu(x + o, r + o, rp + o, true);
+      for (let o: usize = <usize>nv << 2, e: usize = <usize>n << 2; o < e; o += 4) actRelu(x + o, r + o, rp + o, false);
+      break;
+    }
+    case 5: {
+      for (let o: usize = 0, e: usize = <usize>nv << 2; o < e; o += 16) actClamp(x + o, r + o, rp + o, true, 0);
+      for (let o: usize = <usize>nv << 2, e: usize = <usize>n << 2; o < e; o += 4) actClamp(x + o, r + o, rp + o, false, 0);
+      break;
+    }
+    case 6: {
+      for (let o: usize = 0, e: usize = <usize>nv << 2; o < e; o += 16) actClamp(x + o, r + o, rp + o, true, -1);
+      for (let o: usize = <usize>nv << 2, e: usize = <usize>n << 2; o < e; o += 4) actClamp(x + o, r + o, rp + o, false, -1);
+      break;
+    }
+    default: {
+      for (let o: usize = 0, e: usize = <usize>nv << 2; o < e; o += 16) actLinear(x + o, r + o, rp + o, true);
+      for (let o: usize = <usize>nv << 2, e: usize = <usize>n << 2; o < e; o += 4) actLinear(x + o, r + o, rp + o, false);
+    }
+  }
+}
+
+/** Backend.activate over n entries. */
+export function activate(phi: i32, x: usize, r: usize, rp: usize, n: i32): void {
+  actArr(phi, x, r, rp, n);
+}
+
+/**
+ * Backend.adam (PyTorch semantics); stepSize = lr / bc1, sqrtBc2 = sqrt(bc2), b1c = 1 - beta1, b2c = 1 - beta2
+ * (the complements are computed in double by the caller: 1 - f32(0.999) would be off by 5e-5 relative).
+ */
+export function adam(
+  p: usize, g: usize, m: usize, v: usize, n: i32,
+  stepSize: f32, beta1: f32, beta2: f32, b1c: f32, b2c: f32, eps: f32, sqrtBc2: f32, wd: f32,
+): void {
+  const vb1 = f32x4.splat(beta1), vb1c = f32x4.splat(b1c);
+  const vb2 = f32x4.splat(beta2), vb2c = f32x4.splat(b2c);
+  const veps = f32x4.splat(eps), vss = f32x4.splat(stepSize), vbc = f32x4.splat(sqrtBc2), vwd = f32x4.splat(wd);
+  const hasWd = wd != 0;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o: usize = <usize>i << 2;
+    const pv = v128.load(p + o);
+    let gi = v128.load(g + o);
+    if (hasWd) gi = f32x4.add(gi, f32x4.mul(vwd, pv));
+    const mi = f32x4.add(f32x4.mul(vb1, v128.load(m + o)), f32x4.mul(vb1c, gi));
+    const vi = f32x4.add(f32x4.mul(vb2, v128.load(v + o)), f32x4.mul(f32x4.mul(vb2c, gi), gi));
+    v128.store(m + o, mi);
+    v128.store(v + o, vi);
+    const den = f32x4.add(f32x4.div(f32x4.sqrt(vi), vbc), veps);
+    v128.store(p + o, f32x4.sub(pv, f32x4.div(f32x4.mul(vss, mi), den)));
+  }
+  for (; i < n; i++) {
+    const o: usize = <usize>i << 2;
+    const pv = load<f32>(p + o);
+    let gi = load<f32>(g + o);
+    if (hasWd) gi += wd * pv;
+    const mi = beta1 * load<f32>(m + o) + b1c * gi;
+    const vi = beta2 * load<f32>(v + o) + b2c * gi * gi;
+    store<f32>(m + o, mi);
+    store<f32>(v + o, vi);
+    const den = sqrt<f32>(vi) / sqrtBc2 + eps;
+    store<f32>(p + o, pv - (stepSize * mi) / den);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The fused GLE layer step. `sp` points at an i32 struct written once by the loader:
+//  0 B, 1 nIn, 2 nOut, 3 W, 4 b (0 = none), 5 tauM, 6 tauR, 7 rBottom, 8 rawErr, 9 u, 10 v, 11 rPrime,
+//  12 uN, 13 vN, 14 rN, 15 rPrimeN, 16 eBottomN, 17 instE, 18 prospU, 19 prospV, 20 uDot, 21 gW, 22 gB (0 = none),
+//  23 gTau, 24 WT scratch (nIn*nOut floats), 25 scratch of 2*nOut floats (1/tauM, 1/tauR)
+// ---------------------------------------------------------------------------------------------------------
+
+@inline function fld(sp: usize, i: i32): usize {
+  return <usize>load<i32>(sp + (<usize>i << 2));
+}
+
+@inline function elem(
+  full: bool, ro: usize, jo: usize, prospective: bool, vdt: v128, vgamma: v128,
+  bias: usize, itauM: usize, itauR: usize, tauM: usize, tauR: usize, rawErr: usize, u: usize, v: usize, rP: usize,
+  uN: usize, vN: usize, instE: usize, pU: usize, pV: usize, uDot: usize,
+): void {
+  const i = ro + jo;
+  const ie = f32x4.mul(ldv(rawErr + i, full), ldv(rP + i, full));
+  stv(instE + i, ie, full);
+  const tm = ldv(tauM + jo, full);
+  const tr = ldv(tauR + jo, full);
+  let pv: v128;
+  if (prospective) {
+    const vv = ldv(v + i, full);
+    const vd = f32x4.mul(f32x4.sub(ie, vv), ldv(itauR + jo, full));
+    stv(vN + i, f32x4.add(vv, f32x4.mul(vdt, vd)), full);
+    pv = f32x4.add(vv, f32x4.mul(tm, vd));
+  } else {
+    stv(vN + i, ie, full);
+    pv = ie;
+  }
+  stv(pV + i, pv, full);
+  let s = ldv(uDot + i, full); // holds W r_bottom
+  if (bias != 0) s = f32x4.add(s, ldv(bias + jo, full));
+  const uu = ldv(u + i, full);
+  const ud = f32x4.mul(f32x4.sub(f32x4.add(s, f32x4.mul(vgamma, pv)), uu), ldv(itauM + jo, full));
+  stv(uDot + i, ud, full);
+  stv(uN + i, f32x4.add(uu, f32x4.mul(vdt, ud)), full);
+  const pu = f32x4.add(uu, f32x4.mul(tr, ud));
+  stv(pU + i, pu, full);
+}
+
+/** Column sums over the batch: out[j] = scale * sum_b x[b,j] (* y[b,j] when y != 0). */
+@inline function colSum(full: bool, jo: usize, B: i32, rowBytes: usize, x: usize, y: usize, scale: v128, out: usize): void {
+  let acc = f32x4.splat(0);
+  let px = x + jo;
+  let py = y + jo;
+  for (let b = 0; b < B; b++) {
+    if (y != 0) acc = f32x4.add(acc, f32x4.mul(ldv(px, full), ldv(py, full)));
+    else acc = f32x4.add(acc, ldv(px, full));
+    px += rowBytes;
+    py += rowBytes;
+  }
+  stv(out + jo, f32x4.mul(acc, scale), full);
+}
+
+export function layerStep(sp: usize, phi: i32, dt: f32, gamma: f32, flags: i32): void {
+  const B = load<i32>(sp);
+  const nIn = load<i32>(sp, 4);
+  const nOut = load<i32>(sp, 8);
+  const W = fld(sp, 3), bias = fld(sp, 4), tauM = fld(sp, 5), tauR = fld(sp, 6);
+  const rBottom = fld(sp, 7), rawErr = fld(sp, 8), u = fld(sp, 9), v = fld(sp, 10), rP = fld(sp, 11);
+  const uN = fld(sp, 12), vN = fld(sp, 13), rN = fld(sp, 14), rPN = fld(sp, 15), eB = fld(sp, 16);
+  const instE = fld(sp, 17), pU = fld(sp, 18), pV = fld(sp, 19), uDot = fld(sp, 20);
+  const gW = fld(sp, 21), gB = fld(sp, 22), gTau = fld(sp, 23), WT = fld(sp, 24);
+  const itauM = fld(sp, 25);
+  const itauR = itauM + (<usize>nOut << 2);
+  const prospective = (flags & 1) != 0;
+
+  // s = r_bottom W^T (B x nOut) into uDot; W^T materialised so the kernel streams rows
+  transpose(W, nOut, nIn, WT);
+  mm(B, nOut, nIn, 1, rBottom, nIn, 1, WT, nOut, 0, uDot, nOut);
+
+  // reciprocals of the time constants, once per step (multiplications in the B x nOut loop)
+  for (let j = 0; j < nOut; j++) {
+    const jo: usize = <usize>j << 2;
+    store<f32>(itauM + jo, 1 / load<f32>(tauM + jo));
+    store<f32>(itauR + jo, 1 / load<f32>(tauR + jo));
+  }
+  const vdt = f32x4.splat(dt);
+  const vgamma = f32x4.splat(gamma);
+  const rowBytes: usize = <usize>nOut << 2;
+  for (let b = 0; b < B; b++) {
+    const ro: usize = <usize>b * rowBytes;
+    let j = 0;
+    for (; j + 4 <= nOut; j += 4)
+      elem(true, ro, <usize>j << 2, prospective, vdt, vgamma, bias, itauM, itauR, tauM, tauR, rawErr, u, v, rP, uN, vN, instE, pU, pV, uDot);
+    for (; j < nOut; j++)
+      elem(false, ro, <usize>j << 2, prospective, vdt, vgamma, bias, itauM, itauR, tauM, tauR, rawErr, u, v, rP, uN, vN, instE, pU, pV, uDot);
+  }
+  // r_new = phi(prosp_u), r'_new = phi'(prosp_u): one specialised pass over the contiguous B x nOut block
+  actArr(phi, pU, rN, rPN, B * nOut);
+
+  if ((flags & 2) != 0) {
+    const invB: f32 = 1 / <f32>B;
+    // gW = -(prosp_v^T r_bottom) / B  (nOut x nIn; a(j,b) = pV[b*nOut + j])
+    mm(nOut, nIn, B, -invB, pV, 1, nOut, rBottom, nIn, 0, gW, nIn);
+    const vneg = f32x4.splat(-invB);
+    const vpos = f32x4.splat(invB);
+    const doB = gB != 0;
+    const doT = (flags & 4) != 0;
+    let j = 0;
+    for (; j + 4 <= nOut; j += 4) {
+      const jo: usize = <usize>j << 2;
+      if (doB) colSum(true, jo, B, rowBytes, pV, 0, vneg, gB);
+      if (doT) colSum(true, jo, B, rowBytes, pV, uDot, vpos, gTau);
+    }
+    for (; j < nOut; j++) {
+      const jo: usize = <usize>j << 2;
+      if (doB) colSum(false, jo, B, rowBytes, pV, 0, vneg, gB);
+      if (doT) colSum(false, jo, B, rowBytes, pV, uDot, vpos, gTau);
+    }
+  }
+
+  if ((flags & 8) != 0) {
+    // e_bottom = prosp_v W  (B x nIn)
+    mm(B, nIn, nOut, 1, pV, nOut, 1, W, nIn, 0, eB, nIn);
+  }
+}
