@@ -73,28 +73,36 @@ static inline float fexp(float x) {
   return p * pow2i(n);
 }
 
-/* tanh and its derivative: Taylor series for |x| < 0.55, (1-e)/(1+e) with e = exp(-2|x|) beyond */
+/* e^y - 1 and e^y for y <= 0, both to ~1e-7 relative (no cancellation near 0): with y = n ln2 + r,
+   e^y - 1 = 2^n (e^r - 1) + (2^n - 1) and e^r - 1 is a series in r */
+static inline float fexpm1_neg(float y, float *ey) {
+  y = y < -87.0f ? -87.0f : y;
+  const float shifter = 12582912.0f;
+  float n = (y * 1.44269504088896341f + shifter) - shifter;
+  float r = y - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  float q = p * r; /* e^r - 1 */
+  float pn = pow2i(n);
+  *ey = pn * q + pn;
+  return pn * q + (pn - 1.0f);
+}
+
+/* tanh and its derivative: with m = expm1(-2|x|), tanh|x| = -m / (2 + m), tanh' = 4 e^(-2|x|) / (2 + m)^2 */
 static inline float ftanh(float x, float *d) {
-  float ax = fabsf(x);
-  float x2 = x * x;
-  float p = 6404582.0f / 10854718875.0f;
-  p = p * x2 - 929569.0f / 638512875.0f;
-  p = p * x2 + 21844.0f / 6081075.0f;
-  p = p * x2 - 1382.0f / 155925.0f;
-  p = p * x2 + 62.0f / 2835.0f;
-  p = p * x2 - 17.0f / 315.0f;
-  p = p * x2 + 2.0f / 15.0f;
-  p = p * x2 - 1.0f / 3.0f;
-  float ts = x + x * x2 * p;
-  float e = fexp(-2.0f * ax);
-  float q = 1.0f / (1.0f + e);
-  float tb = (1.0f - e) * q;
-  tb = x < 0.0f ? -tb : tb;
-  float db = 4.0f * e * q * q;
-  int small = ax < 0.55f;
-  float t = small ? ts : tb;
-  *d = small ? 1.0f - ts * ts : db;
-  return t;
+  float e;
+  float m = fexpm1_neg(-2.0f * fabsf(x), &e);
+  float q = 1.0f / (2.0f + m);
+  float t = -m * q;
+  *d = 4.0f * e * q * q;
+  t = x < 0.0f ? -t : t;
+  return x != x ? x : t;
 }
 
 /* logistic sigmoid and its derivative, accurate in both tails */
@@ -198,9 +206,11 @@ static const char *const field_names[F_COUNT] = {
 typedef struct {
   int B, nIn, nOut;
   float *f[F_COUNT];
-  float *iTauM, *iTauR; /* nOut scratch: reciprocals of the time constants of this step */
-  double *accB, *accT;  /* nOut scratch: gradient accumulators */
-  float *zeros;         /* nOut zeros: the bias of a layer without one */
+  /* The elementwise pass runs over groups of G rows as one flat loop of T = G*nOut entries (one vector remainder
+     per group, not per row); the per-neuron constants are tiled G times for it. */
+  int G, T;
+  float *tBias, *tTauM, *tTauR, *tITM, *tITR; /* T each: bias (or 0), tau_m, tau_r, 1/tau_m, 1/tau_r */
+  double *accB, *accT;                         /* T each: gradient accumulators */
   int blas;             /* use sgemm for the three products (otherwise plain loops) */
   double work;          /* B * nIn * nOut multiply-adds per product */
 } Layer;
@@ -208,15 +218,20 @@ typedef struct {
 /* plain loops are faster than a BLAS call below this many multiply-adds per product (or for nIn/nOut of 1) */
 static double g_blas_min_work = 2048.0;
 
+/* target length of one flat elementwise chunk (entries) */
+#define ELEM_CHUNK 1024
+
 static void layer_free(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   Layer *L = (Layer *)data;
-  free(L->iTauM);
-  free(L->iTauR);
+  free(L->tBias);
+  free(L->tTauM);
+  free(L->tTauR);
+  free(L->tITM);
+  free(L->tITR);
   free(L->accB);
   free(L->accT);
-  free(L->zeros);
   free(L);
 }
 
@@ -320,12 +335,18 @@ static napi_value js_make_layer(napi_env env, napi_callback_info info) {
     }
     L->f[i] = p;
   }
-  L->iTauM = (float *)malloc(sizeof(float) * nOut);
-  L->iTauR = (float *)malloc(sizeof(float) * nOut);
-  L->accB = (double *)malloc(sizeof(double) * nOut);
-  L->accT = (double *)malloc(sizeof(double) * nOut);
-  L->zeros = (float *)calloc(nOut, sizeof(float));
-  if (!L->iTauM || !L->iTauR || !L->accB || !L->accT || !L->zeros) {
+  L->G = nOut >= ELEM_CHUNK ? 1 : ELEM_CHUNK / nOut;
+  if (L->G > B) L->G = B;
+  L->T = L->G * nOut;
+  const size_t T = (size_t)L->T;
+  L->tBias = (float *)malloc(sizeof(float) * T);
+  L->tTauM = (float *)malloc(sizeof(float) * T);
+  L->tTauR = (float *)malloc(sizeof(float) * T);
+  L->tITM = (float *)malloc(sizeof(float) * T);
+  L->tITR = (float *)malloc(sizeof(float) * T);
+  L->accB = (double *)malloc(sizeof(double) * T);
+  L->accT = (double *)malloc(sizeof(double) * T);
+  if (!L->tBias || !L->tTauM || !L->tTauR || !L->tITM || !L->tITR || !L->accB || !L->accT) {
     layer_free(env, L, NULL);
     napi_throw_error(env, NULL, "makeLayer: out of memory");
     return NULL;
@@ -378,49 +399,25 @@ row_update(int n, int prospective, float dt, float gamma, const float *restrict 
   }
 }
 
-/* the same for a layer of one neuron: the per-neuron constants are scalars, the loop runs over the batch */
-static void __attribute__((noinline))
-col_update(int n, int prospective, float dt, float gamma, float bias, float tauM, float tauR, float iTM, float iTR,
-           const float *restrict raw, const float *restrict rP, const float *restrict u, const float *restrict v,
-           float *restrict uN, float *restrict vN, float *restrict instE, float *restrict pU, float *restrict pV,
-           float *restrict uDot) {
-  for (int j = 0; j < n; j++) {
-    float s = uDot[j] + bias;
-    float ie = raw[j] * rP[j];
-    instE[j] = ie;
-    float vd = (ie - v[j]) * iTR;
-    float pv = prospective ? v[j] + tauM * vd : ie;
-    vN[j] = prospective ? v[j] + dt * vd : ie;
-    pV[j] = pv;
-    float ud = (s + gamma * pv - u[j]) * iTM;
-    uDot[j] = ud;
-    uN[j] = u[j] + dt * ud;
-    pU[j] = u[j] + tauR * ud;
-  }
-}
-
-static void layer_elementwise(Layer *L, int prospective, float dt, float gamma, int grads, int learnTau) {
-  const int B = L->B, nOut = L->nOut;
-  const float *bias = L->f[F_b] ? L->f[F_b] : L->zeros;
+/* elementwise part of the step: membrane/error updates, phi, and the batch sums of the gradients, in chunks of G
+   rows that stay in L1 between the passes */
+static void layer_elementwise(Layer *L, int phi, int prospective, float dt, float gamma, int grads, int learnTau) {
+  const int B = L->B, nOut = L->nOut, G = L->G;
   float *const *f = L->f;
-  if (nOut == 1) {
-    col_update(B, prospective, dt, gamma, bias[0], f[F_tauM][0], f[F_tauR][0], L->iTauM[0], L->iTauR[0], f[F_raw],
-               f[F_rP], f[F_u], f[F_v], f[F_uN], f[F_vN], f[F_instE], f[F_pU], f[F_pV], f[F_uDot]);
-  } else {
-    for (int bi = 0; bi < B; bi++) {
-      const size_t o = (size_t)bi * nOut;
-      row_update(nOut, prospective, dt, gamma, bias, f[F_tauM], f[F_tauR], L->iTauM, L->iTauR, f[F_raw] + o,
-                 f[F_rP] + o, f[F_u] + o, f[F_v] + o, f[F_uN] + o, f[F_vN] + o, f[F_instE] + o, f[F_pU] + o,
-                 f[F_pV] + o, f[F_uDot] + o);
-    }
-  }
-  if (grads) {
-    double *restrict accB = L->accB, *restrict accT = L->accT;
-    for (int bi = 0; bi < B; bi++) {
-      const float *restrict pV = f[F_pV] + (size_t)bi * nOut, *restrict uDot = f[F_uDot] + (size_t)bi * nOut;
-      for (int j = 0; j < nOut; j++) accB[j] += (double)pV[j];
+  double *restrict accB = L->accB, *restrict accT = L->accT;
+  for (int r0 = 0; r0 < B; r0 += G) {
+    const int rows = B - r0 < G ? B - r0 : G;
+    const int n = rows * nOut;
+    const size_t o = (size_t)r0 * nOut;
+    row_update(n, prospective, dt, gamma, L->tBias, L->tTauM, L->tTauR, L->tITM, L->tITR, f[F_raw] + o, f[F_rP] + o,
+               f[F_u] + o, f[F_v] + o, f[F_uN] + o, f[F_vN] + o, f[F_instE] + o, f[F_pU] + o, f[F_pV] + o,
+               f[F_uDot] + o);
+    phi_apply(phi, f[F_pU] + o, f[F_rN] + o, f[F_rPN] + o, n);
+    if (grads) {
+      const float *restrict pV = f[F_pV] + o, *restrict uDot = f[F_uDot] + o;
+      for (int i = 0; i < n; i++) accB[i] += (double)pV[i];
       if (learnTau)
-        for (int j = 0; j < nOut; j++) accT[j] += (double)pV[j] * (double)uDot[j];
+        for (int i = 0; i < n; i++) accT[i] += (double)pV[i] * (double)uDot[i];
     }
   }
 }
@@ -448,13 +445,26 @@ static napi_value js_layer_step(napi_env env, napi_callback_info info) {
   const float *W = L->f[F_W], *rB = L->f[F_rB];
   float *uDot = L->f[F_uDot], *pV = L->f[F_pV];
 
+  /* per-neuron constants of this step, tiled over the G rows of a chunk */
   for (int j = 0; j < nOut; j++) {
-    L->iTauM[j] = 1.0f / L->f[F_tauM][j];
-    L->iTauR[j] = 1.0f / L->f[F_tauR][j];
+    const float tm = L->f[F_tauM][j], tr = L->f[F_tauR][j];
+    L->tBias[j] = L->f[F_b] ? L->f[F_b][j] : 0.0f;
+    L->tTauM[j] = tm;
+    L->tTauR[j] = tr;
+    L->tITM[j] = 1.0f / tm;
+    L->tITR[j] = 1.0f / tr;
+  }
+  for (int g = 1; g < L->G; g++) {
+    const size_t o = (size_t)g * nOut, sz = sizeof(float) * nOut;
+    memcpy(L->tBias + o, L->tBias, sz);
+    memcpy(L->tTauM + o, L->tTauM, sz);
+    memcpy(L->tTauR + o, L->tTauR, sz);
+    memcpy(L->tITM + o, L->tITM, sz);
+    memcpy(L->tITR + o, L->tITR, sz);
   }
   if (grads) {
-    memset(L->accB, 0, sizeof(double) * nOut);
-    if (learnTau) memset(L->accT, 0, sizeof(double) * nOut);
+    memset(L->accB, 0, sizeof(double) * L->T);
+    if (learnTau) memset(L->accT, 0, sizeof(double) * L->T);
   }
 
   /* drive S = rB W^T (B x nOut) into uDot */
@@ -480,8 +490,7 @@ static napi_value js_layer_step(napi_env env, napi_callback_info info) {
     }
   }
 
-  layer_elementwise(L, prospective, (float)dt, (float)gamma, grads, learnTau);
-  phi_apply(phi, L->f[F_pU], L->f[F_rN], L->f[F_rPN], B * nOut);
+  layer_elementwise(L, phi, prospective, (float)dt, (float)gamma, grads, learnTau);
 
   if (grads) {
     const double invB = 1.0 / B;
@@ -497,6 +506,12 @@ static napi_value js_layer_step(napi_env env, napi_callback_info info) {
           gW[(size_t)j * nIn + k] = (float)(-acc * invB);
         }
       }
+    }
+    for (int g = 1; g < L->G; g++) {
+      const double *restrict ab = L->accB + (size_t)g * nOut, *restrict at = L->accT + (size_t)g * nOut;
+      for (int j = 0; j < nOut; j++) L->accB[j] += ab[j];
+      if (learnTau)
+        for (int j = 0; j < nOut; j++) L->accT[j] += at[j];
     }
     if (L->f[F_gB])
       for (int j = 0; j < nOut; j++) L->f[F_gB][j] = (float)(-L->accB[j] * invB);

@@ -149,7 +149,7 @@ test('BPTT window boundary detaches: window-2 gradient depends on window 1 only 
   const c = cases[0];
   const W = c.win;
   const net = new GLENetwork(c.spec, new JsBackend('float64'), { batchSize: c.B });
-  const learner = new Learner(net, { optimizer: { type: 'sgd', lr: 0.05 } });
+  const learner = new Learner(net, { optimizer: { type: 'sgd', lr: 0.05, momentum: 0, dampening: 0, nesterov: false, weight_decay: 0 } });
   const x = new Float64Array(c.B * net.nIn), y = new Float64Array(c.B * net.nOut);
   for (let t = 0; t < c.warm; t++) {
     drive(net, t, x, y);

@@ -154,7 +154,7 @@ export const classifyTask: TaskFn = async (ctx: RunContext) => {
     curve.trainEpoch.push(epoch);
     curve.trainAcc.push(trainAcc);
     ctx.log(`epoch ${epoch}: train acc ${(100 * trainAcc).toFixed(2)}%, ${split} acc ${(100 * last.acc).toFixed(2)}% loss ${last.loss.toFixed(4)}${reduced ? ` (lr -> ${learner.lr.toExponential(3)})` : ''}`);
-    if (epoch % p.checkpointEvery === 0 || epoch === p.epochs) saveCheckpoint(ckDir, net, learner, { epoch, rng: rng.getState(), src: src.getState ? src.getState() : null, best, curve });
+    if (epoch % p.checkpointEvery === 0 || epoch === p.epochs) saveCheckpoint(ckDir, net, learner, { epoch, rng: rng.getState(), src: src.getState ? src.getState() : null, best, curve, frontend: p.frontend, dataset: p.dataset });
   }
   bar.stop();
   if (interrupted) ctx.log(`stopped during epoch ${epoch + 1}; the checkpoint holds the end of epoch ${epoch} (resume with --resume ${ctx.dir})`);

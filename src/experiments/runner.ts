@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import os from 'node:os';
-import { createBackend } from '../kernels/index.js';
+import { createNodeBackend } from '../node.js';
 import type { Backend } from '../kernels/types.js';
 import { MetricsLog } from '../report/metrics.js';
 import { createProgress, type Progress } from '../report/progress.js';
@@ -128,7 +128,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
   mkdirSync(dir, { recursive: true });
   const specDtype = (((params.network ?? params.teacher) as Record<string, unknown>)?.dtype as 'float32' | 'float64' | undefined) ?? 'float32';
   const backendName = opts.backend ?? 'auto';
-  const backend = await createBackend({ backend: backendName, dtype: specDtype });
+  const backend = await createNodeBackend(backendName, specDtype);
 
   const config = {
     experiment: def.name,
@@ -170,7 +170,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
       mkdirSync(join(dir, 'figures'), { recursive: true });
       saveFigure(join(dir, 'figures'), name, svg);
     },
-    newBackend: () => createBackend({ backend: backend.name, dtype: backend.dtype, onNotice: () => {} }),
+    newBackend: () => createNodeBackend(backend.name, backend.dtype, () => {}),
     log: (msg) => {
       if (progressMode !== 'off') process.stderr.write(`${msg}\n`);
     },

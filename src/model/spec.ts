@@ -152,6 +152,22 @@ function expandTau(t: TauSpec, n: number, where: string, issues: string[]): numb
   return out.slice(0, n);
 }
 
+/** Report each bad time constant once: per field for a scalar, per neuron for a vector or groups. */
+function checkTaus(v: number[], raw: TauSpec, where: string, dt: number, issues: string[]): void {
+  const bad = (t: number) => (!(t > 0) ? `must be > 0, got ${t}` : t < dt * (1 - 1e-12) ? `${t} is smaller than dt ${dt}` : null);
+  if (typeof raw === 'number') {
+    const m = bad(raw);
+    if (m) issues.push(`${where}: ${m}`);
+    return;
+  }
+  let n = 0;
+  v.forEach((t, j) => {
+    const m = bad(t);
+    if (m && n++ < 5) issues.push(`${where}[${j}]: ${m}`);
+  });
+  if (n > 5) issues.push(`${where}: ${n - 5} more neurons with the same problem`);
+}
+
 /** Validate and resolve a spec (parsed JSON or an object). Throws SpecError listing every problem found. */
 export function parseSpec(input: unknown): ResolvedSpec {
   const r = NetworkSpecSchema.safeParse(input);
@@ -174,14 +190,8 @@ export function parseSpec(input: unknown): ResolvedSpec {
     if (!(l.phi in PHI)) issues.push(`${where}.phi: unknown activation '${l.phi}' (expected one of ${phiNames.join(', ')})`);
     const tauM = expandTau(l.tau_m, l.size, `${where}.tau_m`, issues);
     const tauR = l.tau_r === undefined ? tauM.slice() : expandTau(l.tau_r, l.size, `${where}.tau_r`, issues);
-    tauM.forEach((t, j) => {
-      if (!(t > 0)) issues.push(`${where}.tau_m[${j}]: must be > 0, got ${t}`);
-      else if (t < spec.dt * (1 - 1e-12)) issues.push(`${where}.tau_m[${j}]: ${t} is smaller than dt ${spec.dt}`);
-    });
-    tauR.forEach((t, j) => {
-      if (!(t > 0)) issues.push(`${where}.tau_r[${j}]: must be > 0, got ${t}`);
-      else if (t < spec.dt * (1 - 1e-12)) issues.push(`${where}.tau_r[${j}]: ${t} is smaller than dt ${spec.dt}`);
-    });
+    checkTaus(tauM, l.tau_m, `${where}.tau_m`, spec.dt, issues);
+    if (l.tau_r !== undefined) checkTaus(tauR, l.tau_r, `${where}.tau_r`, spec.dt, issues);
     if (l.init?.weight) {
       const w = l.init.weight;
       if (w.length !== l.size || w.some((row) => row.length !== nIn))

@@ -1,0 +1,23 @@
+/**
+ * Node entry helpers: backend creation with the native (OpenBLAS) loader registered. Browser code uses
+ * `createBackend` from src/kernels instead (js and wasm only).
+ */
+import { createBackend, type BackendName } from './kernels/index.js';
+import type { Backend, DType } from './kernels/types.js';
+
+let registered = false;
+async function ensureNative(): Promise<void> {
+  if (registered) return;
+  registered = true;
+  try {
+    const m = await import('./kernels/native/index.js');
+    m.registerNative();
+  } catch {
+    // the native loader itself is missing: auto falls back to wasm/js
+  }
+}
+
+export async function createNodeBackend(name: BackendName = 'auto', dtype: DType = 'float32', onNotice?: (m: string) => void): Promise<Backend> {
+  await ensureNative();
+  return createBackend({ backend: name, dtype, onNotice });
+}

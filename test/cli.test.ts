@@ -1,0 +1,80 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeNpy } from '../src/io/npy.js';
+
+const GLE = new URL('../bin/gle.js', import.meta.url).pathname;
+const GOLDEN = new URL('../../shared/golden/', import.meta.url).pathname;
+
+function gle(...args: string[]) {
+  const r = spawnSync(process.execPath, [GLE, ...args], { encoding: 'utf8', env: { ...process.env, GLE_FROM_SOURCE: '1', GLE_PROGRESS: 'off' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'gle-cli-'));
+const spec = { input_size: 1, dt: 0.1, dtype: 'float64', layers: [{ size: 2, phi: 'tanh', tau_m: 1 }, { size: 1, phi: 'linear', tau_m: 1 }], optimizer: { type: 'sgd', lr: 0.01 } };
+writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec));
+writeFileSync(join(dir, 'x.npy'), encodeNpy({ dtype: 'float32', shape: [20, 3, 1], data: Float32Array.from({ length: 60 }, (_, i) => Math.sin(i)) }));
+writeFileSync(join(dir, 'y.npy'), encodeNpy({ dtype: 'float64', shape: [20, 3, 1], data: Float64Array.from({ length: 60 }, (_, i) => Math.cos(i)) }));
+
+test('gle replay: the goldens pass through the CLI in float32 and float64; a too-tight tolerance fails with exit 1', () => {
+  const f32 = gle('replay', '--quiet', ...['lagline.json', 'lagline_sgd.json', 'dense_pe.json', 'dense_le.json', 'dense_pe_adam.json'].map((f) => GOLDEN + f));
+  assert.equal(f32.code, 0, f32.out + f32.err);
+  assert.equal((f32.out.match(/: OK/g) ?? []).length, 5);
+  const f64 = gle('replay', '--quiet', '--dtype', 'float64', GOLDEN + 'dense_pe_adam.json', GOLDEN + 'lagline_sgd.json');
+  assert.equal(f64.code, 0, f64.out + f64.err);
+  const tight = gle('replay', '--quiet', '--atol', '1e-12', '--rtol', '0', GOLDEN + 'dense_pe.json');
+  assert.equal(tight.code, 1);
+  assert.match(tight.out, /beyond tolerance/);
+});
+
+test('gle simulate writes a golden-schema trace that gle replay reproduces', () => {
+  const out = join(dir, 'trace.json');
+  const r = gle('simulate', join(dir, 'spec.json'), '--input', join(dir, 'x.npy'), '--target', join(dir, 'y.npy'), '--out', out);
+  assert.equal(r.code, 0, r.err);
+  const tr = JSON.parse(readFileSync(out, 'utf8'));
+  assert.equal(tr.n_steps, 20);
+  assert.equal(tr.batch_size, 3);
+  for (const k of ['u', 'v', 'r', 'r_prime', 'prosp_u', 'prosp_v', 'inst_e', 'e_bottom']) assert.equal(tr.trace.layers[1][k].length, 20);
+  const rep = gle('replay', '--dtype', 'float64', '--quiet', out);
+  assert.equal(rep.code, 0, rep.out);
+});
+
+test('bad inputs: one clear message, non-zero exit, nothing written or overwritten', () => {
+  const out = join(dir, 'keep.json');
+  writeFileSync(out, 'precious');
+  const cases: [string[], RegExp][] = [];
+  const bad = (name: string, content: unknown) => {
+    writeFileSync(join(dir, name), typeof content === 'string' ? content : JSON.stringify(content));
+    return join(dir, name);
+  };
+  cases.push([['simulate', bad('s1.json', { ...spec, layers: [{ ...spec.layers[0], phi: 'swish' }, spec.layers[1]] }), '--input', join(dir, 'x.npy'), '--out', out], /unknown activation 'swish'/]);
+  cases.push([['simulate', bad('s2.json', { ...spec, layers: [{ ...spec.layers[0], tau_m: 0.01 }, spec.layers[1]] }), '--input', join(dir, 'x.npy'), '--out', out], /smaller than dt/]);
+  cases.push([['simulate', bad('s3.json', { ...spec, layers: [{ ...spec.layers[0], tau_m: [1, -1] }, spec.layers[1]] }), '--input', join(dir, 'x.npy'), '--out', out], /must be > 0/]);
+  cases.push([['simulate', bad('s4.json', { ...spec, layers: [{ ...spec.layers[0], tau_r: [1, 1, 1] }, spec.layers[1]] }), '--input', join(dir, 'x.npy'), '--out', out], /has 3 entries but the layer has 2/]);
+  cases.push([['simulate', bad('s5.json', { ...spec, layers: [{ ...spec.layers[0], init: { weight: [[1, 2]] } }, spec.layers[1]] }), '--input', join(dir, 'x.npy'), '--out', out], /shape is 1 x 2, expected 2 x 1/]);
+  cases.push([['simulate', bad('s6.json', '{"input_size": 1, "dt": NaN}'), '--input', join(dir, 'x.npy'), '--out', out], /invalid JSON|Unexpected token|line 1/i]);
+  cases.push([['simulate', bad('s7.json', { ...spec, beta: 'NaN' }), '--input', join(dir, 'x.npy'), '--out', out], /beta: Expected number/]);
+  const trunc = readFileSync(join(dir, 'x.npy')).subarray(0, 150);
+  writeFileSync(join(dir, 'trunc.npy'), trunc);
+  cases.push([['simulate', join(dir, 'spec.json'), '--input', join(dir, 'trunc.npy'), '--out', out], /truncated/]);
+  cases.push([['simulate', join(dir, 'spec.json'), '--input', join(dir, 'missing.npy'), '--out', out], /missing\.npy/]);
+  writeFileSync(join(dir, 'x2.npy'), encodeNpy({ dtype: 'float32', shape: [20, 3, 2], data: new Float32Array(120) }));
+  cases.push([['simulate', join(dir, 'spec.json'), '--input', join(dir, 'x2.npy'), '--out', out], /network needs B\*1/]);
+  cases.push([['run', 'no-such-experiment'], /unknown experiment/]);
+  cases.push([['run', 'lagline', '--set', 'nonsense=3'], /unknown parameter 'nonsense'/]);
+  cases.push([['run', 'lagline', '--seed', 'abc'], /--seed must be a non-negative integer/]);
+  cases.push([['replay', bad('t.json', { schema_version: 2 })], /schema_version must be 1/]);
+  cases.push([['eval', '--checkpoint', join(dir, 'nockpt'), '--x', join(dir, 'x.npy'), '--y', join(dir, 'y.npy')], /no such directory/]);
+  for (const [args, re] of cases) {
+    const r = gle(...args);
+    assert.notEqual(r.code, 0, `${args.join(' ')} should fail`);
+    assert.match(r.err, re, `${args.join(' ')}: ${r.err}`);
+    assert.ok(!/\n\s+at /.test(r.err), `no stack trace for bad input: ${r.err}`);
+    assert.equal(readFileSync(out, 'utf8'), 'precious');
+  }
+  assert.ok(!existsSync(join(dir, 'trace.json.tmp')));
+});
