@@ -4,7 +4,7 @@
  * GFLOP/s counts the three products of a full step (drive, dW, e_bottom): 6*B*nIn*nOut flops.
  */
 import { JsBackend, PHI, STEP, type Backend, type LayerStepArgs } from '../src/kernels/index.js';
-import { loadNativeBackend, NativeBackend } from '../src/kernels/native/index.js';
+import { loadNativeBackend, MULTI_THREAD_MIN_WORK, NativeBackend } from '../src/kernels/native/index.js';
 
 const quick = process.argv.includes('--quick');
 const FULL = STEP.PROSPECTIVE | STEP.GRADS | STEP.LEARN_TAU | STEP.ERR_DOWN;
@@ -61,7 +61,7 @@ for (const [B, nIn, nOut] of shapes) {
   const t1 = time(() => nb.layerStep(A, PHI.tanh, 0.1, 1, FULL), budget);
   nb.tune({ maxThreads: 2, multiThreadMinWork: 0 });
   const t2 = time(() => nb.layerStep(A, PHI.tanh, 0.1, 1, FULL), budget);
-  nb.tune({ multiThreadMinWork: 4_000_000 });
+  nb.tune({ multiThreadMinWork: MULTI_THREAD_MIN_WORK });
   let tj = Number.NaN;
   if (B * nIn * nOut <= 300_000) {
     const jb = new JsBackend('float32');

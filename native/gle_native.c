@@ -35,7 +35,7 @@ extern char *openblas_get_config(void);
 
 /* ---- threads: a per-product rule, switching the OpenBLAS thread count only when it changes ---- */
 static int g_max_threads = 1;       /* upper bound set from JS (default 1 until setMaxThreads) */
-static double g_mt_min_work = 4.0e6; /* multiply-adds from which a product uses g_max_threads */
+static double g_mt_min_work = 16.0e6; /* multiply-adds from which a product uses g_max_threads */
 static int g_cur_threads = -1;
 
 static inline void use_threads(double work) {
@@ -206,11 +206,10 @@ static const char *const field_names[F_COUNT] = {
 typedef struct {
   int B, nIn, nOut;
   float *f[F_COUNT];
-  /* The elementwise pass runs over groups of G rows as one flat loop of T = G*nOut entries (one vector remainder
-     per group, not per row); the per-neuron constants are tiled G times for it. */
-  int G, T;
-  float *tBias, *tTauM, *tTauR, *tITM, *tITR; /* T each: bias (or 0), tau_m, tau_r, 1/tau_m, 1/tau_r */
-  double *accB, *accT;                         /* T each: gradient accumulators */
+  int G;                /* phi runs over chunks of G rows at once (one vector remainder per chunk, not per row) */
+  float *iTauM, *iTauR; /* nOut scratch: reciprocals of the time constants of this step */
+  double *accB, *accT;  /* nOut scratch: gradient accumulators */
+  float *zeros;         /* nOut zeros: the bias of a layer without one */
   int blas;             /* use sgemm for the three products (otherwise plain loops) */
   double work;          /* B * nIn * nOut multiply-adds per product */
 } Layer;
@@ -225,13 +224,11 @@ static void layer_free(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   Layer *L = (Layer *)data;
-  free(L->tBias);
-  free(L->tTauM);
-  free(L->tTauR);
-  free(L->tITM);
-  free(L->tITR);
+  free(L->iTauM);
+  free(L->iTauR);
   free(L->accB);
   free(L->accT);
+  free(L->zeros);
   free(L);
 }
 
@@ -337,16 +334,12 @@ static napi_value js_make_layer(napi_env env, napi_callback_info info) {
   }
   L->G = nOut >= ELEM_CHUNK ? 1 : ELEM_CHUNK / nOut;
   if (L->G > B) L->G = B;
-  L->T = L->G * nOut;
-  const size_t T = (size_t)L->T;
-  L->tBias = (float *)malloc(sizeof(float) * T);
-  L->tTauM = (float *)malloc(sizeof(float) * T);
-  L->tTauR = (float *)malloc(sizeof(float) * T);
-  L->tITM = (float *)malloc(sizeof(float) * T);
-  L->tITR = (float *)malloc(sizeof(float) * T);
-  L->accB = (double *)malloc(sizeof(double) * T);
-  L->accT = (double *)malloc(sizeof(double) * T);
-  if (!L->tBias || !L->tTauM || !L->tTauR || !L->tITM || !L->tITR || !L->accB || !L->accT) {
+  L->iTauM = (float *)malloc(sizeof(float) * nOut);
+  L->iTauR = (float *)malloc(sizeof(float) * nOut);
+  L->accB = (double *)malloc(sizeof(double) * nOut);
+  L->accT = (double *)malloc(sizeof(double) * nOut);
+  L->zeros = (float *)calloc(nOut, sizeof(float));
+  if (!L->iTauM || !L->iTauR || !L->accB || !L->accT || !L->zeros) {
     layer_free(env, L, NULL);
     napi_throw_error(env, NULL, "makeLayer: out of memory");
     return NULL;
@@ -399,26 +392,66 @@ row_update(int n, int prospective, float dt, float gamma, const float *restrict 
   }
 }
 
+/* the same for a layer of one neuron: the per-neuron constants are scalars, the loop runs over the batch */
+static void __attribute__((noinline))
+col_update(int n, int prospective, float dt, float gamma, float bias, float tauM, float tauR, float iTM, float iTR,
+           const float *restrict raw, const float *restrict rP, const float *restrict u, const float *restrict v,
+           float *restrict uN, float *restrict vN, float *restrict instE, float *restrict pU, float *restrict pV,
+           float *restrict uDot) {
+  for (int j = 0; j < n; j++) {
+    float s = uDot[j] + bias;
+    float ie = raw[j] * rP[j];
+    instE[j] = ie;
+    float vd = (ie - v[j]) * iTR;
+    float pv = prospective ? v[j] + tauM * vd : ie;
+    vN[j] = prospective ? v[j] + dt * vd : ie;
+    pV[j] = pv;
+    float ud = (s + gamma * pv - u[j]) * iTM;
+    uDot[j] = ud;
+    uN[j] = u[j] + dt * ud;
+    pU[j] = u[j] + tauR * ud;
+  }
+}
+
 /* elementwise part of the step: membrane/error updates, phi, and the batch sums of the gradients, in chunks of G
    rows that stay in L1 between the passes */
 static void layer_elementwise(Layer *L, int phi, int prospective, float dt, float gamma, int grads, int learnTau) {
   const int B = L->B, nOut = L->nOut, G = L->G;
+  const float *bias = L->f[F_b] ? L->f[F_b] : L->zeros;
   float *const *f = L->f;
   double *restrict accB = L->accB, *restrict accT = L->accT;
+  if (nOut == 1) {
+    col_update(B, prospective, dt, gamma, bias[0], f[F_tauM][0], f[F_tauR][0], L->iTauM[0], L->iTauR[0], f[F_raw],
+               f[F_rP], f[F_u], f[F_v], f[F_uN], f[F_vN], f[F_instE], f[F_pU], f[F_pV], f[F_uDot]);
+    phi_apply(phi, f[F_pU], f[F_rN], f[F_rPN], B);
+    if (grads) {
+      const float *restrict pV = f[F_pV], *restrict uDot = f[F_uDot];
+      double sb = 0.0, st = 0.0;
+      for (int bi = 0; bi < B; bi++) {
+        sb += (double)pV[bi];
+        st += (double)pV[bi] * (double)uDot[bi];
+      }
+      accB[0] = sb;
+      accT[0] = st;
+    }
+    return;
+  }
   for (int r0 = 0; r0 < B; r0 += G) {
     const int rows = B - r0 < G ? B - r0 : G;
-    const int n = rows * nOut;
-    const size_t o = (size_t)r0 * nOut;
-    row_update(n, prospective, dt, gamma, L->tBias, L->tTauM, L->tTauR, L->tITM, L->tITR, f[F_raw] + o, f[F_rP] + o,
-               f[F_u] + o, f[F_v] + o, f[F_uN] + o, f[F_vN] + o, f[F_instE] + o, f[F_pU] + o, f[F_pV] + o,
-               f[F_uDot] + o);
-    phi_apply(phi, f[F_pU] + o, f[F_rN] + o, f[F_rPN] + o, n);
-    if (grads) {
-      const float *restrict pV = f[F_pV] + o, *restrict uDot = f[F_uDot] + o;
-      for (int i = 0; i < n; i++) accB[i] += (double)pV[i];
-      if (learnTau)
-        for (int i = 0; i < n; i++) accT[i] += (double)pV[i] * (double)uDot[i];
+    for (int bi = r0; bi < r0 + rows; bi++) {
+      const size_t o = (size_t)bi * nOut;
+      row_update(nOut, prospective, dt, gamma, bias, f[F_tauM], f[F_tauR], L->iTauM, L->iTauR, f[F_raw] + o,
+                 f[F_rP] + o, f[F_u] + o, f[F_v] + o, f[F_uN] + o, f[F_vN] + o, f[F_instE] + o, f[F_pU] + o,
+                 f[F_pV] + o, f[F_uDot] + o);
+      if (grads) {
+        const float *restrict pV = f[F_pV] + o, *restrict uDot = f[F_uDot] + o;
+        for (int j = 0; j < nOut; j++) accB[j] += (double)pV[j];
+        if (learnTau)
+          for (int j = 0; j < nOut; j++) accT[j] += (double)pV[j] * (double)uDot[j];
+      }
     }
+    const size_t o = (size_t)r0 * nOut;
+    phi_apply(phi, f[F_pU] + o, f[F_rN] + o, f[F_rPN] + o, rows * nOut);
   }
 }
 
@@ -445,26 +478,13 @@ static napi_value js_layer_step(napi_env env, napi_callback_info info) {
   const float *W = L->f[F_W], *rB = L->f[F_rB];
   float *uDot = L->f[F_uDot], *pV = L->f[F_pV];
 
-  /* per-neuron constants of this step, tiled over the G rows of a chunk */
   for (int j = 0; j < nOut; j++) {
-    const float tm = L->f[F_tauM][j], tr = L->f[F_tauR][j];
-    L->tBias[j] = L->f[F_b] ? L->f[F_b][j] : 0.0f;
-    L->tTauM[j] = tm;
-    L->tTauR[j] = tr;
-    L->tITM[j] = 1.0f / tm;
-    L->tITR[j] = 1.0f / tr;
-  }
-  for (int g = 1; g < L->G; g++) {
-    const size_t o = (size_t)g * nOut, sz = sizeof(float) * nOut;
-    memcpy(L->tBias + o, L->tBias, sz);
-    memcpy(L->tTauM + o, L->tTauM, sz);
-    memcpy(L->tTauR + o, L->tTauR, sz);
-    memcpy(L->tITM + o, L->tITM, sz);
-    memcpy(L->tITR + o, L->tITR, sz);
+    L->iTauM[j] = 1.0f / L->f[F_tauM][j];
+    L->iTauR[j] = 1.0f / L->f[F_tauR][j];
   }
   if (grads) {
-    memset(L->accB, 0, sizeof(double) * L->T);
-    if (learnTau) memset(L->accT, 0, sizeof(double) * L->T);
+    memset(L->accB, 0, sizeof(double) * nOut);
+    if (learnTau) memset(L->accT, 0, sizeof(double) * nOut);
   }
 
   /* drive S = rB W^T (B x nOut) into uDot */
@@ -506,12 +526,6 @@ static napi_value js_layer_step(napi_env env, napi_callback_info info) {
           gW[(size_t)j * nIn + k] = (float)(-acc * invB);
         }
       }
-    }
-    for (int g = 1; g < L->G; g++) {
-      const double *restrict ab = L->accB + (size_t)g * nOut, *restrict at = L->accT + (size_t)g * nOut;
-      for (int j = 0; j < nOut; j++) L->accB[j] += ab[j];
-      if (learnTau)
-        for (int j = 0; j < nOut; j++) L->accT[j] += at[j];
     }
     if (L->f[F_gB])
       for (int j = 0; j < nOut; j++) L->f[F_gB][j] = (float)(-L->accB[j] * invB);

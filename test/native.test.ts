@@ -1,6 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { JsBackend, PHI, STEP, createBackend, type Backend, type FBuf, type LayerStepArgs, type PhiCode } from '../src/kernels/index.js';
 import { chooseCoreType, coreTypeForFlags, parseCpuFlags, slowCoreWarning } from '../src/kernels/native/coretype.js';
@@ -163,6 +164,45 @@ describe('native backend', { skip }, () => {
     assert.equal(viaCreate.name, 'native');
     const auto64 = await createBackend({ backend: 'auto', dtype: 'float64', onNotice: () => {} });
     assert.notEqual(auto64.name, 'native');
+  });
+
+  /** Load the backend in a fresh process (libopenblas reads OPENBLAS_CORETYPE once, at load). */
+  function loadInChild(coreType: string | undefined): { info: Record<string, unknown>; notes: string[]; env: string | null } {
+    const env = { ...process.env };
+    delete env.OPENBLAS_CORETYPE;
+    if (coreType !== undefined) env.OPENBLAS_CORETYPE = coreType;
+    const mod = fileURLToPath(new URL('../src/kernels/native/index.ts', import.meta.url));
+    const code = `const { loadNativeBackend } = await import(${JSON.stringify(mod)});
+      const notes = [];
+      const b = await loadNativeBackend('float32', { onNotice: (m) => notes.push(m) });
+      console.log(JSON.stringify({ info: b.info, notes, env: process.env.OPENBLAS_CORETYPE ?? null }));`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { env, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}');
+  }
+
+  test('OPENBLAS_CORETYPE: chosen from the CPU when unset, never overridden when set (warning on slow cores)', () => {
+    const flags = parseCpuFlags(existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '');
+    const want = coreTypeForFlags(flags);
+    const auto = loadInChild(undefined);
+    if (want) {
+      assert.equal(auto.env, want);
+      assert.equal(auto.info.coreTypeSource, 'cpu');
+      assert.equal(String(auto.info.coreType).toLowerCase(), want.toLowerCase());
+      assert.equal(auto.info.warning, undefined);
+      assert.deepEqual(auto.notes, []);
+    } else {
+      assert.equal(auto.env, null);
+      assert.equal(auto.info.coreTypeSource, 'openblas');
+    }
+    const pinned = loadInChild('Prescott');
+    assert.equal(pinned.env, 'Prescott');
+    assert.equal(pinned.info.coreTypeSource, 'env');
+    assert.equal(pinned.info.coreType, 'Prescott');
+    if (flags.has('avx2') && flags.has('fma')) {
+      assert.match(String(pinned.info.warning), /Prescott.*slower/);
+      assert.equal(pinned.notes.length, 1);
+    }
   });
 
   const shapes: [number, number, number][] = [

@@ -270,13 +270,13 @@ const MAGIC: f32 = 12582912.0;
 }
 /** expm1(r) for |r| <= 0.35: Taylor series to r^7 (truncation < 2e-8 relative). */
 @inline function expm1Poly(r: v128): v128 {
-  let p = f32x4.splat(1.0 / 5040.0);
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 720.0));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 120.0));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 24.0));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 6.0));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(0.5));
-  return f32x4.add(r, f32x4.mul(f32x4.mul(r, r), p));
+  // Estrin-style evaluation (short dependency chains) of r + r^2 (1/2 + r/6 + ... + r^5/5040)
+  const r2 = f32x4.mul(r, r);
+  const a = f32x4.add(f32x4.splat(0.5), f32x4.mul(r, f32x4.splat(1.0 / 6.0)));
+  const b = f32x4.add(f32x4.splat(1.0 / 24.0), f32x4.mul(r, f32x4.splat(1.0 / 120.0)));
+  const c = f32x4.add(f32x4.splat(1.0 / 720.0), f32x4.mul(r, f32x4.splat(1.0 / 5040.0)));
+  const p = f32x4.add(a, f32x4.mul(r2, f32x4.add(b, f32x4.mul(r2, c))));
+  return f32x4.add(r, f32x4.mul(r2, p));
 }
 /** 2^n for integral n in [-126, 127] from z = n + MAGIC: (bits(z) + 127) << 23 (MAGIC's own bits shift out). */
 @inline function pow2(z: v128): v128 {
@@ -415,16 +415,16 @@ export function activate(phi: i32, x: usize, r: usize, rp: usize, n: i32): void 
 }
 
 /**
- * Backend.adam (PyTorch semantics); stepSize = lr / bc1, sqrtBc2 = sqrt(bc2), b1c = 1 - beta1, b2c = 1 - beta2
+ * Backend.adam (PyTorch semantics); stepSize = lr / bc1, isqrtBc2 = 1 / sqrt(bc2), b1c = 1 - beta1, b2c = 1 - beta2
  * (the complements are computed in double by the caller: 1 - f32(0.999) would be off by 5e-5 relative).
  */
 export function adam(
   p: usize, g: usize, m: usize, v: usize, n: i32,
-  stepSize: f32, beta1: f32, beta2: f32, b1c: f32, b2c: f32, eps: f32, sqrtBc2: f32, wd: f32,
+  stepSize: f32, beta1: f32, beta2: f32, b1c: f32, b2c: f32, eps: f32, isqrtBc2: f32, wd: f32,
 ): void {
   const vb1 = f32x4.splat(beta1), vb1c = f32x4.splat(b1c);
   const vb2 = f32x4.splat(beta2), vb2c = f32x4.splat(b2c);
-  const veps = f32x4.splat(eps), vss = f32x4.splat(stepSize), vbc = f32x4.splat(sqrtBc2), vwd = f32x4.splat(wd);
+  const veps = f32x4.splat(eps), vss = f32x4.splat(stepSize), vbc = f32x4.splat(isqrtBc2), vwd = f32x4.splat(wd);
   const hasWd = wd != 0;
   let i = 0;
   for (; i + 4 <= n; i += 4) {
@@ -436,7 +436,7 @@ export function adam(
     const vi = f32x4.add(f32x4.mul(vb2, v128.load(v + o)), f32x4.mul(f32x4.mul(vb2c, gi), gi));
     v128.store(m + o, mi);
     v128.store(v + o, vi);
-    const den = f32x4.add(f32x4.div(f32x4.sqrt(vi), vbc), veps);
+    const den = f32x4.add(f32x4.mul(f32x4.sqrt(vi), vbc), veps);
     v128.store(p + o, f32x4.sub(pv, f32x4.div(f32x4.mul(vss, mi), den)));
   }
   for (; i < n; i++) {
@@ -448,7 +448,7 @@ export function adam(
     const vi = beta2 * load<f32>(v + o) + b2c * gi * gi;
     store<f32>(m + o, mi);
     store<f32>(v + o, vi);
-    const den = sqrt<f32>(vi) / sqrtBc2 + eps;
+    const den = sqrt<f32>(vi) * isqrtBc2 + eps;
     store<f32>(p + o, pv - (stepSize * mi) / den);
   }
 }

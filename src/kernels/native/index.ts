@@ -29,7 +29,7 @@ interface Addon {
 }
 
 /** A product (B*nIn*nOut multiply-adds for one sgemm) uses the extra thread from this size on (measured). */
-export const MULTI_THREAD_MIN_WORK = 4_000_000;
+export const MULTI_THREAD_MIN_WORK = 16_000_000;
 
 const NOT_BUILT = 'native addon not built (install libopenblas-dev and run npm run build:native)';
 

@@ -22,7 +22,7 @@ interface KernelExports {
   activate(phi: number, x: number, r: number, rp: number, n: number): void;
   adam(
     p: number, g: number, m: number, v: number, n: number,
-    stepSize: number, beta1: number, beta2: number, b1c: number, b2c: number, eps: number, sqrtBc2: number, wd: number,
+    stepSize: number, beta1: number, beta2: number, b1c: number, b2c: number, eps: number, isqrtBc2: number, wd: number,
   ): void;
   layerStep(sp: number, phi: number, dt: number, gamma: number, flags: number): void;
 }
@@ -210,7 +210,7 @@ export class WasmBackend implements Backend {
   adam(p: FBuf, g: FBuf, m: FBuf, v: FBuf, n: number, s: AdamScalars): void {
     this.ex.adam(
       this.ptrOf(p, n, 'p'), this.ptrOf(g, n, 'g'), this.ptrOf(m, n, 'm'), this.ptrOf(v, n, 'v'), n,
-      s.lr / s.bc1, s.beta1, s.beta2, 1 - s.beta1, 1 - s.beta2, s.eps, Math.sqrt(s.bc2), s.weightDecay,
+      s.lr / s.bc1, s.beta1, s.beta2, 1 - s.beta1, 1 - s.beta2, s.eps, 1 / Math.sqrt(s.bc2), s.weightDecay,
     );
   }
 }

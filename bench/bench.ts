@@ -1,0 +1,161 @@
+/**
+ * `npm run bench [-- --backends js,wasm,native --runs 5 --json out.json --only lagline,mnist15k]`
+ *
+ * Steps per second (median of several timed runs after a warm-up) per backend for:
+ *   lagline      the LagLine training loop as the reference times it: teacher step + student step + MSE + Adam + clamp,
+ *                1-1-1 softplus chain, B = 100
+ *   mnist15k     MNIST-1D 15k net 1-53-53x5-10 (per-neuron taus as the reference), B = 100, training step with Adam
+ *   mnist15k-eval  the same at B = 1000 without learning (the test pass)
+ *   mnist42k / mnist42k-eval   hidden width 90
+ *   gsc          the Speech Commands net 32-750x3-12 at B = 256, training step with Adam
+ * with the achieved GFLOP/s (matrix products only: 3 per layer when training, 2 when evaluating) and the ratio to the
+ * reference PyTorch figures measured on this kind of machine (1 thread).
+ */
+import os from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { createNodeBackend } from '../src/node.js';
+import type { Backend } from '../src/kernels/types.js';
+import { GLENetwork } from '../src/model/network.js';
+import { Learner } from '../src/learn/learner.js';
+import { findExperiment } from '../src/experiments/registry.js';
+import type { ClassifyParams, TeacherStudentParams } from '../src/experiments/types.js';
+import type { NetworkSpecInput } from '../src/model/spec.js';
+
+/** Reference PyTorch steps/s on this kind of machine (reference-gle.md §4.1; issue 5). */
+const REFERENCE: Record<string, number> = { lagline: 1612, mnist15k: 278, 'mnist15k-eval': 33, mnist42k: 135 };
+
+interface Case {
+  name: string;
+  make: (k: Backend, kT: Backend) => { step: () => void; flopsPerStep: number };
+  /** a rough per-backend budget of steps per timed run */
+  steps: Record<string, number>;
+}
+
+function flops(spec: NetworkSpecInput, B: number, training: boolean): number {
+  let nIn = spec.input_size, f = 0;
+  for (const l of spec.layers) {
+    f += (training ? 3 : 2) * 2 * B * nIn * l.size;
+    nIn = l.size;
+  }
+  return f;
+}
+
+function classifyCase(name: string, exp: string, B: number, training: boolean, steps: Record<string, number>): Case {
+  return {
+    name,
+    steps,
+    make: (k) => {
+      const p = findExperiment(exp)!.params as ClassifyParams;
+      const spec = { ...p.network, dtype: k.dtype };
+      const net = new GLENetwork(spec, k, { batchSize: B });
+      const learner = new Learner(net);
+      const x = new Float32Array(B * net.nIn);
+      const y = new Int32Array(B);
+      for (let i = 0; i < B; i++) y[i] = i % net.nOut;
+      let t = 0;
+      const step = training
+        ? () => {
+            x.fill(Math.sin(0.1 * t++));
+            learner.trainStep(x, y);
+          }
+        : () => {
+            x.fill(Math.sin(0.1 * t++));
+            learner.evalStep(x, null);
+          };
+      return { step, flopsPerStep: flops(spec, B, training) };
+    },
+  };
+}
+
+const CASES: Case[] = [
+  {
+    name: 'lagline',
+    steps: { js: 20000, wasm: 40000, native: 40000 },
+    make: (k, kT) => {
+      const p = findExperiment('lagline')!.params as TeacherStudentParams;
+      const B = 100;
+      const teacher = new GLENetwork({ ...p.teacher, dtype: k.dtype }, kT, { batchSize: B });
+      teacher.training = false;
+      const student = new GLENetwork(
+        { ...p.teacher, dtype: k.dtype, prospective_errors: true, optimizer: { type: 'adam', lr: 1e-4 }, clamp_tau_min: 0.1 },
+        k,
+        { batchSize: B },
+      );
+      const learner = new Learner(student);
+      const x = new Float32Array(B);
+      const tg = new Float32Array(B);
+      let t = 0;
+      return {
+        step: () => {
+          x.fill(Math.sin(0.01 * t++));
+          tg.set(teacher.step(x, null).a);
+          learner.trainStep(x, tg);
+        },
+        flopsPerStep: flops(p.teacher, B, true) + flops(p.teacher, B, false),
+      };
+    },
+  },
+  classifyCase('mnist15k', 'mnist1d-15k', 100, true, { js: 60, wasm: 1500, native: 3000 }),
+  classifyCase('mnist15k-eval', 'mnist1d-15k', 1000, false, { js: 10, wasm: 200, native: 400 }),
+  classifyCase('mnist42k', 'mnist1d-42k', 100, true, { js: 30, wasm: 600, native: 1500 }),
+  classifyCase('mnist42k-eval', 'mnist1d-42k', 1000, false, { js: 5, wasm: 100, native: 200 }),
+  classifyCase('gsc', 'gsc', 256, true, { js: 0, wasm: 4, native: 20 }),
+];
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+function median(a: number[]): number {
+  const s = [...a].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+async function main() {
+  const runs = Number(arg('runs') ?? 5);
+  const only = arg('only')?.split(',');
+  const wanted = (arg('backends') ?? 'js,wasm,native').split(',') as ('js' | 'wasm' | 'native')[];
+  const scale = Number(arg('scale') ?? 1);
+  const results: Record<string, unknown>[] = [];
+  const cpu = os.cpus()[0]?.model ?? 'unknown';
+  process.stdout.write(`gle bench — ${cpu}, ${os.cpus().length} cores, node ${process.version}, ${runs} runs, median\n`);
+  for (const bname of wanted) {
+    let k: Backend, kT: Backend;
+    try {
+      k = await createNodeBackend(bname, 'float32');
+      kT = await createNodeBackend(bname, 'float32');
+    } catch (e) {
+      process.stdout.write(`\n${bname}: not available (${(e as Error).message})\n`);
+      continue;
+    }
+    process.stdout.write(`\n${bname}: ${JSON.stringify(k.info)}\n`);
+    process.stdout.write(`  ${'case'.padEnd(14)} ${'steps/s'.padStart(10)} ${'GFLOP/s'.padStart(8)} ${'vs ref'.padStart(8)}  runs (steps/s)\n`);
+    for (const c of CASES) {
+      if (only && !only.includes(c.name)) continue;
+      const n = Math.max(0, Math.round((c.steps[bname] ?? 0) * scale));
+      if (n === 0) continue;
+      const { step, flopsPerStep } = c.make(k, kT);
+      for (let i = 0; i < Math.max(2, Math.ceil(n / 5)); i++) step(); // warm-up
+      const rates: number[] = [];
+      for (let r = 0; r < runs; r++) {
+        const t0 = performance.now();
+        for (let i = 0; i < n; i++) step();
+        rates.push((n * 1000) / (performance.now() - t0));
+      }
+      const med = median(rates);
+      const gf = (med * flopsPerStep) / 1e9;
+      const ref = REFERENCE[c.name];
+      const ratio = ref ? med / ref : NaN;
+      process.stdout.write(
+        `  ${c.name.padEnd(14)} ${Math.round(med).toLocaleString('en-US').padStart(10)} ${gf.toFixed(2).padStart(8)} ${(ref ? `${ratio.toFixed(1)}x` : '-').padStart(8)}  ${rates.map((x) => Math.round(x)).join(' ')}\n`,
+      );
+      results.push({ backend: bname, case: c.name, steps_per_s: med, gflops: gf, reference_steps_per_s: ref ?? null, ratio_to_reference: ref ? ratio : null, runs: rates, steps_per_run: n, info: k.info });
+    }
+  }
+  const json = arg('json');
+  if (json) writeFileSync(json, JSON.stringify({ cpu, cores: os.cpus().length, node: process.version, date: new Date().toISOString(), results }, null, 2));
+}
+
+await main();

@@ -1,0 +1,12 @@
+/**
+ * gle for Node: the browser-safe core plus the native backend, files (npy, safetensors, checkpoints), data loaders
+ * and the experiment runner.
+ */
+export * from './core.js';
+export { createNodeBackend } from './node.js';
+export { saveCheckpoint, readCheckpoint, applyCheckpoint } from './io/checkpoint.js';
+export { writeFileAtomic, readNpyFile, writeNpyFile, readJsonFile } from './io/files.js';
+export { loadMnist1d, loadXY } from './data/mnist1d-files.js';
+export { openKW12 } from './data/speech/files.js';
+export { runExperiment } from './experiments/runner.js';
+export { EXPERIMENTS, findExperiment } from './experiments/registry.js';
