@@ -128,13 +128,29 @@ describe('GLE Lab in headless Chromium', { skip: haveChromium ? false : `${CHROM
   });
 
   test('the page stays responsive at >= 10,000 chain steps/s', async () => {
-    await page.waitForTimeout(1200);
+    // 1000 steps per worker tick (~60 ticks/s): the main thread must keep drawing frames meanwhile
+    await page.fill('#chain-speed', '3'); // log10 slider
+    await page.dispatchEvent('#chain-speed', 'input');
+    await page.waitForTimeout(1500);
+    const fps = await page.evaluate(
+      () =>
+        new Promise<number>((res) => {
+          let n = 0;
+          const t0 = performance.now();
+          const f = () => {
+            n++;
+            if (performance.now() - t0 < 1000) requestAnimationFrame(f);
+            else res((n * 1000) / (performance.now() - t0));
+          };
+          requestAnimationFrame(f);
+        }),
+    );
     const rate = Number(await page.textContent('#chain-rate'));
+    console.log(`chain at 1000 steps/frame: ${rate.toFixed(0)} steps/s, page draws ${fps.toFixed(0)} frames/s`);
     assert.ok(rate >= 10_000, `chain runs at ${rate} steps/s`);
-    // the main thread answers promptly while the worker simulates
-    const t = Date.now();
-    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r(null))));
-    assert.ok(Date.now() - t < 1000, 'a frame is drawn within 1 s');
+    assert.ok(fps >= 20, `main thread drew only ${fps} frames/s`);
+    await page.fill('#chain-speed', String(Math.log10(300)));
+    await page.dispatchEvent('#chain-speed', 'input');
   });
 
   test('switching to BP changes the mode while it runs', async () => {
@@ -216,8 +232,18 @@ describe('GLE Lab in headless Chromium', { skip: haveChromium ? false : `${CHROM
     await page.waitForFunction(() => /test accuracy/.test(document.querySelector('#mnist-status')?.textContent ?? ''), null, { timeout: 60_000 });
     const status = (await page.textContent('#mnist-status')) ?? '';
     const testAcc = Number(/test accuracy ([\d.]+)/.exec(status)?.[1]);
-    console.log(`mnist1d: checkpoint evaluated in the page: ${status}`);
-    assert.ok(testAcc > 15, status);
+    // the same evaluation in Node with the same core must agree (checkpoint round trip is exact)
+    const { JsBackend } = await import('../src/kernels/js/index.js');
+    const { MnistSim, loadTensors } = await import('../lab/src/sim/mnist.js');
+    const { loadMnist1d } = await import('../src/data/mnist1d-files.js');
+    const d = loadMnist1d({ dir: join(repo, 'data', 'mnist1d'), length: 360 });
+    const sim = new MnistSim(new JsBackend(spec.dtype), spec, { x: d.xTrain, y: d.yTrain, n: d.nTrain, length: d.length }, { batch: 8 });
+    loadTensors(sim.net, Object.entries(st.tensors).map(([name, t]) => ({ name, shape: t.shape, data: t.data as Float32Array })));
+    sim.learning = false;
+    sim.setData({ x: d.xTest, y: d.yTest, n: d.nTest, length: d.length }, false);
+    while (sim.samples < d.nTest) sim.step();
+    console.log(`mnist1d: checkpoint evaluated in the page: ${status}; in Node: ${(100 * sim.accuracy).toFixed(1)} %`);
+    assert.ok(Number.isFinite(testAcc) && Math.abs(testAcc - 100 * sim.accuracy) <= 1.0, `page ${testAcc} % vs node ${100 * sim.accuracy} %`);
     await page.screenshot({ path: join(artifacts, 'mnist1d-eval.png') });
   });
 

@@ -284,6 +284,10 @@ test('memory growth keeps old buffers valid with their contents', async () => {
   copyArgs(Lj, L);
   wb.layerStep(L, PHI.tanh, 0.1, 1, 15);
   wb.alloc(8_000_000);
+  // a bigger layer needs a bigger transient scratch region; the first layer keeps working with its own
+  const big2 = makeArgs(wb, 3, 40, 60, true);
+  randomizeArgs(big2, new Rng(4), 1);
+  wb.layerStep(big2, PHI.sigmoid, 0.1, 1, 15);
   copyArgs(Lj, L);
   wb.layerStep(L, PHI.tanh, 0.1, 1, 15);
   js.layerStep(Lj, PHI.tanh, 0.1, 1, 15);

@@ -86,7 +86,7 @@ const chainView = el(`<section class="view" id="view-chain">
     ${slider('chain-dt', 'dt', 1e-3, 0.05, 0, CHAIN_DEFAULTS.dt, true)}
     ${slider('chain-tt0', 'teacher τ₀', 0.1, 4, 0.05, CHAIN_DEFAULTS.teacherTau0)}
     ${slider('chain-tt1', 'teacher τ₁', 0.1, 4, 0.05, CHAIN_DEFAULTS.teacherTau1)}
-    ${slider('chain-speed', 'steps/frame', 1, 20000, 0, 200, true)}
+    ${slider('chain-speed', 'steps/frame', 1, 20000, 0, 300, true)}
   </div>
   <div class="status">mode <b id="chain-mode-label" data-testid="chain-mode">gle</b> · t = <span id="chain-t">0</span> · steps <span id="chain-steps">0</span> ·
     loss (EMA) <b id="chain-loss" data-testid="chain-loss">–</b> · <span id="chain-rate">0</span> steps/s · w = <span id="chain-w"></span> · τ<sub>m</sub> = <span id="chain-tau"></span></div>
@@ -226,7 +226,7 @@ function initOpCharts(): void {
   };
   const ser = [
     ...OPERATORS.map((op, i) => ({ label: OPERATOR_LABEL[op], color: COLORS[i] })),
-    ...OPERATORS.map((op, i) => ({ label: `${OPERATOR_LABEL[op]} measured`, color: COLORS[i], dash: [1, 6] })),
+    ...OPERATORS.map((op, i) => ({ label: `${OPERATOR_LABEL[op]} measured`, color: COLORS[i], dots: true })),
   ];
   mk('gain over ω', ser, { logX: true, logY: true, xLabel: 'ω' });
   mk('phase over ω (rad)', ser, { logX: true, xLabel: 'ω' });
@@ -246,7 +246,7 @@ function drawOperators(): void {
   const dt = Math.min(0.01, tauM / 10, tauR / 10, 0.05 / w);
   const meas = measure(OP_WM, tauM, tauR, dt);
   // measured points are shown on the analytic grid at the nearest frequency (NaN elsewhere: uPlot leaves gaps)
-  const gains: Float64Array[] = [], phases: Float64Array[] = [];
+  const gains: ArrayLike<number | null>[] = [], phases: ArrayLike<number | null>[] = [];
   for (const op of OPERATORS) {
     const g = new Float64Array(OP_W.length), p = new Float64Array(OP_W.length);
     OP_W.forEach((om, i) => {
@@ -259,7 +259,8 @@ function drawOperators(): void {
   }
   const near = OP_WM.map((om) => OP_W.reduce((b, v, i) => (Math.abs(Math.log(v / om)) < Math.abs(Math.log(OP_W[b] / om)) ? i : b), 0));
   for (const op of OPERATORS) {
-    const g = new Float64Array(OP_W.length).fill(NaN), p = new Float64Array(OP_W.length).fill(NaN);
+    // null = no point (uPlot leaves a gap); NaN would break the auto-ranging
+    const g = new Array<number | null>(OP_W.length).fill(null), p = new Array<number | null>(OP_W.length).fill(null);
     near.forEach((i, k) => {
       g[i] = meas[op][k].gain;
       p[i] = meas[op][k].phase;
@@ -268,10 +269,8 @@ function drawOperators(): void {
     phases.push(p);
   }
   const [cg, cp, ct] = charts.operators;
-  for (const c of [cg, cp]) c.u.series.slice(5).forEach((_, j) => c.u.setSeries(5 + j, { show: true }));
-  cg.setData(OP_W, gains);
-  cp.setData(OP_W, phases);
-  for (const c of [cg, cp]) for (let j = 5; j < 9; j++) (c.u.series[j] as { points?: object }).points = { show: true, size: 6 };
+  cg.setData(OP_W, gains as ArrayLike<number>[]);
+  cp.setData(OP_W, phases as ArrayLike<number>[]);
   const periods = 4;
   const steps = Math.min(200000, Math.ceil((periods * 2 * Math.PI) / w / dt) + Math.ceil((8 * Math.max(tauM, tauR)) / dt));
   const sim = simulate(w, tauM, tauR, dt, steps);
@@ -295,7 +294,9 @@ function wireOps(): void {
 // ============================================================== MNIST-1D view
 const mnistView = el(`<section class="view" id="view-mnist" hidden>
   <p class="intro">MNIST-1D (360 points per sample, one point per dt-step) streamed through a GLE network that learns online in this page
-  (batch of 8 parallel streams, Adam step every dt-step, logits summed over each sample). The network comes from the spec editor or a CLI checkpoint.</p>
+  (batch of 8 parallel streams, Adam step every dt-step, logits summed over each sample). The network comes from the spec editor or a CLI checkpoint.
+  The running accuracy is measured on the training stream while the network learns, so it includes the adaptation to the label held during each sample;
+  <em>Evaluate on test split</em> measures held-out accuracy (no target, no learning).</p>
   <div class="row controls">
     <button id="mnist-run">Start learning</button>
     <button id="mnist-eval">Evaluate on test split</button>
@@ -306,7 +307,7 @@ const mnistView = el(`<section class="view" id="view-mnist" hidden>
   <div class="status"><span id="mnist-status">not loaded</span> · phase <b id="mnist-phase">train</b> · samples <span id="mnist-samples">0</span> ·
     running accuracy <b id="mnist-acc" data-testid="mnist-acc">–</b> · overall <span id="mnist-overall">–</span> · <span id="mnist-rate">0</span> steps/s</div>
   <div class="grid" id="mnist-plots"></div>
-  <div class="row"><div><h3>Summed logits (stream 0)</h3><div id="mnist-logits" class="bars"></div></div>
+  <div class="row"><div><h3>Summed logits of the last finished sample (stream 0): <span id="mnist-pred"></span></h3><div id="mnist-logits" class="bars"></div></div>
   <div><h3>Confusion matrix (rows: true, columns: predicted)</h3><table id="mnist-confusion"></table></div></div>
 </section>`);
 views.set('mnist', mnistView);
@@ -324,8 +325,8 @@ function initMnistCharts(): void {
     return c;
   };
   mk('current sample (stream 0)', [{ label: 'x', color: COLORS[0] }], { xLabel: 'point' });
-  mk('accuracy over samples seen', [
-    { label: 'running accuracy (last 200)', color: COLORS[2] },
+  mk('online running accuracy (train stream, last 200 samples)', [
+    { label: 'running accuracy', color: COLORS[2] },
     { label: 'chance', color: COLORS[8] },
   ], { xLabel: 'samples', yRange: [0, 1] });
 }
@@ -352,6 +353,7 @@ function drawMnist(): void {
   const acc = m.phase === 'train' ? m.running : m.accuracy;
   $('#mnist-acc').textContent = `${(100 * acc).toFixed(1)} %`;
   $('#mnist-acc').dataset.value = String(acc);
+  $('#mnist-pred').textContent = `label ${m.label}, predicted ${m.pred}`;
   $('#mnist-overall').textContent = `${(100 * m.accuracy).toFixed(1)} %`;
   $('#mnist-rate').textContent = m.stepsPerSec.toFixed(0);
   const max = Math.max(1e-9, ...Array.from(m.logits, Math.abs));

@@ -5,9 +5,19 @@ export interface SeriesDef {
   label: string;
   color: string;
   dash?: number[];
+  /** draw as dots only (no line) */
+  dots?: boolean;
 }
 
 export const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
+
+/** Tick label on a log axis: decades only (1e-6, 0.01, 1, 100, ...). */
+function logTick(v: number | null): string {
+  if (v == null || !(v > 0)) return '';
+  const e = Math.log10(v);
+  if (Math.abs(e - Math.round(e)) > 1e-6) return '';
+  return Math.abs(e) <= 2 ? String(Number(v.toPrecision(1))) : `1e${Math.round(e)}`;
+}
 
 export class Chart {
   readonly u: uPlot;
@@ -26,10 +36,20 @@ export class Chart {
         x: { time: false, distr: opts.logX ? 3 : 1 },
         y: opts.logY ? { distr: 3 } : opts.yRange ? { range: opts.yRange } : {},
       },
-      axes: [{ label: opts.xLabel ?? 't' }, {}],
+      axes: [
+        { label: opts.xLabel ?? 't', values: opts.logX ? (_u: uPlot, v: number[]) => v.map(logTick) : undefined },
+        { values: opts.logY ? (_u: uPlot, v: number[]) => v.map(logTick) : undefined },
+      ],
       legend: { live: false },
       cursor: { show: false },
-      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5, dash: s.dash, points: { show: false } }))],
+      series: [
+        {},
+        ...series.map((s) =>
+          s.dots
+            ? { label: s.label, stroke: s.color, fill: s.color, paths: () => null, points: { show: true, size: 7, stroke: s.color, fill: s.color } }
+            : { label: s.label, stroke: s.color, width: 1.5, dash: s.dash, points: { show: false } },
+        ),
+      ],
     };
     this.u = new uPlot(o, [[], ...series.map(() => [])] as unknown as uPlot.AlignedData, el);
   }
@@ -93,6 +113,11 @@ export function svgChart(title: string, x: ArrayLike<number>, ys: ArrayLike<numb
     const pts: string[] = [];
     for (let i = 0; i < x.length; i++) if (Number.isFinite(y[i]) && (!logY || y[i] > 0)) pts.push(`${px(x[i]).toFixed(1)},${py(y[i]).toFixed(1)}`);
     const s = series[j];
+    if (s.dots) {
+      for (const pt of pts) parts.push(`<circle cx="${pt.split(',')[0]}" cy="${pt.split(',')[1]}" r="3" fill="${s.color}"/>`);
+      parts.push(`<text x="${W - R - 150}" y="${T + 14 + 13 * j}" fill="${s.color}">${esc(s.label)}</text>`);
+      return;
+    }
     parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="1.5"${s.dash ? ` stroke-dasharray="${s.dash.join(' ')}"` : ''} points="${pts.join(' ')}"/>`);
     parts.push(`<text x="${W - R - 150}" y="${T + 14 + 13 * j}" fill="${s.color}">${esc(s.label)}</text>`);
   });

@@ -1,4 +1,3 @@
-/// <reference lib="webworker" />
 /**
  * The simulation worker: runs the LagLine chain and the MNIST-1D stream with the project's core (../../src),
  * and posts decimated records to the page once per tick (~60 Hz) so that the main thread only draws.
@@ -6,12 +5,15 @@
 import { createBackend, JsBackend, type Backend, type DType } from '../../src/kernels/index.js';
 import { parseNpy } from '../../src/io/npy.js';
 import { parseSpec } from '../../src/model/spec.js';
-import type { GLENetwork } from '../../src/model/network.js';
 import { CHAIN_NF, ChainSim } from './sim/chain.js';
-import { DEFAULT_MNIST_SPEC, type Mnist1dArrays, MnistSim } from './sim/mnist.js';
+import { DEFAULT_MNIST_SPEC, type Mnist1dArrays, MnistSim, loadTensors } from './sim/mnist.js';
 import type { FromWorker, TensorMsg, ToWorker } from './protocol.js';
 
-const ctx = self as unknown as DedicatedWorkerGlobalScope;
+interface WorkerScope {
+  postMessage(m: unknown, transfer: Transferable[]): void;
+  onmessage: ((ev: MessageEvent<ToWorker>) => void) | null;
+}
+const ctx = self as unknown as WorkerScope;
 const post = (m: FromWorker, transfer: Transferable[] = []): void => ctx.postMessage(m, transfer);
 
 const backends = new Map<DType, Backend>();
@@ -103,20 +105,6 @@ async function buildMnist(specIn: unknown, tensors?: TensorMsg[]): Promise<void>
   mnistPhase = 'train';
 }
 
-function loadTensors(net: GLENetwork, tensors: TensorMsg[]): void {
-  const byName = new Map(tensors.map((t) => [t.name, t]));
-  for (const t of net.allTensors()) {
-    const src = byName.get(t.name);
-    if (!src) {
-      if (t.name.endsWith('.tau_r') || t.name.endsWith('.tau_m')) continue; // then the spec's values stand
-      throw new Error(`checkpoint has no tensor '${t.name}'`);
-    }
-    const want = t.shape.reduce((a, b) => a * b, 1);
-    if (src.data.length !== want) throw new Error(`checkpoint tensor '${t.name}' has ${src.data.length} values, the spec needs ${want} (shape ${t.shape.join('x')})`);
-    t.buf.a.set(src.data);
-  }
-}
-
 function startEval(limit: number): void {
   if (!mnist || !data) return;
   evalLimit = Math.max(1, Math.min(limit, data.test.n));
@@ -151,8 +139,7 @@ function runMnist(now: number): void {
   lastMnistPost = now;
   const d = mnist.data;
   const i0 = mnist.idx[0];
-  const logits = new Float64Array(10);
-  for (let c = 0; c < 10; c++) logits[c] = mnist.logitSum[c];
+  const logits = mnist.lastLogits.slice(0, 10);
   post({
     type: 'mnist:data',
     phase: mnistPhase,
@@ -162,7 +149,7 @@ function runMnist(now: number): void {
     loss: mnist.lossN ? mnist.lossSum / mnist.lossN : NaN,
     confusion: mnist.confusion.slice(),
     sample: d.x.slice(i0 * d.length, (i0 + 1) * d.length),
-    label: mnist.labels[0],
+    label: mnist.lastLabels[0],
     pred: mnist.lastPred[0],
     logits,
     stepsPerSec: mnistRate,

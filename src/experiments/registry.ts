@@ -28,6 +28,7 @@ const lagline: ExperimentDef<TeacherStudentParams> = {
     batch: 100,
     teacher: laglineTeacher,
     randomise: { names: ['layer_0.tau_m', 'layer_1.tau_m', 'layer_0.weight', 'layer_1.weight'], lo: 0, hi: 1 },
+    studentInit: null,
     learnLayers: 'all',
     student: { beta: 0.01, learn_tau: true },
     input: { type: 'square', width: 200, period: 400, sigma: 5, maxShift: 200 },
@@ -38,6 +39,7 @@ const lagline: ExperimentDef<TeacherStudentParams> = {
     amWindow: 3,
     clampTauMin: 0.1,
     logEvery: 100,
+    analysisSteps: null,
     finalWindows: [100, 1000, 2000],
   },
   quick: { trainSteps: 150000, logEvery: 100 },
@@ -68,6 +70,7 @@ const lagnet: ExperimentDef<TeacherStudentParams> = {
     batch: 1,
     teacher: lagnetTeacher,
     randomise: { names: ['layer_0.weight'], lo: -1, hi: 1 },
+    studentInit: null,
     learnLayers: [0],
     student: { beta: 1, learn_tau: false },
     input: { type: 'sines', omegas: [0.49, 1.07, 1.98] },
@@ -79,9 +82,10 @@ const lagnet: ExperimentDef<TeacherStudentParams> = {
     amLr: 0.07,
     clampTauMin: null,
     logEvery: 50,
+    analysisSteps: 8192,
     finalWindows: [100, 500, 900],
   },
-  quick: { trainSteps: 30000 },
+  quick: { trainSteps: 30000, analysisSteps: 4096 },
 };
 
 // ---------------------------------------------------------------- MNIST-1D [§2.3, §2.4]

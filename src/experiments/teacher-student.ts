@@ -72,7 +72,8 @@ export const teacherStudentTask: TaskFn = async (ctx: RunContext) => {
   const dtype = ctx.backend.dtype;
   const teacher = new GLENetwork({ ...p.teacher, dtype }, await ctx.newBackend(), { batchSize: p.batch });
   teacher.training = false;
-  const student = new GLENetwork(studentSpec(p, dtype), ctx.backend, { batchSize: p.batch });
+  const sSpec = studentSpec(p, dtype);
+  const student = new GLENetwork(sSpec, ctx.backend, { batchSize: p.batch });
   const learner = new Learner(student);
   const rule = await makeRule(p.model, learner, p.dt, p.amWindow);
 
@@ -83,6 +84,13 @@ export const teacherStudentTask: TaskFn = async (ctx: RunContext) => {
     const buf = named.get(n);
     if (!buf) throw new UserError(`randomise: the student has no tensor '${n}'`);
     for (let i = 0; i < buf.n; i++) buf.a[i] = rng.range(p.randomise.lo, p.randomise.hi);
+  }
+  for (const [n, vals] of Object.entries(p.studentInit ?? {})) {
+    const buf = named.get(n);
+    if (!buf) throw new UserError(`studentInit: the student has no tensor '${n}'`);
+    if (!Array.isArray(vals) || vals.length !== buf.n || vals.some((v) => typeof v !== 'number' || !Number.isFinite(v)))
+      throw new UserError(`studentInit.${n}: expected ${buf.n} finite numbers`);
+    buf.a.set(vals);
   }
   const total = p.initSteps + p.trainSteps;
   const input = p.input.type === 'square' ? new SquareWaveInput(total, p.batch, rng, p.input) : new SinesInput(p.dt, p.batch, p.input.omegas, p.input.amps, p.input.phases);
@@ -218,6 +226,27 @@ export const teacherStudentTask: TaskFn = async (ctx: RunContext) => {
           { name: 'target', x: tr.t, y: tr.target },
           { name: 'output', x: tr.t, y: tr.y },
         ],
+      }),
+    );
+  }
+  if (p.analysisSteps && step >= total && !ctx.stopRequested()) {
+    const { errorsVsAdjoint } = await import('./analysis.js');
+    const fx = new Float64Array(p.batch);
+    Object.assign(
+      final,
+      await errorsVsAdjoint(ctx, {
+        student,
+        studentSpec: sSpec,
+        teacher,
+        fillInput: (s, out) => {
+          input.fill(s, fx);
+          out.set(fx);
+        },
+        startStep: step,
+        steps: p.analysisSteps,
+        dt: p.dt,
+        layer: 0,
+        omegas: p.input.type === 'sines' ? p.input.omegas : [],
       }),
     );
   }

@@ -18,6 +18,8 @@ export interface TeacherStudentParams {
   teacher: NetworkSpecInput;
   /** student parameters drawn U[lo, hi) from the seed (e.g. "layer_0.weight") */
   randomise: { names: string[]; lo: number; hi: number };
+  /** explicit initial values for student tensors, applied after randomisation (e.g. the reference's seed-0 draw) */
+  studentInit: Record<string, number[]> | null;
   /** parameters the student learns: weights of these layers (others frozen) */
   learnLayers: number[] | 'all';
   student: { gamma?: number[]; beta: number; learn_tau: boolean; bias?: boolean };
@@ -32,6 +34,8 @@ export interface TeacherStudentParams {
   amLr?: number;
   clampTauMin: number | null;
   logEvery: number;
+  /** after training: compare GLE errors with adjoints over this many steps (a power of two); null = skip */
+  analysisSteps: number | null;
   /** time-unit windows for the final loss figures */
   finalWindows: number[];
 }

@@ -244,6 +244,7 @@ const LN2_HI: f32 = 0.693359375;
 const LN2_LO: f32 = -2.12194440e-4;
 const LN2: f32 = 0.693147181;
 const SQRT2: f32 = 1.41421356;
+// clamps use pmax (one instruction; NaN passes through as NaN) rather than max (NaN/-0 emulation)
 const EXP_MIN: f32 = -87;
 
 @inline function ldv(p: usize, full: bool): v128 {
@@ -284,7 +285,7 @@ const MAGIC: f32 = 12582912.0;
 }
 /** exp(x) for x <= 0; 0 below EXP_MIN (float32 denormal range). */
 @inline function expNeg(x0: v128): v128 {
-  const x = f32x4.max(x0, f32x4.splat(EXP_MIN));
+  const x = f32x4.pmax(x0, f32x4.splat(EXP_MIN));
   const z = expZ(x);
   const e = f32x4.mul(pow2(z), f32x4.add(expm1Poly(expR(x, expN(z))), f32x4.splat(1)));
   return v128.andnot(e, f32x4.lt(x0, f32x4.splat(EXP_MIN)));
@@ -319,7 +320,7 @@ const MAGIC: f32 = 12582912.0;
   const x = ldv(px, full);
   const one = f32x4.splat(1);
   const y0 = f32x4.mul(f32x4.abs(x), f32x4.splat(-2));
-  const y = f32x4.max(y0, f32x4.splat(EXP_MIN));
+  const y = f32x4.pmax(y0, f32x4.splat(EXP_MIN));
   const z = expZ(y);
   const q = expm1Poly(expR(y, expN(z)));
   const s = pow2(z);
@@ -347,7 +348,7 @@ const MAGIC: f32 = 12582912.0;
   const zero = f32x4.splat(0);
   const E = expNeg(f32x4.neg(f32x4.abs(x)));
   const d = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), E));
-  const sp = f32x4.add(f32x4.max(x, zero), log1pV(E));
+  const sp = f32x4.add(f32x4.pmax(x, zero), log1pV(E));
   stv(pr, v128.bitselect(x, sp, f32x4.gt(x, f32x4.splat(20))), full);
   stv(prp, v128.bitselect(d, f32x4.mul(E, d), f32x4.ge(x, zero)), full);
 }
@@ -457,7 +458,7 @@ export function adam(
 // The fused GLE layer step. `sp` points at an i32 struct written once by the loader:
 //  0 B, 1 nIn, 2 nOut, 3 W, 4 b (0 = none), 5 tauM, 6 tauR, 7 rBottom, 8 rawErr, 9 u, 10 v, 11 rPrime,
 //  12 uN, 13 vN, 14 rN, 15 rPrimeN, 16 eBottomN, 17 instE, 18 prospU, 19 prospV, 20 uDot, 21 gW, 22 gB (0 = none),
-//  23 gTau, 24 WT scratch (nIn*nOut floats), 25 scratch of 2*nOut floats (1/tauM, 1/tauR)
+//  23 gTau, 24 transient scratch for W^T (nIn*nOut floats), 25 transient scratch for 1/tauM, 1/tauR (2*nOut)
 // ---------------------------------------------------------------------------------------------------------
 
 @inline function fld(sp: usize, i: i32): usize {

@@ -26,8 +26,8 @@ export interface ChainParams {
 
 export const CHAIN_DEFAULTS: ChainParams = {
   mode: 'gle',
-  lr: 5e-3,
-  beta: 0.1,
+  lr: 1e-4,
+  beta: 0.01,
   dt: 0.01,
   teacherTau0: 1,
   teacherTau1: 2,

@@ -50,8 +50,33 @@ export const DEFAULT_MNIST_SPEC: NetworkSpecInput = {
     },
     { size: 10, phi: 'linear', bias: true, tau_m: 1.2, tau_r: 1.2 },
   ],
-  optimizer: { type: 'adam', lr: 0.001 },
+  optimizer: { type: 'adam', lr: 0.0003 },
 };
+
+/** A named tensor as carried in checkpoints (safetensors) and worker messages. */
+export interface NamedTensor {
+  name: string;
+  shape: number[];
+  data: Float32Array | Float64Array;
+}
+
+/**
+ * Copy checkpoint tensors into a network by name (layer_<i>.weight/bias/tau_m/tau_r). Missing weights or biases and
+ * size mismatches are errors; missing time constants keep the spec's values.
+ */
+export function loadTensors(net: GLENetwork, tensors: NamedTensor[], what = 'checkpoint'): void {
+  const byName = new Map(tensors.map((t) => [t.name, t]));
+  for (const t of net.allTensors()) {
+    const src = byName.get(t.name);
+    if (!src) {
+      if (t.name.endsWith('.tau_r') || t.name.endsWith('.tau_m')) continue;
+      throw new Error(`${what} has no tensor '${t.name}'`);
+    }
+    const want = t.shape.reduce((a, b) => a * b, 1);
+    if (src.data.length !== want) throw new Error(`${what} tensor '${t.name}' has ${src.data.length} values, the spec needs ${want} (shape ${t.shape.join('x')})`);
+    t.buf.a.set(src.data);
+  }
+}
 
 export interface MnistStats {
   samples: number;
@@ -84,6 +109,9 @@ export class MnistSim {
   private next = 0;
   private readonly rng: Rng;
   lastPred = new Int32Array(0);
+  /** labels and summed logits of the last finished samples (B x 10) */
+  lastLabels = new Int32Array(0);
+  lastLogits = new Float64Array(0);
   lossSum = 0;
   lossN = 0;
 
@@ -104,6 +132,8 @@ export class MnistSim {
     this.labels = new Int32Array(this.B);
     this.logitSum = new Float64Array(this.B * 10);
     this.lastPred = new Int32Array(this.B);
+    this.lastLabels = new Int32Array(this.B);
+    this.lastLogits = new Float64Array(this.B * 10);
     this.recent = new Uint8Array(opts.window ?? 200);
     this.rng = new Rng(opts.seed ?? 0);
     this.order = new Int32Array(data.n);
@@ -160,6 +190,8 @@ export class MnistSim {
     this.pos++;
     if (this.pos < L) return false;
     this.pos = 0;
+    this.lastLogits.set(this.logitSum);
+    this.lastLabels.set(this.labels);
     for (let b = 0; b < this.B; b++) {
       let best = 0;
       for (let c = 1; c < 10; c++) if (this.logitSum[b * 10 + c] > this.logitSum[b * 10 + best]) best = c;

@@ -7,7 +7,8 @@
  * out gets a fresh `a` view (the old views are detached by the grow).
  *
  * Fusion: `layerStep` is one call into wasm. Per LayerStepArgs object a small i32 struct (dims + buffer
- * pointers + a W^T scratch) is written into wasm memory once and cached in a WeakMap.
+ * pointers + pointers into a shared transient scratch region) is written into wasm memory once and cached in
+ * a WeakMap; each call then passes only (struct, phi, dt, gamma, flags).
  *
  * float32 only: the loader rejects float64 so `createBackend({ backend: 'auto' })` falls back to js.
  * Registration with createBackend happens in src/kernels/index.ts (this module does not import it, so there
@@ -16,7 +17,8 @@
 import type { AdamScalars, Backend, DType, FBuf, LayerStepArgs, PhiCode } from '../types.js';
 import { WASM_KERNELS_BASE64 } from './kernels-binary.js';
 
-interface KernelExports {
+/** The functions the kernel module exports (pointers are byte offsets into its memory). */
+export interface KernelExports {
   heapBase(): number;
   gemm(tA: number, tB: number, M: number, N: number, K: number, alpha: number, A: number, B: number, beta: number, C: number, scratch: number): void;
   activate(phi: number, x: number, r: number, rp: number, n: number): void;
@@ -112,7 +114,11 @@ export class WasmBackend implements Backend {
       try {
         this.mem.grow(pages);
       } catch {
-        this.mem.grow(Math.ceil((end - have) / PAGE));
+        try {
+          this.mem.grow(Math.ceil((end - have) / PAGE)); // doubling was too much: grow just enough
+        } catch (e) {
+          throw new Error(`wasm backend: cannot grow memory to ${end} bytes (${(e as Error).message})`);
+        }
       }
       const buf = this.mem.buffer;
       for (const b of this.bufs) b.a = new Float32Array(buf, b.ptr, b.n);
@@ -120,6 +126,19 @@ export class WasmBackend implements Backend {
     }
     this.top = end;
     return ptr;
+  }
+
+  /**
+   * A region of at least n floats for data that lives only during one wasm call (W^T, 1/tau, op(B)). Calls are
+   * sequential, so one region serves everyone; when a larger one is needed it is reserved anew, and the older
+   * (smaller) regions stay valid for the structs that already point at them.
+   */
+  private scratch(n: number): number {
+    if (this.scratchN < n) {
+      this.scratchN = Math.max(n, 2 * this.scratchN);
+      this.scratchPtr = this.reserve(this.scratchN * 4);
+    }
+    return this.scratchPtr;
   }
 
   alloc(n: number): FBuf {
@@ -165,8 +184,9 @@ export class WasmBackend implements Backend {
       L.gB ? this.ptrOf(L.gB, nOut, 'gB') : 0,
       this.ptrOf(L.gTau, nOut, 'gTau'),
     ];
-    const wt = this.reserve(w * 4);
-    const inv = this.reserve(2 * nOut * 4);
+    // transient scratch (W^T, then 1/tauM, 1/tauR), shared with every other struct and with gemm
+    const wt = this.scratch(w + 2 * nOut + 4);
+    const inv = wt + (((w * 4) + 15) & ~15);
     const sp = this.reserve(STRUCT_INTS * 4);
     const i32 = this.i32;
     const o = sp >> 2;
@@ -191,14 +211,7 @@ export class WasmBackend implements Backend {
     const pa = this.ptrOf(A, M * K, 'A');
     const pb = this.ptrOf(Bm, K * N, 'B');
     const pc = this.ptrOf(C, M * N, 'C');
-    let scratch = 0;
-    if (tB && K * N > 0) {
-      if (this.scratchN < K * N) {
-        this.scratchN = Math.max(K * N, 2 * this.scratchN);
-        this.scratchPtr = this.reserve(this.scratchN * 4);
-      }
-      scratch = this.scratchPtr;
-    }
+    const scratch = tB && K * N > 0 ? this.scratch(K * N) : 0;
     this.ex.gemm(tA ? 1 : 0, tB ? 1 : 0, M, N, K, alpha, pa, pb, beta, pc, scratch);
   }
 
