@@ -2,6 +2,7 @@
  * Micro-benchmark of the fused layer step: wasm vs js backend (float32), all flags on, tanh.
  * GFLOP/s counts the three matrix products only (6 B nIn nOut flops per step).
  * Usage: node --import tsx bench/kernels-wasm.ts [seconds-per-case=0.4]
+ * (Node 20: add --experimental-wasm-relaxed-simd before --import to measure the relaxed-SIMD / FMA build.)
  * Reports the best of several short rounds per case.
  */
 import { JsBackend, PHI, STEP } from '../src/kernels/index.js';
@@ -49,6 +50,7 @@ const seconds = Number(process.argv[2] ?? 0.4);
 const wasm = await loadWasmBackend('float32');
 const js = new JsBackend('float32');
 const cases: [number, number, number][] = [[100, 53, 53], [100, 90, 90], [256, 750, 750], [100, 1, 1]];
+console.log(`wasm: ${JSON.stringify(wasm.info)}`);
 console.log('case                    wasm steps/s  wasm GFLOP/s    js steps/s    js GFLOP/s  speed-up');
 for (const [B, nIn, nOut] of cases) {
   const rng = new Rng(1);

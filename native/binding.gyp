@@ -6,7 +6,7 @@
     {
       "target_name": "gle_native",
       "sources": ["gle_native.c"],
-      "cflags": ["-O3", "-std=c11", "-march=native"],
+      "cflags": ["-O3", "-fno-math-errno", "-std=c11", "-march=native"],
       "cflags!": ["-O2"],
       "libraries": ["-lopenblas", "-lm"],
       "defines": ["NAPI_VERSION=8"]

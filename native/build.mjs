@@ -57,7 +57,7 @@ const libDirs = ['/usr/lib/x86_64-linux-gnu/openblas-pthread', '/usr/lib/aarch64
 
 mkdirSync(outDir, { recursive: true });
 const tmp = join(outDir, `gle_native.${process.pid}.tmp.node`);
-const base = ['-O3', '-std=c11', '-fPIC', '-shared', '-fvisibility=hidden', `-I${inc}`, src, '-o', tmp, ...libDirs, '-lopenblas', '-lm'];
+const base = ['-O3', '-fno-math-errno', '-std=c11', '-fPIC', '-shared', '-fvisibility=hidden', `-I${inc}`, src, '-o', tmp, ...libDirs, '-lopenblas', '-lm'];
 if (process.platform === 'darwin') base.push('-undefined', 'dynamic_lookup');
 const archFlags = process.env.GLE_NATIVE_CFLAGS !== undefined ? process.env.GLE_NATIVE_CFLAGS.split(/\s+/).filter(Boolean) : ['-march=native'];
 

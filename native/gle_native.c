@@ -209,13 +209,15 @@ typedef struct {
   int G;                /* phi runs over chunks of G rows at once (one vector remainder per chunk, not per row) */
   float *iTauM, *iTauR; /* nOut scratch: reciprocals of the time constants of this step */
   double *accB, *accT;  /* nOut scratch: gradient accumulators */
+  double *accW;         /* nOut*nIn scratch of the loop path (no sgemm) */
   float *zeros;         /* nOut zeros: the bias of a layer without one */
   int blas;             /* use sgemm for the three products (otherwise plain loops) */
   double work;          /* B * nIn * nOut multiply-adds per product */
 } Layer;
 
-/* plain loops are faster than a BLAS call below this many multiply-adds per product (or for nIn/nOut of 1) */
-static double g_blas_min_work = 2048.0;
+/* layers with fewer multiply-adds per product (B*nIn*nOut) than this use plain loops instead of sgemm (measured:
+   the loops win only for tiny products such as B=1 8x8 or B=1 1x53; sgemm wins from B=100 2x2 and for wide 1->n) */
+static double g_blas_min_work = 512.0;
 
 /* target length of one flat elementwise chunk (entries) */
 #define ELEM_CHUNK 1024
@@ -228,6 +230,7 @@ static void layer_free(napi_env env, void *data, void *hint) {
   free(L->iTauR);
   free(L->accB);
   free(L->accT);
+  free(L->accW);
   free(L->zeros);
   free(L);
 }
@@ -345,7 +348,12 @@ static napi_value js_make_layer(napi_env env, napi_callback_info info) {
     return NULL;
   }
   L->work = (double)B * nIn * nOut;
-  L->blas = nIn > 1 && nOut > 1 && L->work >= g_blas_min_work;
+  L->blas = L->work >= g_blas_min_work;
+  if (!L->blas && !(L->accW = (double *)malloc(sizeof(double) * (size_t)nOut * nIn))) {
+    layer_free(env, L, NULL);
+    napi_throw_error(env, NULL, "makeLayer: out of memory");
+    return NULL;
+  }
   napi_value ext;
   if (napi_create_external(env, L, layer_free, NULL, &ext) != napi_ok) {
     layer_free(env, L, NULL);
@@ -519,13 +527,22 @@ static napi_value js_layer_step(napi_env env, napi_callback_info info) {
       use_threads(L->work);
       cblas_sgemm(RowMajor, Trans, NoTrans, nOut, nIn, B, (float)(-invB), pV, nOut, rB, nIn, 0.0f, gW, nIn);
     } else {
-      for (int j = 0; j < nOut; j++) {
-        for (int k = 0; k < nIn; k++) {
-          double acc = 0.0;
-          for (int bi = 0; bi < B; bi++) acc += (double)pV[(size_t)bi * nOut + j] * rB[(size_t)bi * nIn + k];
-          gW[(size_t)j * nIn + k] = (float)(-acc * invB);
+      double *restrict acc = L->accW;
+      memset(acc, 0, sizeof(double) * (size_t)nOut * nIn);
+      for (int bi = 0; bi < B; bi++) {
+        const float *restrict p = pV + (size_t)bi * nOut, *restrict x = rB + (size_t)bi * nIn;
+        if (nIn == 1) {
+          const double xb = x[0];
+          for (int j = 0; j < nOut; j++) acc[j] += (double)p[j] * xb;
+        } else {
+          for (int j = 0; j < nOut; j++) {
+            const double pj = p[j];
+            double *restrict a = acc + (size_t)j * nIn;
+            for (int k = 0; k < nIn; k++) a[k] += pj * x[k];
+          }
         }
       }
+      for (size_t i = 0; i < (size_t)nOut * nIn; i++) gW[i] = (float)(-acc[i] * invB);
     }
     if (L->f[F_gB])
       for (int j = 0; j < nOut; j++) L->f[F_gB][j] = (float)(-L->accB[j] * invB);
@@ -615,6 +632,32 @@ static napi_value js_activate(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* PyTorch Adam over n entries, double arithmetic (as the js backend) */
+static void adam_update(int n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
+                        double lr, double b1, double b2, double eps, double bc1, double bc2, double wd) {
+  const double stepSize = lr / bc1, sqrtBc2 = sqrt(bc2);
+  const double c1 = 1.0 - b1, c2 = 1.0 - b2;
+  if (wd != 0.0) {
+    for (int i = 0; i < n; i++) {
+      double gi = (double)g[i] + wd * p[i];
+      double mi = b1 * m[i] + c1 * gi;
+      double vi = b2 * v[i] + c2 * gi * gi;
+      m[i] = (float)mi;
+      v[i] = (float)vi;
+      p[i] = (float)(p[i] - stepSize * mi / (sqrt(vi) / sqrtBc2 + eps));
+    }
+  } else {
+    for (int i = 0; i < n; i++) {
+      double gi = g[i];
+      double mi = b1 * m[i] + c1 * gi;
+      double vi = b2 * v[i] + c2 * gi * gi;
+      m[i] = (float)mi;
+      v[i] = (float)vi;
+      p[i] = (float)(p[i] - stepSize * mi / (sqrt(vi) / sqrtBc2 + eps));
+    }
+  }
+}
+
 static napi_value js_adam(napi_env env, napi_callback_info info) {
   size_t argc = 12;
   napi_value argv[12];
@@ -635,18 +678,7 @@ static napi_value js_adam(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "adam: a buffer is smaller than n");
     return NULL;
   }
-  const double lr = s[0], b1 = s[1], b2 = s[2], eps = s[3], bc1 = s[4], bc2 = s[5], wd = s[6];
-  const double stepSize = lr / bc1, invSqrtBc2 = 1.0 / sqrt(bc2);
-  const double c1 = 1.0 - b1, c2 = 1.0 - b2;
-  for (int i = 0; i < n; i++) {
-    double gi = g[i];
-    if (wd != 0.0) gi += wd * p[i];
-    double mi = b1 * m[i] + c1 * gi;
-    double vi = b2 * v[i] + c2 * gi * gi;
-    m[i] = (float)mi;
-    v[i] = (float)vi;
-    p[i] = (float)(p[i] - stepSize * mi / (sqrt(vi) * invSqrtBc2 + eps));
-  }
+  adam_update(n, p, g, m, v, s[0], s[1], s[2], s[3], s[4], s[5], s[6]);
   return NULL;
 }
 

@@ -12,8 +12,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildLab, startLabServer, type LabServer } from '../src/cli/commands/lab.js';
 import { UserError } from '../src/util/errors.js';
-import { decodeSafetensors } from '../src/io/safetensors.js';
-import { parseSpec } from '../src/model/spec.js';
+import { applyCheckpoint, readCheckpoint } from '../src/io/checkpoint.js';
+import { GLENetwork } from '../src/model/network.js';
+import { JsBackend } from '../src/kernels/js/index.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const labDir = join(repo, 'lab');
@@ -132,19 +133,13 @@ describe('GLE Lab in headless Chromium', { skip: haveChromium ? false : `${CHROM
     await page.fill('#chain-speed', '3'); // log10 slider
     await page.dispatchEvent('#chain-speed', 'input');
     await page.waitForTimeout(1500);
-    const fps = await page.evaluate(
-      () =>
-        new Promise<number>((res) => {
-          let n = 0;
-          const t0 = performance.now();
-          const f = () => {
-            n++;
-            if (performance.now() - t0 < 1000) requestAnimationFrame(f);
-            else res((n * 1000) / (performance.now() - t0));
-          };
-          requestAnimationFrame(f);
-        }),
-    );
+    // (a string, so that the test transpiler's helpers do not leak into the page)
+    const fps: number = await page.evaluate(`new Promise((res) => {
+      let n = 0;
+      const t0 = performance.now();
+      const f = () => { n++; if (performance.now() - t0 < 1000) requestAnimationFrame(f); else res((n * 1000) / (performance.now() - t0)); };
+      requestAnimationFrame(f);
+    })`);
     const rate = Number(await page.textContent('#chain-rate'));
     console.log(`chain at 1000 steps/frame: ${rate.toFixed(0)} steps/s, page draws ${fps.toFixed(0)} frames/s`);
     assert.ok(rate >= 10_000, `chain runs at ${rate} steps/s`);
@@ -161,6 +156,33 @@ describe('GLE Lab in headless Chromium', { skip: haveChromium ? false : `${CHROM
     await page.waitForFunction((b) => Number(document.querySelector('#chain-steps')?.textContent) > b, before, { timeout: 5000 });
     await page.selectOption('#chain-mode', 'gle');
     await page.waitForFunction(() => document.querySelector('#chain-mode-label')?.textContent === 'gle', null, { timeout: 5000 });
+  });
+
+  test('the chain student downloads as a checkpoint the CLI loads', async () => {
+    const ckDir = join(artifacts, 'chain-checkpoint');
+    mkdirSync(ckDir, { recursive: true });
+    const downloads: import('playwright-core').Download[] = [];
+    const got = new Promise<void>((res) => {
+      const on = (d: import('playwright-core').Download) => {
+        downloads.push(d);
+        if (downloads.length === 2) {
+          page.off('download', on);
+          res();
+        }
+      };
+      page.on('download', on);
+    });
+    await page.click('#chain-export');
+    await got;
+    for (const d of downloads) await d.saveAs(join(ckDir, d.suggestedFilename()));
+    const ck = readCheckpoint(ckDir);
+    assert.equal(ck.spec.dtype, 'float64');
+    const net = new GLENetwork(ck.spec, new JsBackend('float64'));
+    applyCheckpoint(ck, net, null, ckDir);
+    const w = net.layers.map((l) => l.params.W.a[0]);
+    const tau = net.layers.map((l) => l.params.tauM.a[0]);
+    console.log(`chain checkpoint: w = (${w.map((v) => v.toFixed(3))}), tau_m = (${tau.map((v) => v.toFixed(3))})`);
+    assert.ok(w.every(Number.isFinite) && tau.every((t) => t >= 0.1));
   });
 
   test('the operator explorer draws gain, phase and time-domain plots', async () => {
@@ -194,8 +216,8 @@ describe('GLE Lab in headless Chromium', { skip: haveChromium ? false : `${CHROM
   test('MNIST-1D learns online above chance; a checkpoint exported by the page loads and evaluates', async () => {
     await page.click('#tabs button[data-view="mnist"]');
     await page.waitForFunction(() => /loaded/.test(document.querySelector('#mnist-status')?.textContent ?? ''), null, { timeout: 30_000 });
-    await page.click('#mnist-run');
     const t0 = Date.now();
+    await page.click('#mnist-run');
     let acc = 0, samples = 0;
     while (Date.now() - t0 < 60_000) {
       await page.waitForTimeout(500);
@@ -203,7 +225,8 @@ describe('GLE Lab in headless Chromium', { skip: haveChromium ? false : `${CHROM
       samples = Number(await page.textContent('#mnist-samples'));
       if (samples >= 200 && acc > 0.2) break;
     }
-    console.log(`mnist1d: running accuracy ${(100 * acc).toFixed(1)} % after ${samples} samples, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const preq = await num('#mnist-preq');
+    console.log(`mnist1d: running accuracy ${(100 * acc).toFixed(1)} % in-stream, ${(100 * preq).toFixed(1)} % prequential, after ${samples} samples, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     await page.screenshot({ path: join(artifacts, 'mnist1d.png') });
     assert.ok(samples >= 200 && acc > 0.2, `running accuracy ${acc} after ${samples} samples`);
     await page.click('#mnist-run'); // pause
@@ -213,17 +236,22 @@ describe('GLE Lab in headless Chromium', { skip: haveChromium ? false : `${CHROM
     mkdirSync(ckDir, { recursive: true });
     const downloads: import('playwright-core').Download[] = [];
     const got = new Promise<void>((res) => {
-      page.on('download', (d) => {
+      const on = (d: import('playwright-core').Download) => {
         downloads.push(d);
-        if (downloads.length === 2) res();
-      });
+        if (downloads.length === 2) {
+          page.off('download', on);
+          res();
+        }
+      };
+      page.on('download', on);
     });
     await page.click('#mnist-export');
     await got;
     for (const d of downloads) await d.saveAs(join(ckDir, d.suggestedFilename()));
-    const specJson = JSON.parse(readFileSync(join(ckDir, 'spec.json'), 'utf8'));
-    const spec = parseSpec(specJson);
-    const st = decodeSafetensors(readFileSync(join(ckDir, 'model.safetensors')), 'model.safetensors');
+    // the CLI's checkpoint reader accepts it
+    const ck = readCheckpoint(ckDir);
+    const spec = ck.spec;
+    const st = { tensors: ck.tensors };
     assert.deepEqual(st.tensors['layer_0.weight'].shape, [spec.resolved[0].size, 1]);
     assert.ok(st.tensors[`layer_${spec.resolved.length - 1}.tau_r`]);
 
@@ -233,12 +261,11 @@ describe('GLE Lab in headless Chromium', { skip: haveChromium ? false : `${CHROM
     const status = (await page.textContent('#mnist-status')) ?? '';
     const testAcc = Number(/test accuracy ([\d.]+)/.exec(status)?.[1]);
     // the same evaluation in Node with the same core must agree (checkpoint round trip is exact)
-    const { JsBackend } = await import('../src/kernels/js/index.js');
-    const { MnistSim, loadTensors } = await import('../lab/src/sim/mnist.js');
+    const { MnistSim } = await import('../lab/src/sim/mnist.js');
     const { loadMnist1d } = await import('../src/data/mnist1d-files.js');
     const d = loadMnist1d({ dir: join(repo, 'data', 'mnist1d'), length: 360 });
     const sim = new MnistSim(new JsBackend(spec.dtype), spec, { x: d.xTrain, y: d.yTrain, n: d.nTrain, length: d.length }, { batch: 8 });
-    loadTensors(sim.net, Object.entries(st.tensors).map(([name, t]) => ({ name, shape: t.shape, data: t.data as Float32Array })));
+    applyCheckpoint(ck, sim.net, null, ckDir);
     sim.learning = false;
     sim.setData({ x: d.xTest, y: d.yTest, n: d.nTest, length: d.length }, false);
     while (sim.samples < d.nTest) sim.step();

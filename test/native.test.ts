@@ -242,6 +242,31 @@ describe('native backend', { skip }, () => {
     });
   }
 
+  test('layerStep: the plain-loop path and the sgemm path both match js on small shapes', () => {
+    const nat = nb as Backend & { tune(t: { blasMinWork?: number }): void };
+    const saved = Number(/< (\d+)/.exec(String(nb.info.smallLayerRule))?.[1] ?? 512);
+    try {
+      for (const blasMinWork of [1e12, 0]) {
+        nat.tune({ blasMinWork });
+        for (const [B, nIn, nOut] of [[1, 1, 1], [100, 1, 1], [7, 5, 3], [9, 53, 53], [6, 1, 40], [6, 40, 1], [1, 8, 8]] as const) {
+          for (const flags of [0, 15, 11, 6]) {
+            const [n, j] = makePair(nb, B, nIn, nOut, flags !== 6);
+            nb.layerStep(n, PHI.tanh, 0.1, 0.8, flags);
+            jb.layerStep(j, PHI.tanh, 0.1, 0.8, flags);
+            const sums = reductionScales(j);
+            for (const f of OUT) {
+              if (!written(f, flags, flags !== 6)) continue;
+              const nf = (n as unknown as Record<string, FBuf>)[f], jf = (j as unknown as Record<string, FBuf>)[f];
+              assertClose(`blasMinWork=${blasMinWork} B=${B} ${nIn}->${nOut} flags=${flags} ${f}`, nf.a, jf.a, nf.n, 1e-5, 2e-6, 1e-6 * (sums[f] ?? 0));
+            }
+          }
+        }
+      }
+    } finally {
+      nat.tune({ blasMinWork: saved });
+    }
+  });
+
   test('layerStep: 200-step rollout of a 2-layer net stays within golden tolerance', () => {
     // layer 0: 3 -> 20 (tanh), layer 1: 20 -> 4 (linear); the two parities swap state buffers each step
     const run = (be: Backend): Float32Array => {

@@ -2,8 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createBackend, JsBackend, PHI, STEP } from '../src/kernels/index.js';
 import type { Backend, FBuf, LayerStepArgs, PhiCode } from '../src/kernels/index.js';
-import { loadWasmBackend, wasmSimdSupported } from '../src/kernels/wasm/index.js';
+import { loadWasmBackend, wasmRelaxedSimdSupported, wasmSimdSupported } from '../src/kernels/wasm/index.js';
 import { Rng } from '../src/util/rng.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** Set when this file re-runs itself with relaxed SIMD enabled (see the last test). */
+const RELAXED_CHILD = process.env.GLE_WASM_RELAXED_CHILD === '1';
 
 const js = new JsBackend('float32');
 
@@ -83,7 +88,11 @@ function compareArgs(got: LayerStepArgs, want: LayerStepArgs, rtol: number, tag:
 test('SIMD probe and backend info', async () => {
   assert.equal(wasmSimdSupported(), true);
   const be = await createBackend({ backend: 'wasm' });
-  assert.deepEqual(be.info, { backend: 'wasm', simd: true, dtype: 'float32' });
+  const relaxed = wasmRelaxedSimdSupported();
+  if (RELAXED_CHILD) assert.equal(relaxed, true);
+  assert.deepEqual(be.info, { backend: 'wasm', simd: true, relaxedSimd: relaxed, dtype: 'float32' });
+  const plain = await loadWasmBackend('float32', { relaxedSimd: false });
+  assert.equal(plain.info.relaxedSimd, false);
   assert.equal(be.name, 'wasm');
   await assert.rejects(loadWasmBackend('float64'), /wasm backend supports float32 only/);
   const auto64 = await createBackend({ backend: 'auto', dtype: 'float64', onNotice: () => {} });
@@ -294,4 +303,15 @@ test('memory growth keeps old buffers valid with their contents', async () => {
   compareArgs(L, Lj, 1e-5, 'after grow');
   // foreign buffers are refused
   assert.throws(() => wb.activate(PHI.tanh, js.alloc(4), r, r, 4), /not allocated by this backend/);
+});
+
+test('the relaxed-SIMD build passes this whole file too (child process with relaxed SIMD enabled)', (t) => {
+  if (RELAXED_CHILD) return t.skip('already the child');
+  const env: NodeJS.ProcessEnv = { ...process.env, GLE_WASM_RELAXED_CHILD: '1' };
+  delete env.NODE_TEST_CONTEXT;
+  const flags = wasmRelaxedSimdSupported() ? [] : ['--experimental-wasm-relaxed-simd'];
+  const file = fileURLToPath(import.meta.url);
+  const r = spawnSync(process.execPath, [...flags, '--import', 'tsx', file], { env, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, `relaxed-SIMD run failed:\n${r.stdout.split('\n').filter((l) => /not ok|error/.test(l)).join('\n')}\n${r.stderr}`);
+  assert.match(r.stdout, /# fail 0/);
 });

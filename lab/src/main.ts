@@ -295,7 +295,8 @@ function wireOps(): void {
 const mnistView = el(`<section class="view" id="view-mnist" hidden>
   <p class="intro">MNIST-1D (360 points per sample, one point per dt-step) streamed through a GLE network that learns online in this page
   (batch of 8 parallel streams, Adam step every dt-step, logits summed over each sample). The network comes from the spec editor or a CLI checkpoint.
-  The running accuracy is measured on the training stream while the network learns, so it includes the adaptation to the label held during each sample;
+  Two running accuracies: <em>in-stream</em> reads the learning network's own summed logits, so it includes the network's adaptation to the label held during
+  each sample; <em>prequential</em> scores each sample with a copy of the parameters from before that sample (an honest online estimate; the confusion matrix uses it).
   <em>Evaluate on test split</em> measures held-out accuracy (no target, no learning).</p>
   <div class="row controls">
     <button id="mnist-run">Start learning</button>
@@ -305,13 +306,13 @@ const mnistView = el(`<section class="view" id="view-mnist" hidden>
   </div>
   <div id="mnist-drop" class="drop">…or drop the two checkpoint files here</div>
   <div class="status"><span id="mnist-status">not loaded</span> · phase <b id="mnist-phase">train</b> · samples <span id="mnist-samples">0</span> ·
-    running accuracy <b id="mnist-acc" data-testid="mnist-acc">–</b> · overall <span id="mnist-overall">–</span> · <span id="mnist-rate">0</span> steps/s</div>
+    running accuracy <b id="mnist-acc" data-testid="mnist-acc">–</b> (in-stream) / <b id="mnist-preq">–</b> (prequential) · overall (confusion matrix) <span id="mnist-overall">–</span> · <span id="mnist-rate">0</span> steps/s</div>
   <div class="grid" id="mnist-plots"></div>
   <div class="row"><div><h3>Summed logits of the last finished sample (stream 0): <span id="mnist-pred"></span></h3><div id="mnist-logits" class="bars"></div></div>
-  <div><h3>Confusion matrix (rows: true, columns: predicted)</h3><table id="mnist-confusion"></table></div></div>
+  <div><h3>Confusion matrix (prequential while learning; rows: true, columns: predicted)</h3><table id="mnist-confusion"></table></div></div>
 </section>`);
 views.set('mnist', mnistView);
-const accHist = new History(3, 2000);
+const accHist = new History(4, 2000);
 let mnistRunning = false;
 let lastMnist: MnistData | null = null;
 
@@ -325,14 +326,15 @@ function initMnistCharts(): void {
     return c;
   };
   mk('current sample (stream 0)', [{ label: 'x', color: COLORS[0] }], { xLabel: 'point' });
-  mk('online running accuracy (train stream, last 200 samples)', [
-    { label: 'running accuracy', color: COLORS[2] },
+  mk('running accuracy over the last 200 training samples', [
+    { label: 'in-stream (learning net, label held)', color: COLORS[2] },
+    { label: 'prequential (scored before learning)', color: COLORS[3] },
     { label: 'chance', color: COLORS[8] },
   ], { xLabel: 'samples', yRange: [0, 1] });
 }
 
 function onMnistData(m: MnistData): void {
-  if (m.phase === 'train') accHist.push([m.samples, m.running, 0.1]);
+  if (m.phase === 'train') accHist.push([m.samples, m.running, m.prequential, 0.1]);
   lastMnist = m;
   if (m.evalDone) {
     mnistRunning = false;
@@ -347,7 +349,7 @@ function drawMnist(): void {
   if (!m || current !== 'mnist') return;
   const [cs, ca] = charts.mnist;
   if (m.sample) cs.setData(Float64Array.from(m.sample, (_, i) => i), [m.sample]);
-  ca.setData(accHist.view(0), [accHist.view(1), accHist.view(2)]);
+  ca.setData(accHist.view(0), [accHist.view(1), accHist.view(2), accHist.view(3)]);
   $('#mnist-phase').textContent = m.phase;
   $('#mnist-samples').textContent = String(m.samples);
   const acc = m.phase === 'train' ? m.running : m.accuracy;
@@ -355,6 +357,8 @@ function drawMnist(): void {
   $('#mnist-acc').dataset.value = String(acc);
   $('#mnist-pred').textContent = `label ${m.label}, predicted ${m.pred}`;
   $('#mnist-overall').textContent = `${(100 * m.accuracy).toFixed(1)} %`;
+  $('#mnist-preq').textContent = m.phase === 'train' ? `${(100 * m.prequential).toFixed(1)} %` : '–';
+  $('#mnist-preq').dataset.value = String(m.prequential);
   $('#mnist-rate').textContent = m.stepsPerSec.toFixed(0);
   const max = Math.max(1e-9, ...Array.from(m.logits, Math.abs));
   $('#mnist-logits').innerHTML = Array.from(m.logits, (v, c) => `<div class="bar${c === m.label ? ' label' : ''}"><span style="width:${(50 * Math.abs(v)) / max}%;margin-left:${v < 0 ? 50 - (50 * Math.abs(v)) / max : 50}%"></span><i>${c}</i></div>`).join('');

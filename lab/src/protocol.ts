@@ -38,7 +38,10 @@ export interface MnistData {
   type: 'mnist:data';
   phase: 'train' | 'eval';
   samples: number;
+  /** in-stream running accuracy (learning network's own readout) */
   running: number;
+  /** prequential running accuracy (scored before learning the sample) */
+  prequential: number;
   accuracy: number;
   loss: number;
   confusion: Int32Array;

@@ -145,6 +145,7 @@ function runMnist(now: number): void {
     phase: mnistPhase,
     samples: mnist.samples,
     running: mnist.runningAccuracy,
+    prequential: mnist.prequentialAccuracy,
     accuracy: mnist.accuracy,
     loss: mnist.lossN ? mnist.lossSum / mnist.lossN : NaN,
     confusion: mnist.confusion.slice(),

@@ -85,7 +85,13 @@ export const teacherStudentTask: TaskFn = async (ctx: RunContext) => {
     if (!buf) throw new UserError(`randomise: the student has no tensor '${n}'`);
     for (let i = 0; i < buf.n; i++) buf.a[i] = rng.range(p.randomise.lo, p.randomise.hi);
   }
-  for (const [n, vals] of Object.entries(p.studentInit ?? {})) {
+  const presets: Record<string, Record<string, number[]>> = {
+    // the reference LagLine script's student after torch.manual_seed(0) (reference-gle.md §3.3)
+    'reference-seed0': { 'layer_0.weight': [0.49], 'layer_1.weight': [0.896], 'layer_0.tau_m': [0.307], 'layer_1.tau_m': [0.634] },
+  };
+  if (p.initPreset && p.initPreset !== 'random' && !presets[p.initPreset]) throw new UserError(`initPreset: unknown preset '${p.initPreset}' (random or reference-seed0)`);
+  const init = { ...(p.initPreset && p.initPreset !== 'random' ? presets[p.initPreset] : {}), ...(p.studentInit ?? {}) };
+  for (const [n, vals] of Object.entries(init)) {
     const buf = named.get(n);
     if (!buf) throw new UserError(`studentInit: the student has no tensor '${n}'`);
     if (!Array.isArray(vals) || vals.length !== buf.n || vals.some((v) => typeof v !== 'number' || !Number.isFinite(v)))

@@ -20,6 +20,8 @@ export interface TeacherStudentParams {
   randomise: { names: string[]; lo: number; hi: number };
   /** explicit initial values for student tensors, applied after randomisation (e.g. the reference's seed-0 draw) */
   studentInit: Record<string, number[]> | null;
+  /** named initial values instead of the random draw: 'reference-seed0' = the reference's torch seed-0 draw (LagLine) */
+  initPreset: 'random' | 'reference-seed0';
   /** parameters the student learns: weights of these layers (others frozen) */
   learnLayers: number[] | 'all';
   student: { gamma?: number[]; beta: number; learn_tau: boolean; bias?: boolean };

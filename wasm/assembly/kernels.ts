@@ -18,6 +18,15 @@ export function heapBase(): usize {
   return __heap_base;
 }
 
+/**
+ * a * b + c. The relaxed build (--enable relaxed-simd, chosen by the loader when the engine validates it) uses
+ * f32x4.relaxed_madd: a fused multiply-add where the hardware has one (rounding may then differ by an ulp).
+ */
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
 @inline function storeC(p: usize, acc: v128, va: v128, vb: v128, mode: i32): void {
   let r = f32x4.mul(acc, va);
   if (mode != 0) r = f32x4.add(r, f32x4.mul(vb, v128.load(p)));
@@ -54,17 +63,17 @@ function panel4(
       const b0 = v128.load(pb);
       const b1 = v128.load(pb, 16);
       let a = v128.load32_splat(pa);
-      c00 = f32x4.add(c00, f32x4.mul(a, b0));
-      c01 = f32x4.add(c01, f32x4.mul(a, b1));
+      c00 = madd(a, b0, c00);
+      c01 = madd(a, b1, c01);
       a = v128.load32_splat(pa + sI);
-      c10 = f32x4.add(c10, f32x4.mul(a, b0));
-      c11 = f32x4.add(c11, f32x4.mul(a, b1));
+      c10 = madd(a, b0, c10);
+      c11 = madd(a, b1, c11);
       a = v128.load32_splat(pa + 2 * sI);
-      c20 = f32x4.add(c20, f32x4.mul(a, b0));
-      c21 = f32x4.add(c21, f32x4.mul(a, b1));
+      c20 = madd(a, b0, c20);
+      c21 = madd(a, b1, c21);
       a = v128.load32_splat(pa + 3 * sI);
-      c30 = f32x4.add(c30, f32x4.mul(a, b0));
-      c31 = f32x4.add(c31, f32x4.mul(a, b1));
+      c30 = madd(a, b0, c30);
+      c31 = madd(a, b1, c31);
       pa += sK;
       pb += ldb4;
     }
@@ -89,10 +98,10 @@ function panel4(
     let pb: usize = Bm + ((<usize>kS * <usize>ldb + <usize>j) << 2);
     for (let k = kS; k < kE; k++) {
       const b0 = v128.load(pb);
-      c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(pa), b0));
-      c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(pa + sI), b0));
-      c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(pa + 2 * sI), b0));
-      c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(pa + 3 * sI), b0));
+      c0 = madd(v128.load32_splat(pa), b0, c0);
+      c1 = madd(v128.load32_splat(pa + sI), b0, c1);
+      c2 = madd(v128.load32_splat(pa + 2 * sI), b0, c2);
+      c3 = madd(v128.load32_splat(pa + 3 * sI), b0, c3);
       pa += sK;
       pb += ldb4;
     }
@@ -142,10 +151,10 @@ function panel1(
     let pb: usize = Bm + ((<usize>kS * <usize>ldb + <usize>j) << 2);
     for (let k = kS; k < kE; k++) {
       const a = v128.load32_splat(pa);
-      c0 = f32x4.add(c0, f32x4.mul(a, v128.load(pb)));
-      c1 = f32x4.add(c1, f32x4.mul(a, v128.load(pb, 16)));
-      c2 = f32x4.add(c2, f32x4.mul(a, v128.load(pb, 32)));
-      c3 = f32x4.add(c3, f32x4.mul(a, v128.load(pb, 48)));
+      c0 = madd(a, v128.load(pb), c0);
+      c1 = madd(a, v128.load(pb, 16), c1);
+      c2 = madd(a, v128.load(pb, 32), c2);
+      c3 = madd(a, v128.load(pb, 48), c3);
       pa += sK;
       pb += ldb4;
     }
@@ -164,7 +173,7 @@ function panel1(
     let pa = aBase;
     let pb: usize = Bm + ((<usize>kS * <usize>ldb + <usize>j) << 2);
     for (let k = kS; k < kE; k++) {
-      c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(pa), v128.load(pb)));
+      c0 = madd(v128.load32_splat(pa), v128.load(pb), c0);
       pa += sK;
       pb += ldb4;
     }

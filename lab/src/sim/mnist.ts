@@ -74,21 +74,52 @@ export function loadTensors(net: GLENetwork, tensors: NamedTensor[], what = 'che
     }
     const want = t.shape.reduce((a, b) => a * b, 1);
     if (src.data.length !== want) throw new Error(`${what} tensor '${t.name}' has ${src.data.length} values, the spec needs ${want} (shape ${t.shape.join('x')})`);
+    for (let i = 0; i < want; i++) if (!Number.isFinite(src.data[i])) throw new Error(`${what} tensor '${t.name}' holds a non-finite value at index ${i}`);
     t.buf.a.set(src.data);
   }
 }
 
-export interface MnistStats {
-  samples: number;
-  correct: number;
-  /** accuracy over the last `window` finished samples */
-  running: number;
-  confusion: Int32Array; // 10 x 10, row = true label, column = prediction
+function argmax10(a: ArrayLike<number>, o: number): number {
+  let best = 0;
+  for (let c = 1; c < 10; c++) if (a[o + c] > a[o + best]) best = c;
+  return best;
+}
+
+/** Mean of the last `cap` 0/1 values. */
+export class RunningMean {
+  private buf: Uint8Array;
+  private n = 0;
+  private pos = 0;
+  private sum = 0;
+  constructor(cap: number) {
+    this.buf = new Uint8Array(cap);
+  }
+  push(v: 0 | 1): void {
+    if (this.n === this.buf.length) this.sum -= this.buf[this.pos];
+    else this.n++;
+    this.buf[this.pos] = v;
+    this.sum += v;
+    this.pos = (this.pos + 1) % this.buf.length;
+  }
+  clear(): void {
+    this.buf.fill(0);
+    this.n = this.pos = this.sum = 0;
+  }
+  get mean(): number {
+    return this.n ? this.sum / this.n : 0;
+  }
 }
 
 export class MnistSim {
   net: GLENetwork;
   learner: Learner;
+  /**
+   * Prequential ("test, then train") readout: a second network with the parameters frozen at each sample's start runs
+   * on the same input stream without target; its summed logits give the running accuracy, so a sample is scored
+   * before the learner has adapted to its label. null when prequential scoring is off.
+   */
+  readonly scoreNet: GLENetwork | null;
+  private readonly scoreSum: Float64Array;
   readonly spec: ResolvedSpec;
   readonly B: number;
   /** learning on (train split, online) or off (evaluation, no target) */
@@ -101,10 +132,10 @@ export class MnistSim {
   readonly confusion = new Int32Array(100);
   samples = 0;
   correct = 0;
-  readonly recent: Uint8Array;
-  private recentN = 0;
-  private recentPos = 0;
-  private recentSum = 0;
+  /** running accuracy of the learning network's own readout (includes its adaptation to the label during the sample) */
+  readonly recentS: RunningMean;
+  /** running accuracy of the prequential readout (sample scored with the parameters from before it); = recentS when off */
+  readonly recentP: RunningMean;
   private order: Int32Array;
   private next = 0;
   private readonly rng: Rng;
@@ -119,7 +150,7 @@ export class MnistSim {
     backend: Backend,
     spec: NetworkSpecInput | ResolvedSpec,
     public data: Mnist1dArrays,
-    opts: { batch?: number; seed?: number; window?: number; shuffle?: boolean } = {},
+    opts: { batch?: number; seed?: number; window?: number; shuffle?: boolean; prequential?: boolean } = {},
   ) {
     this.spec = 'resolved' in spec ? (spec as ResolvedSpec) : parseSpec(spec);
     if (this.spec.input_size !== 1) throw new Error(`MNIST-1D streams one point per step: the spec's input_size must be 1, not ${this.spec.input_size}`);
@@ -128,13 +159,17 @@ export class MnistSim {
     this.B = opts.batch ?? 8;
     this.net = new GLENetwork(this.spec, backend, { batchSize: this.B });
     this.learner = new Learner(this.net);
+    this.scoreNet = opts.prequential ?? true ? new GLENetwork(this.spec, backend, { batchSize: this.B }) : null;
+    if (this.scoreNet) this.scoreNet.training = false;
+    this.scoreSum = new Float64Array(this.B * 10);
     this.idx = new Int32Array(this.B);
     this.labels = new Int32Array(this.B);
     this.logitSum = new Float64Array(this.B * 10);
     this.lastPred = new Int32Array(this.B);
     this.lastLabels = new Int32Array(this.B);
     this.lastLogits = new Float64Array(this.B * 10);
-    this.recent = new Uint8Array(opts.window ?? 200);
+    this.recentS = new RunningMean(opts.window ?? 200);
+    this.recentP = new RunningMean(opts.window ?? 200);
     this.rng = new Rng(opts.seed ?? 0);
     this.order = new Int32Array(data.n);
     this.setData(data, opts.shuffle ?? true);
@@ -156,8 +191,8 @@ export class MnistSim {
     this.samples = 0;
     this.correct = 0;
     this.confusion.fill(0);
-    this.recent.fill(0);
-    this.recentN = this.recentPos = this.recentSum = 0;
+    this.recentS.clear();
+    this.recentP.clear();
     this.lossSum = this.lossN = 0;
   }
 
@@ -174,6 +209,16 @@ export class MnistSim {
       this.labels[b] = this.data.y[i];
     }
     this.logitSum.fill(0);
+    this.scoreSum.fill(0);
+    if (this.scoreNet && this.learning) {
+      const src = this.net.allTensors(), dst = this.scoreNet.allTensors();
+      for (let k = 0; k < src.length; k++) dst[k].buf.a.set(src[k].buf.a);
+    }
+  }
+
+  /** true when the running statistics come from the prequential scoring network */
+  get scoring(): boolean {
+    return this.scoreNet !== null && this.learning;
   }
 
   /** One dt-step for the whole batch. Returns true when the batch's samples finished at this step. */
@@ -183,6 +228,10 @@ export class MnistSim {
     const out = this.learning ? this.learner.trainStep(null, this.labels) : this.learner.evalStep(null, null);
     const o = out.a;
     for (let k = 0; k < this.B * 10; k++) this.logitSum[k] += o[k];
+    if (this.scoring) {
+      const so = this.scoreNet!.step(this.net.input.a, null).a;
+      for (let k = 0; k < this.B * 10; k++) this.scoreSum[k] += so[k];
+    }
     if (this.learning) {
       this.lossSum += this.net.lastLoss();
       this.lossN++;
@@ -190,29 +239,32 @@ export class MnistSim {
     this.pos++;
     if (this.pos < L) return false;
     this.pos = 0;
-    this.lastLogits.set(this.logitSum);
+    const scoring = this.scoring;
+    const sums = scoring ? this.scoreSum : this.logitSum;
+    this.lastLogits.set(sums);
     this.lastLabels.set(this.labels);
     for (let b = 0; b < this.B; b++) {
-      let best = 0;
-      for (let c = 1; c < 10; c++) if (this.logitSum[b * 10 + c] > this.logitSum[b * 10 + best]) best = c;
+      const best = argmax10(sums, b * 10);
+      const inStream = scoring ? argmax10(this.logitSum, b * 10) : best;
       const ok = best === this.labels[b] ? 1 : 0;
       this.lastPred[b] = best;
       this.samples++;
       this.correct += ok;
       this.confusion[this.labels[b] * 10 + best]++;
-      const W = this.recent.length;
-      if (this.recentN === W) this.recentSum -= this.recent[this.recentPos];
-      else this.recentN++;
-      this.recent[this.recentPos] = ok;
-      this.recentSum += ok;
-      this.recentPos = (this.recentPos + 1) % W;
+      this.recentS.push(inStream === this.labels[b] ? 1 : 0);
+      this.recentP.push(ok);
     }
     this.loadSamples();
     return true;
   }
 
+  /** in-stream running accuracy (the learning network's own summed logits) */
   get runningAccuracy(): number {
-    return this.recentN ? this.recentSum / this.recentN : 0;
+    return this.recentS.mean;
+  }
+  /** prequential running accuracy (scored before learning each sample) */
+  get prequentialAccuracy(): number {
+    return this.recentP.mean;
   }
   get accuracy(): number {
     return this.samples ? this.correct / this.samples : 0;

@@ -162,7 +162,7 @@ function f32(buf: FBuf | null, name: string): Float32Array | null {
 
 const ruleText = (i: { maxThreads: number; multiThreadMinWork: number }): string =>
   i.maxThreads > 1 ? `1 thread; ${i.maxThreads} for sgemm of >= ${i.multiThreadMinWork} multiply-adds (B*nIn*nOut)` : '1 thread';
-const smallText = (i: { blasMinWork: number }): string => `plain C loops when nIn = 1, nOut = 1 or B*nIn*nOut < ${i.blasMinWork}; sgemm otherwise`;
+const smallText = (i: { blasMinWork: number }): string => `plain C loops when B*nIn*nOut < ${i.blasMinWork}; sgemm otherwise`;
 
 export class NativeBackend implements Backend {
   readonly name = 'native' as const;

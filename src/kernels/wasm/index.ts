@@ -11,11 +11,13 @@
  * a WeakMap; each call then passes only (struct, phi, dt, gamma, flags).
  *
  * float32 only: the loader rejects float64 so `createBackend({ backend: 'auto' })` falls back to js.
+ * Two builds are embedded: plain SIMD128, and relaxed SIMD (FMA in the matrix products), preferred when the
+ * engine validates it (`info.relaxedSimd` says which one runs).
  * Registration with createBackend happens in src/kernels/index.ts (this module does not import it, so there
  * is no import cycle).
  */
 import type { AdamScalars, Backend, DType, FBuf, LayerStepArgs, PhiCode } from '../types.js';
-import { WASM_KERNELS_BASE64 } from './kernels-binary.js';
+import { WASM_KERNELS_BASE64, WASM_KERNELS_RELAXED_BASE64 } from './kernels-binary.js';
 
 /** The functions the kernel module exports (pointers are byte offsets into its memory). */
 export interface KernelExports {
@@ -56,16 +58,39 @@ function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-let modulePromise: Promise<WebAssembly.Module> | null = null;
+let relaxedBytes: Uint8Array<ArrayBuffer> | null = null;
 
-function compiledModule(): Promise<WebAssembly.Module> {
-  if (!modulePromise) {
-    modulePromise = WebAssembly.compile(decodeBase64(WASM_KERNELS_BASE64));
-    modulePromise.catch(() => {
-      modulePromise = null;
-    });
+/** Whether the engine accepts relaxed SIMD (checked by validating the relaxed kernel module itself). */
+export function wasmRelaxedSimdSupported(): boolean {
+  try {
+    relaxedBytes ??= decodeBase64(WASM_KERNELS_RELAXED_BASE64);
+    return WebAssembly.validate(relaxedBytes);
+  } catch {
+    return false;
   }
-  return modulePromise;
+}
+
+const modulePromises: [Promise<WebAssembly.Module> | null, Promise<WebAssembly.Module> | null] = [null, null];
+
+function compiledModule(relaxed: boolean): Promise<WebAssembly.Module> {
+  const i = relaxed ? 1 : 0;
+  let p = modulePromises[i];
+  if (!p) {
+    p = WebAssembly.compile(relaxed ? (relaxedBytes ??= decodeBase64(WASM_KERNELS_RELAXED_BASE64)) : decodeBase64(WASM_KERNELS_BASE64));
+    p.catch(() => {
+      modulePromises[i] = null;
+    });
+    modulePromises[i] = p;
+  }
+  return p;
+}
+
+export interface WasmBackendOptions {
+  /**
+   * Use the relaxed-SIMD build (fused multiply-add in the matrix products) when the engine supports it.
+   * Default true; false forces the plain SIMD128 build (bit-identical results on every machine).
+   */
+  relaxedSimd?: boolean;
 }
 
 class WasmBuf implements FBuf {
@@ -80,7 +105,7 @@ class WasmBuf implements FBuf {
 export class WasmBackend implements Backend {
   readonly name = 'wasm' as const;
   readonly dtype: DType = 'float32';
-  readonly info: Record<string, string | number | boolean> = { backend: 'wasm', simd: true, dtype: 'float32' };
+  readonly info: Record<string, string | number | boolean>;
 
   private top: number;
   private readonly bufs: WasmBuf[] = [];
@@ -93,7 +118,9 @@ export class WasmBackend implements Backend {
   constructor(
     private readonly ex: KernelExports,
     private readonly mem: WebAssembly.Memory,
+    relaxedSimd = false,
   ) {
+    this.info = { backend: 'wasm', simd: true, relaxedSimd, dtype: 'float32' };
     this.top = (ex.heapBase() + 15) & ~15;
     this.i32 = new Int32Array(mem.buffer);
   }
@@ -229,14 +256,15 @@ export class WasmBackend implements Backend {
 }
 
 /** Load a fresh wasm backend (own memory). Throws an Error saying why when unavailable. */
-export async function loadWasmBackend(dtype: DType = 'float32'): Promise<Backend> {
+export async function loadWasmBackend(dtype: DType = 'float32', opts: WasmBackendOptions = {}): Promise<Backend> {
   if (dtype !== 'float32') throw new Error('wasm backend supports float32 only');
   if (typeof WebAssembly !== 'object') throw new Error('WebAssembly is not available');
   if (!wasmSimdSupported()) throw new Error('WebAssembly SIMD is not supported by this engine');
-  const mod = await compiledModule();
+  const relaxed = (opts.relaxedSimd ?? true) && wasmRelaxedSimdSupported();
+  const mod = await compiledModule(relaxed);
   const need = WebAssembly.Module.imports(mod).length; // only env.memory
   if (need !== 1) throw new Error('wasm backend: unexpected kernel module imports');
   const memory = new WebAssembly.Memory({ initial: 16 });
   const inst = await WebAssembly.instantiate(mod, { env: { memory } });
-  return new WasmBackend(inst.exports as unknown as KernelExports, memory);
+  return new WasmBackend(inst.exports as unknown as KernelExports, memory, relaxed);
 }
