@@ -216,8 +216,8 @@ typedef struct {
 } Layer;
 
 /* layers with fewer multiply-adds per product (B*nIn*nOut) than this use plain loops instead of sgemm (measured:
-   the loops win only for tiny products such as B=1 8x8 or B=1 1x53; sgemm wins from B=100 2x2 and for wide 1->n) */
-static double g_blas_min_work = 512.0;
+   the loops win only for tiny products such as B=1 8x8 or B=1 1x53; sgemm wins from B=100 1x1 and 2x2 on) */
+static double g_blas_min_work = 100.0;
 
 /* target length of one flat elementwise chunk (entries) */
 #define ELEM_CHUNK 1024

@@ -211,11 +211,24 @@ describe('GLE Lab in headless Chromium', { skip: haveChromium ? false : `${CHROM
     await page.waitForFunction(() => /JSON syntax error/.test(document.querySelector('#spec-result')?.textContent ?? ''));
     await page.click('#spec-reset');
     await page.waitForSelector('#spec-result.ok');
+    // a valid edit applies: the worker rebuilds the MNIST-1D network from it
+    const good = JSON.parse(await page.inputValue('#spec-text'));
+    good.layers.splice(2, 1); // drop one hidden layer
+    await page.fill('#spec-text', JSON.stringify(good, null, 2));
+    await page.waitForFunction(() => /3 layers \(24–24–10\)/.test(document.querySelector('#spec-result')?.textContent ?? ''));
+    await page.click('#spec-apply');
+    await page
+      .waitForFunction(() => /rebuilt from the spec/.test(document.querySelector('#mnist-status')?.textContent ?? ''), null, { timeout: 30_000 })
+      .catch(async (e) => {
+        throw new Error(`${(e as Error).message}; status: ${await page.textContent('#mnist-status')}; toast: ${await page.textContent('#toast')}`);
+      });
+    await page.click('#spec-reset');
+    await page.click('#spec-apply');
   });
 
   test('MNIST-1D learns online above chance; a checkpoint exported by the page loads and evaluates', async () => {
     await page.click('#tabs button[data-view="mnist"]');
-    await page.waitForFunction(() => /loaded/.test(document.querySelector('#mnist-status')?.textContent ?? ''), null, { timeout: 30_000 });
+    await page.waitForFunction(() => /loaded|rebuilt/.test(document.querySelector('#mnist-status')?.textContent ?? ''), null, { timeout: 30_000 });
     const t0 = Date.now();
     await page.click('#mnist-run');
     let acc = 0, samples = 0;

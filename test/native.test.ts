@@ -244,7 +244,7 @@ describe('native backend', { skip }, () => {
 
   test('layerStep: the plain-loop path and the sgemm path both match js on small shapes', () => {
     const nat = nb as Backend & { tune(t: { blasMinWork?: number }): void };
-    const saved = Number(/< (\d+)/.exec(String(nb.info.smallLayerRule))?.[1] ?? 512);
+    const saved = Number(/< (\d+)/.exec(String(nb.info.smallLayerRule))?.[1] ?? 100);
     try {
       for (const blasMinWork of [1e12, 0]) {
         nat.tune({ blasMinWork });

@@ -113,6 +113,8 @@ function startEval(limit: number): void {
   mnist.setData(sub, false);
   mnistPhase = 'eval';
   mnistRunning = true;
+  mnistSteps = 0;
+  mnistT0 = performance.now();
 }
 
 function runMnist(now: number): void {
@@ -130,7 +132,7 @@ function runMnist(now: number): void {
   mnistSteps += n;
   const evalDone = mnistPhase === 'eval' && mnist.samples >= evalLimit;
   if (evalDone) mnistRunning = false;
-  if (now - mnistT0 > 500) {
+  if (now - mnistT0 > 500 || mnistRate === 0) {
     mnistRate = (mnistSteps * 1000) / (now - mnistT0);
     mnistSteps = 0;
     mnistT0 = now;
@@ -194,8 +196,13 @@ function tick(): void {
   setTimeout(tick, Math.max(0, 16 - (performance.now() - t0)));
 }
 
-ctx.onmessage = async (ev: MessageEvent<ToWorker>) => {
-  const m = ev.data;
+// messages are handled one after another (loading the data must finish before a spec is applied)
+let queue: Promise<void> = Promise.resolve();
+ctx.onmessage = (ev: MessageEvent<ToWorker>) => {
+  queue = queue.then(() => handle(ev.data));
+};
+
+async function handle(m: ToWorker): Promise<void> {
   try {
     switch (m.type) {
       case 'chain:run': chainRunning = m.running; break;
@@ -218,6 +225,8 @@ ctx.onmessage = async (ev: MessageEvent<ToWorker>) => {
           mnistPhase = 'train';
         }
         mnistRunning = m.running;
+        mnistSteps = 0;
+        mnistT0 = performance.now();
         break;
       case 'mnist:spec':
         await buildMnist(m.spec);
@@ -234,7 +243,7 @@ ctx.onmessage = async (ev: MessageEvent<ToWorker>) => {
   } catch (e) {
     post({ type: 'error', where: m.type, message: (e as Error).message });
   }
-};
+}
 
 (async () => {
   const b64 = await backend('float64');

@@ -128,6 +128,7 @@ export const classifyTask: TaskFn = async (ctx: RunContext) => {
   while (epoch < p.epochs) {
     let correct = 0, n = 0, lossSum = 0;
     for (const b of src.batches('train', p.batch, rng, p.maxTrain)) {
+      await ctx.breathe();
       if (ctx.stopRequested()) {
         interrupted = true;
         break;

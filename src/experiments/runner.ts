@@ -26,6 +26,11 @@ export interface RunContext {
   readonly resumeFrom: string | null;
   /** true once Ctrl-C or the time limit asked to stop */
   stopRequested(): boolean;
+  /**
+   * Let the event loop run (signal handlers, I/O). The step loops are synchronous, so a task must await this
+   * every few thousand steps, or Ctrl-C is only seen when the run ends.
+   */
+  breathe(): Promise<void>;
   progress(total: number, label: string, unit?: string): Progress;
   figure(name: string, svg: string): void;
   /** a new backend of the same kind (for a second network such as a teacher) */
@@ -110,6 +115,9 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
     def = findExperiment(cfg.experiment);
     if (!def) throw new UserError(`--resume ${opts.resume}: unknown experiment '${cfg.experiment}'`);
     params = cfg.params;
+    // --set on resume changes the remaining schedule (e.g. more epochs); the change is recorded in config.json
+    for (const a of opts.set ?? []) applySet(params, a);
+    if (opts.set?.length) writeFileAtomic(cfgPath, JSON.stringify({ ...cfg, params, resumed_with: opts.set }, null, 2) + '\n');
     seed = cfg.seed;
     quick = cfg.quick;
     resumeFrom = join(dir, 'checkpoint');
@@ -165,6 +173,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
     metrics,
     resumeFrom,
     stopRequested: () => stop || performance.now() > deadline,
+    breathe: () => new Promise<void>((res) => setImmediate(res)),
     progress: (total, label, unit = 'steps') => createProgress({ total, label, unit, mode: progressMode === 'off' ? 'off' : progressMode === 'plain' ? 'plain' : 'auto' }),
     figure: (name, svg) => {
       mkdirSync(join(dir, 'figures'), { recursive: true });

@@ -138,6 +138,7 @@ export const teacherStudentTask: TaskFn = async (ctx: RunContext) => {
   let step = start;
   const L = student.layers.length;
   for (; step < total; step++) {
+    if ((step & 2047) === 0) await ctx.breathe();
     if (ctx.stopRequested()) break;
     if (step === p.initTeacherTau && p.initTeacherTau > 0) setTaus('own');
     input.fill(step, x);
