@@ -24,8 +24,9 @@ test('gle replay: the goldens pass through the CLI in float32 and float64; a too
   const f32 = gle('replay', '--quiet', ...['lagline.json', 'lagline_sgd.json', 'dense_pe.json', 'dense_le.json', 'dense_pe_adam.json'].map((f) => GOLDEN + f));
   assert.equal(f32.code, 0, f32.out + f32.err);
   assert.equal((f32.out.match(/: OK/g) ?? []).length, 5);
-  const f64 = gle('replay', '--quiet', '--dtype', 'float64', GOLDEN + 'dense_pe_adam.json', GOLDEN + 'lagline_sgd.json');
+  const f64 = gle('replay', '--quiet', '--dtype', 'float64', ...['lagline.json', 'lagline_sgd.json', 'dense_pe.json', 'dense_le.json', 'dense_pe_adam.json'].map((f) => GOLDEN + f));
   assert.equal(f64.code, 0, f64.out + f64.err);
+  assert.equal((f64.out.match(/: OK/g) ?? []).length, 5);
   const tight = gle('replay', '--quiet', '--atol', '1e-12', '--rtol', '0', GOLDEN + 'dense_pe.json');
   assert.equal(tight.code, 1);
   assert.match(tight.out, /beyond tolerance/);

@@ -22,7 +22,8 @@ export function register(program: Command): void {
     .option('--set <key=value...>', 'override a config parameter (dotted path; value parsed as JSON when possible)', (v: string, prev: string[] = []) => [...prev, v])
     .addOption(new Option('--backend <name>', 'kernel backend').choices(['auto', 'js', 'wasm', 'native']).default('auto'))
     .addOption(new Option('--dtype <dtype>', 'floating-point precision').choices(['float32', 'float64']))
-    .option('--resume <dir>', 'continue an interrupted run from its last checkpoint')
+    .option('--data <path>', 'data location for experiments that take one (speech: an extracted speech_commands_v0.02 folder)')
+    .option('--resume <dir>', 'continue an interrupted run from its last checkpoint (--set may extend it, e.g. epochs=200)')
     .addOption(new Option('--progress <mode>', 'progress display').choices(['auto', 'plain', 'off']).default('auto'))
     .option('--max-seconds <s>', 'stop cleanly after this many seconds', (v) => Number(v))
     .action(async (experiment: string | undefined, o) => {
@@ -32,7 +33,7 @@ export function register(program: Command): void {
         seed: o.seed,
         out: o.out,
         quick: o.quick,
-        set: o.set ?? [],
+        set: [...(o.set ?? []), ...(o.data ? [`data=${JSON.stringify(o.data)}`] : [])],
         backend: o.backend,
         dtype: o.dtype,
         resume: o.resume,
