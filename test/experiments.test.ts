@@ -107,3 +107,12 @@ test('Ctrl-C stops a run cleanly and keeps what was written', async () => {
   assert.ok(readMetrics(dir).length > 0);
   assert.ok(existsSync(join(dir, 'checkpoint', 'model.safetensors')));
 });
+
+test('speech commands quick: WAV -> log-mel stream -> GLE net learning online rises above chance', async () => {
+  const data = new URL('../../shared/data/speech-commands-synth', import.meta.url).pathname;
+  const r = await runExperiment({ experiment: 'gsc-small', quick: true, out: tmp(), progress: 'off', set: [`data=${JSON.stringify(data)}`, `featureCache=${JSON.stringify(tmp())}`] });
+  // 12 classes: chance is 1/12 = 0.083
+  assert.ok(r.final.best_val_acc >= 0.15, `validation accuracy ${r.final.best_val_acc}`);
+  assert.ok(Number.isFinite(r.final.test_acc));
+  assert.equal(readMetrics(r.dir).filter((x) => x.kind === 'eval' && x.split === 'val').length, 3);
+});

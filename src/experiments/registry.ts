@@ -120,6 +120,8 @@ function mnist1dNet(fast: number, slow: number, lr: number): NetworkSpecInput {
 
 const mnistCommon = {
   dataset: 'mnist1d' as const,
+  data: null,
+  featureCache: null,
   dt: 0.2,
   epochs: 150,
   batch: 100,
@@ -218,6 +220,8 @@ function gscNet(groupSize: number): NetworkSpecInput {
 
 const gscCommon = {
   dataset: 'speech-commands' as const,
+  data: null,
+  featureCache: null,
   dt: 0.05,
   epochs: 420,
   batch: 256,

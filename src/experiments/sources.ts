@@ -86,9 +86,9 @@ export async function speechSource(root: string, seed: number, cacheDir: string 
 }
 
 export async function openSource(p: ClassifyParams, ctx: RunContext): Promise<SeqSource> {
-  if (p.dataset === 'mnist1d') return mnist1dSource(p.data);
+  if (p.dataset === 'mnist1d') return mnist1dSource(p.data ?? undefined);
   const root = p.data ?? process.env.GLE_SPEECH_DATA;
   if (!root) throw new UserError('the speech experiments need the data folder: --set data=PATH (an extracted speech_commands_v0.02, or ../shared/data/speech-commands-synth)');
   if (!existsSync(root)) throw new UserError(`speech data folder ${root} does not exist`);
-  return speechSource(root, ctx.seed, p.featureCache);
+  return speechSource(root, ctx.seed, p.featureCache ?? undefined);
 }

@@ -45,7 +45,7 @@ export interface TeacherStudentParams {
 export interface ClassifyParams {
   dataset: 'mnist1d' | 'speech-commands';
   /** data location (default: the shipped MNIST-1D; the speech set needs --data or --set data=PATH) */
-  data?: string;
+  data: string | null;
   dt: number;
   epochs: number;
   batch: number;
@@ -63,7 +63,7 @@ export interface ClassifyParams {
   /** checkpoint every this many epochs (and at the end) */
   checkpointEvery: number;
   /** speech: how many data loader clips to featurise ahead; mnist1d ignores it */
-  featureCache?: string;
+  featureCache: string | null;
 }
 
 export interface ExperimentDef<P = TeacherStudentParams | ClassifyParams> {
