@@ -236,7 +236,7 @@ const gscCommon = {
 
 const gsc: ExperimentDef<ClassifyParams> = {
   name: 'gsc',
-  description: 'Fig. 8: Speech Commands KW12 from a log-mel stream, 32-750-750-750-12 GLE net (1.16 M params); --set data=PATH',
+  description: 'Fig. 8: Speech Commands KW12 from a log-mel stream, 32-750-750-750-12 GLE net (1.16 M params); --data PATH',
   task: 'classify',
   params: { ...gscCommon, network: gscNet(150) },
   quick: { epochs: 1, maxTrain: 64, maxTest: 32, batch: 32, testBatch: 32 },
