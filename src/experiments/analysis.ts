@@ -99,13 +99,8 @@ export async function errorsVsAdjoint(ctx: RunContext, a: ErrorAdjointInput): Pr
   const ampE = amp(se), ampL = amp(sl);
   ctx.figure('spectra-amplitude', await lineChartSvg({ title: `amplitude spectra, layer ${layer} neuron ${j}`, xLabel: 'ω (rad / time unit)', yLabel: '|FFT|', logY: true, series: [{ name: 'GLE error ĕ', x: w, y: ampE }, { name: 'adjoint −λ', x: w, y: ampL, dash: true }] }));
   ctx.figure('spectra-phase', await lineChartSvg({ title: `phase spectra, layer ${layer} neuron ${j}`, xLabel: 'ω (rad / time unit)', yLabel: 'phase (degrees)', series: [{ name: 'GLE error ĕ', x: w, y: ph(se) }, { name: 'adjoint −λ', x: w, y: ph(sl), dash: true }] }));
-  // phase difference and gain ratio at the drive frequencies (nearest bin)
-  for (const om of a.omegas) {
-    const k = Math.round(om / dOmega);
-    if (k < 1 || k >= se.re.length) continue;
-    let d = Math.atan2(se.im[k], se.re[k]) - Math.atan2(sl.im[k], sl.re[k]);
-    d = Math.atan2(Math.sin(d), Math.cos(d));
-    final[`phase_diff_deg_w${om}`] = (d * 180) / Math.PI;
-  }
+  // the drive frequencies are not commensurate with the window, so single-bin phase readings leak; the
+  // figures show the whole spectra and test/adjoint.test.ts checks phase and gain on pure sinusoids
+  void a.omegas;
   return final;
 }
