@@ -40,10 +40,9 @@
  * window's forward trajectory into buffers preallocated for the current batch size, and at the window end
  * integrates λ backward, writes the gradients, steps the optimiser and clamps the time constants.
  */
-import type { FBuf } from '../kernels/types.js';
-import type { GLENetwork } from '../model/network.js';
 import type { Learner } from './learner.js';
-import { phiDerivs, recordTarget } from './bptt.js';
+import { phiDerivs } from './bptt.js';
+import { WindowedRule, type WindowOptions } from './windowed.js';
 
 interface AdjRec {
   nIn: number;
@@ -59,38 +58,18 @@ interface AdjRec {
   gTau: Float64Array;
 }
 
-export interface AdjointOptions {
-  /** called after every window with the window's loss sum Σ_t ℓ_t (before the optimiser step) */
-  onWindow?: (info: { window: number; lossSum: number; steps: number }) => void;
-}
+export type AdjointOptions = WindowOptions;
 
-export class AdjointLearner {
-  readonly net: GLENetwork;
-  readonly windowSteps: number;
-  /** Σ_t mse of the last completed window (same definition as TruncatedBPTT.lastWindowLoss) */
-  lastWindowLoss = NaN;
+export class AdjointLearner extends WindowedRule {
   /** number of steps of the last completed window (the valid length of `lastLambda`, in steps) */
   lastWindowSteps = 0;
-  windows = 0;
 
-  private B = 0;
-  private t = 0;
   private recs: AdjRec[] = [];
-  private y = new Float64Array(0);
-  private tgt = new Float64Array(0);
-  private hasT = new Uint8Array(0);
   private readonly d2 = new Float64Array(2);
 
-  constructor(
-    readonly learner: Learner,
-    windowSteps: number,
-    readonly opts: AdjointOptions = {},
-  ) {
-    if (!Number.isInteger(windowSteps) || windowSteps < 1) throw new Error(`adjoint window must be a positive integer number of steps, got ${windowSteps}`);
-    this.net = learner.net;
-    if (this.net.loss !== 'mse') throw new Error(`AdjointLearner supports the mse loss only (the network uses '${this.net.loss}')`);
+  constructor(learner: Learner, windowSteps: number, opts: AdjointOptions = {}) {
+    super(learner, windowSteps, opts, 'AdjointLearner');
     this.checkGamma();
-    this.windowSteps = windowSteps;
     this.allocate(this.net.B);
   }
 
@@ -101,13 +80,8 @@ export class AdjointLearner {
     });
   }
 
-  get stepInWindow(): number {
-    return this.t;
-  }
-
-  private allocate(B: number): void {
+  protected allocateLayers(B: number): void {
     const T = this.windowSteps;
-    this.B = B;
     const f = (n: number) => new Float64Array(n);
     this.recs = this.net.layers.map((l) => ({
       nIn: l.nIn,
@@ -122,10 +96,6 @@ export class AdjointLearner {
       gB: f(l.nOut),
       gTau: f(l.nOut),
     }));
-    const nO = this.net.nOut;
-    this.y = f(T * B * nO);
-    this.tgt = f(T * B * nO);
-    this.hasT = new Uint8Array(T);
     this.lastWindowSteps = 0;
   }
 
@@ -140,38 +110,22 @@ export class AdjointLearner {
     return R.lam;
   }
 
-  /** One simulation step (same contract as `Learner.trainStep`); the AM update happens at every window end. */
-  step(x?: ArrayLike<number> | null, target?: ArrayLike<number> | null): FBuf {
-    const net = this.net;
-    const B = net.B;
-    if (B !== this.B) {
-      if (this.t > 0) throw new Error(`AdjointLearner: the batch size changed from ${this.B} to ${B} in the middle of a window (step ${this.t} of ${this.windowSteps})`);
-      this.allocate(B);
-    }
-    const t = this.t;
-    const L = net.layers.length;
-    const nO = net.nOut;
-    for (let l = 1; l < L; l++) {
+  /** The rate each layer above the first reads at step t (the previous rate of the layer below). */
+  protected recordBefore(t: number): void {
+    const net = this.net, B = this.B;
+    for (let l = 1; l < net.layers.length; l++) {
       const R = this.recs[l];
       const ni = B * R.nIn, a = net.state(l - 1).r.a;
       for (let i = 0; i < ni; i++) R.rB[t * ni + i] = a[i];
     }
-    this.hasT[t] = recordTarget(target, this.tgt, t * B * nO, B, nO) ? 1 : 0;
-    const wasTraining = net.training;
-    net.training = false;
-    let out: FBuf;
-    try {
-      out = net.step(x, target);
-    } finally {
-      net.training = wasTraining;
-    }
-    {
-      const o = t * B * nO, a = out.a;
-      for (let i = 0; i < B * nO; i++) this.y[o + i] = a[i];
-      const R0 = this.recs[0], ni = B * R0.nIn, xin = net.input.a;
-      for (let i = 0; i < ni; i++) R0.rB[t * ni + i] = xin[i];
-    }
-    for (let l = 0; l < L; l++) {
+  }
+
+  /** The input as stored, and prosp_u and u_dot of every layer at step t. */
+  protected recordAfter(t: number): void {
+    const net = this.net, B = this.B;
+    const R0 = this.recs[0], ni = B * R0.nIn, xin = net.input.a;
+    for (let i = 0; i < ni; i++) R0.rB[t * ni + i] = xin[i];
+    for (let l = 0; l < net.layers.length; l++) {
       const R = this.recs[l];
       const no = B * R.nOut, sc = net.scratch(l);
       const pu = sc.prospU.a, ud = sc.uDot.a;
@@ -180,22 +134,6 @@ export class AdjointLearner {
         R.ud[t * no + i] = ud[i];
       }
     }
-    this.t++;
-    if (this.t === this.windowSteps) this.flush();
-    return out;
-  }
-
-  /** End the window now: integrate λ backward, write the gradients, optimiser step, clamp. No-op when empty. */
-  flush(): void {
-    if (this.t === 0) return;
-    const lossSum = this.computeGradients();
-    const steps = this.t;
-    this.t = 0;
-    this.windows++;
-    this.lastWindowLoss = lossSum;
-    this.opts.onWindow?.({ window: this.windows, lossSum, steps });
-    if (this.learner.opt) this.learner.opt.step();
-    this.net.clampTaus(this.learner.clampMin, this.learner.clampMax);
   }
 
   /**

@@ -34,8 +34,8 @@
  * dtype), so a step allocates nothing. Only the `mse` loss is supported.
  */
 import type { FBuf, PhiCode } from '../kernels/types.js';
-import type { GLENetwork } from '../model/network.js';
 import type { Learner } from './learner.js';
+import { recordTarget, WindowedRule, type WindowOptions } from './windowed.js';
 
 /**
  * φ'(x) as the derivative of the rate the kernel actually returns (softplus above torch's threshold 20 is the
@@ -86,20 +86,8 @@ export function phiDerivs(phi: PhiCode, x: number, out: Float64Array): void {
   }
 }
 
-/**
- * Copy the top-layer target of one step into `dst` (B × n): returns false when there is no target.
- * Accepts what `GLENetwork.step` accepts for the mse loss: B·n values, or an Int32Array of B labels (one-hot).
- */
-export function recordTarget(target: ArrayLike<number> | null | undefined, dst: Float64Array, off: number, B: number, n: number): boolean {
-  if (!target) return false;
-  if (target instanceof Int32Array && target.length === B) {
-    for (let b = 0; b < B; b++) for (let j = 0; j < n; j++) dst[off + b * n + j] = j === target[b] ? 1 : 0;
-    return true;
-  }
-  if (target.length !== B * n) throw new Error(`target has ${target.length} values, expected B*n_out = ${B}*${n}`);
-  for (let i = 0; i < B * n; i++) dst[off + i] = target[i];
-  return true;
-}
+/** Re-exported for callers of the original location (now in ./windowed.ts). */
+export { recordTarget };
 
 function copyInto(dst: Float64Array, off: number, src: FBuf, n: number): void {
   const a = src.a;
@@ -134,47 +122,19 @@ interface LayerRec {
   gTau: Float64Array;
 }
 
-export interface BPTTOptions {
-  /** called after every window with the window's loss sum (before the optimiser step) */
-  onWindow?: (info: { window: number; lossSum: number; steps: number }) => void;
-}
+export type BPTTOptions = WindowOptions;
 
-export class TruncatedBPTT {
-  readonly net: GLENetwork;
-  readonly windowSteps: number;
-  /** loss sum Σ_t mse of the last completed window */
-  lastWindowLoss = NaN;
-  /** completed windows */
-  windows = 0;
-
-  private B = 0;
-  private t = 0;
+export class TruncatedBPTT extends WindowedRule {
   private recs: LayerRec[] = [];
-  private y = new Float64Array(0); // outputs returned (T × B × nOut)
-  private tgt = new Float64Array(0);
-  private hasT = new Uint8Array(0);
   private readonly d2 = new Float64Array(2);
 
-  constructor(
-    readonly learner: Learner,
-    windowSteps: number,
-    readonly opts: BPTTOptions = {},
-  ) {
-    if (!Number.isInteger(windowSteps) || windowSteps < 1) throw new Error(`BPTT window must be a positive integer number of steps, got ${windowSteps}`);
-    this.net = learner.net;
-    if (this.net.loss !== 'mse') throw new Error(`TruncatedBPTT supports the mse loss only (the network uses '${this.net.loss}')`);
-    this.windowSteps = windowSteps;
+  constructor(learner: Learner, windowSteps: number, opts: BPTTOptions = {}) {
+    super(learner, windowSteps, opts, 'TruncatedBPTT');
     this.allocate(this.net.B);
   }
 
-  /** Steps recorded in the current (unfinished) window. */
-  get stepInWindow(): number {
-    return this.t;
-  }
-
-  private allocate(B: number): void {
+  protected allocateLayers(B: number): void {
     const T = this.windowSteps;
-    this.B = B;
     const f = (n: number) => new Float64Array(n);
     this.recs = this.net.layers.map((l) => {
       const no = B * l.nOut, ni = B * l.nIn;
@@ -204,29 +164,11 @@ export class TruncatedBPTT {
         gTau: f(l.nOut),
       };
     });
-    const nO = this.net.nOut;
-    this.y = f(T * B * nO);
-    this.tgt = f(T * B * nO);
-    this.hasT = new Uint8Array(T);
   }
 
-  /**
-   * One simulation step (same contract as `Learner.trainStep`): runs the dynamics without local gradients, records
-   * the step, and at the end of every window of `windowSteps` steps computes the exact gradient of the window's
-   * loss sum, steps the optimiser and clamps the time constants. Returns the network output.
-   */
-  step(x?: ArrayLike<number> | null, target?: ArrayLike<number> | null): FBuf {
-    const net = this.net;
-    const B = net.B;
-    if (B !== this.B) {
-      if (this.t > 0) throw new Error(`TruncatedBPTT: the batch size changed from ${this.B} to ${B} in the middle of a window (step ${this.t} of ${this.windowSteps})`);
-      this.allocate(B);
-    }
-    if (x && x.length !== B * net.nIn) throw new Error(`input has ${x.length} values, expected B*n_in = ${B}*${net.nIn}`);
-    const t = this.t;
-    const L = net.layers.length;
-    const nO = net.nOut;
-    // record what every layer reads (values committed at t−1)
+  /** What every layer reads at step t (values committed at t−1), and the top layer's raw target error. */
+  protected recordBefore(t: number, has: boolean): void {
+    const net = this.net, B = this.B, L = net.layers.length, nO = net.nOut;
     for (let l = 0; l < L; l++) {
       const R = this.recs[l];
       const no = B * R.nOut, ni = B * R.nIn;
@@ -237,25 +179,17 @@ export class TruncatedBPTT {
       if (l > 0) copyInto(R.rB, t * ni, net.state(l - 1).r, ni);
       if (l < L - 1) copyInto(R.raw, t * no, net.state(l + 1).eBottom, no);
     }
-    const has = recordTarget(target, this.tgt, t * B * nO, B, nO);
-    this.hasT[t] = has ? 1 : 0;
-    {
-      const top = this.recs[L - 1];
-      const yPrev = net.state(L - 1).r.a;
-      const o = t * B * nO, beta = net.beta;
-      for (let i = 0; i < B * nO; i++) top.raw[o + i] = has && beta !== 0 ? beta * (this.tgt[o + i] - yPrev[i]) : 0;
-    }
-    const wasTraining = net.training;
-    net.training = false;
-    let out: FBuf;
-    try {
-      out = net.step(x, target);
-    } finally {
-      net.training = wasTraining;
-    }
-    copyInto(this.y, t * B * nO, out, B * nO);
-    copyInto(this.recs[0].rB, t * B * net.nIn, net.input, B * net.nIn); // the input as stored (rounded to the net's dtype)
-    for (let l = 0; l < L; l++) {
+    const top = this.recs[L - 1];
+    const yPrev = net.state(L - 1).r.a;
+    const o = t * B * nO, beta = net.beta;
+    for (let i = 0; i < B * nO; i++) top.raw[o + i] = has && beta !== 0 ? beta * (this.tgt[o + i] - yPrev[i]) : 0;
+  }
+
+  /** The input as stored (rounded to the net's dtype) and what every layer computed at step t. */
+  protected recordAfter(t: number): void {
+    const net = this.net, B = this.B;
+    copyInto(this.recs[0].rB, t * B * net.nIn, net.input, B * net.nIn);
+    for (let l = 0; l < net.layers.length; l++) {
       const R = this.recs[l];
       const no = B * R.nOut;
       const sc = net.scratch(l);
@@ -263,25 +197,6 @@ export class TruncatedBPTT {
       copyInto(R.pv, t * no, sc.prospV, no);
       copyInto(R.ud, t * no, sc.uDot, no);
     }
-    this.t++;
-    if (this.t === this.windowSteps) this.flush();
-    return out;
-  }
-
-  /**
-   * End the current window now (also called automatically after `windowSteps` steps): reverse sweep, gradients
-   * into `net.parameters()[i].g`, optimiser step, clamp. A no-op on an empty window.
-   */
-  flush(): void {
-    if (this.t === 0) return;
-    const lossSum = this.computeGradients();
-    const steps = this.t;
-    this.t = 0;
-    this.windows++;
-    this.lastWindowLoss = lossSum;
-    this.opts.onWindow?.({ window: this.windows, lossSum, steps });
-    if (this.learner.opt) this.learner.opt.step();
-    this.net.clampTaus(this.learner.clampMin, this.learner.clampMax);
   }
 
   /**
