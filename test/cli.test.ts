@@ -79,3 +79,11 @@ test('bad inputs: one clear message, non-zero exit, nothing written or overwritt
   }
   assert.ok(!existsSync(join(dir, 'trace.json.tmp')));
 });
+
+test('gle eval scores a CLI-trained MNIST-1D checkpoint on the test split', () => {
+  const repo = new URL('..', import.meta.url).pathname;
+  const r = gle('eval', '--checkpoint', `${repo}examples/checkpoints/mnist1d-15k-seed56`, '--x', `${repo}data/mnist1d/mnist1d_360_x_test.npy`, '--y', `${repo}data/mnist1d/mnist1d_y_test.npy`);
+  assert.equal(r.code, 0, r.err);
+  const acc = Number(/accuracy ([\d.]+)%/.exec(r.out)?.[1]);
+  assert.ok(acc >= 90, `accuracy ${acc}`);
+});

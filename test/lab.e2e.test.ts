@@ -283,6 +283,18 @@ describe('GLE Lab in headless Chromium', { skip: haveChromium ? false : `${CHROM
     sim.setData({ x: d.xTest, y: d.yTest, n: d.nTest, length: d.length }, false);
     while (sim.samples < d.nTest) sim.step();
     console.log(`mnist1d: checkpoint evaluated in the page: ${status}; in Node: ${(100 * sim.accuracy).toFixed(1)} %`);
+
+    // a checkpoint trained by the CLI (gle run mnist1d-15k --seed 56; parameters only) evaluates in the page
+    const cli = join(repo, 'examples', 'checkpoints', 'mnist1d-15k-seed56');
+    await page.setInputFiles('#mnist-ckpt', [join(cli, 'spec.json'), join(cli, 'model.safetensors')]);
+    await page.waitForFunction((prev) => {
+      const t = document.querySelector('#mnist-status')?.textContent ?? '';
+      return /test accuracy/.test(t) && t !== prev;
+    }, status, { timeout: 120_000 });
+    const cliStatus = (await page.textContent('#mnist-status')) ?? '';
+    const cliAcc = Number(/test accuracy ([\d.]+)/.exec(cliStatus)?.[1]);
+    console.log(`mnist1d: CLI-trained checkpoint evaluated in the page: ${cliStatus}`);
+    assert.ok(cliAcc >= 85, `the CLI-trained network scores ${cliAcc} % in the page`);
     assert.ok(Number.isFinite(testAcc) && Math.abs(testAcc - 100 * sim.accuracy) <= 1.0, `page ${testAcc} % vs node ${100 * sim.accuracy} %`);
     await page.screenshot({ path: join(artifacts, 'mnist1d-eval.png') });
   });
