@@ -10,16 +10,22 @@
  *   gsc          the Speech Commands net 32-750x3-12 at B = 256, training step with Adam
  * with the achieved GFLOP/s (matrix products only: 3 per layer when training, 2 when evaluating) and the ratio to the
  * reference PyTorch figures measured on this kind of machine (1 thread).
+ *
+ * `--torch PYTHON` also times the same networks (the MNIST-1D and speech cases) in PyTorch in the same run, through
+ * bench/torch/gle_step.py (an efficient PyTorch GLE step: three matrix products per layer + torch.optim.Adam), at
+ * the thread counts of `--torch-threads 1,2`, and prints our steps/s divided by PyTorch's best.
  */
 import os from 'node:os';
 import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { createNodeBackend } from '../src/node.js';
 import type { Backend } from '../src/kernels/types.js';
 import { GLENetwork } from '../src/model/network.js';
 import { Learner } from '../src/learn/learner.js';
 import { findExperiment } from '../src/experiments/registry.js';
 import type { ClassifyParams, TeacherStudentParams } from '../src/experiments/types.js';
-import type { NetworkSpecInput } from '../src/model/spec.js';
+import { parseSpec, type NetworkSpecInput, type ResolvedSpec } from '../src/model/spec.js';
 
 /** Reference PyTorch steps/s on this kind of machine (reference-gle.md §4.1; issue 5). */
 const REFERENCE: Record<string, number> = { lagline: 1612, mnist15k: 278, 'mnist15k-eval': 33, mnist42k: 135 };
@@ -29,6 +35,8 @@ interface Case {
   make: (k: Backend, kT: Backend) => { step: () => void; flopsPerStep: number };
   /** a rough per-backend budget of steps per timed run */
   steps: Record<string, number>;
+  /** the same network for bench/torch/gle_step.py */
+  torch?: () => { cfg: Record<string, unknown>; flopsPerStep: number };
 }
 
 function flops(spec: NetworkSpecInput, B: number, training: boolean): number {
@@ -40,12 +48,23 @@ function flops(spec: NetworkSpecInput, B: number, training: boolean): number {
   return f;
 }
 
+function torchConfig(spec: ResolvedSpec, B: number, training: boolean): Record<string, unknown> {
+  const opt = spec.optimizer as { type: string; lr: number } | undefined;
+  if (opt && opt.type !== 'adam') throw new Error('the torch baseline implements Adam only');
+  if (spec.resolved.some((l) => l.learn_tau)) throw new Error('the torch baseline does not learn tau');
+  return {
+    B, dt: spec.dt, beta: spec.beta, loss: spec.loss, lr: opt?.lr ?? 1e-3, training,
+    layers: spec.resolved.map((l) => ({ nIn: l.nIn, size: l.size, phi: l.phi, bias: l.bias, tauM: l.tauM, tauR: l.tauR, gamma: l.gamma, prospective: l.prospective })),
+  };
+}
+
 function classifyCase(name: string, exp: string, B: number, training: boolean, steps: Record<string, number>): Case {
+  const p = findExperiment(exp)!.params as ClassifyParams;
   return {
     name,
     steps,
+    torch: () => ({ cfg: torchConfig(parseSpec({ ...p.network, dtype: 'float32' }), B, training), flopsPerStep: flops(p.network, B, training) }),
     make: (k) => {
-      const p = findExperiment(exp)!.params as ClassifyParams;
       const spec = { ...p.network, dtype: k.dtype };
       const net = new GLENetwork(spec, k, { batchSize: B });
       const learner = new Learner(net);
@@ -152,6 +171,32 @@ async function main() {
         `  ${c.name.padEnd(14)} ${Math.round(med).toLocaleString('en-US').padStart(10)} ${gf.toFixed(2).padStart(8)} ${(ref ? `${ratio.toFixed(1)}x` : '-').padStart(8)}  ${rates.map((x) => Math.round(x)).join(' ')}\n`,
       );
       results.push({ backend: bname, case: c.name, steps_per_s: med, gflops: gf, reference_steps_per_s: ref ?? null, ratio_to_reference: ref ? ratio : null, runs: rates, steps_per_run: n, info: k.info });
+    }
+  }
+  const python = arg('torch');
+  if (python) {
+    const threads = (arg('torch-threads') ?? '1,2').split(',').map(Number);
+    const script = fileURLToPath(new URL('./torch/gle_step.py', import.meta.url));
+    process.stdout.write(`\ntorch (${python} ${script}; OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? 'unset'})\n`);
+    process.stdout.write(`  ${'case'.padEnd(14)} ${'threads'.padStart(7)} ${'steps/s'.padStart(10)} ${'GFLOP/s'.padStart(8)}  runs (steps/s)\n`);
+    for (const c of CASES) {
+      if (!c.torch || (only && !only.includes(c.name))) continue;
+      const n = Math.max(1, Math.round((c.steps.wasm ?? 10) * scale));
+      const t = c.torch();
+      const cfg = { ...t.cfg, steps: n, runs };
+      const flopsPerStep = t.flopsPerStep;
+      for (const th of threads) {
+        const res = spawnSync(python, [script], { input: JSON.stringify({ ...cfg, threads: th }), encoding: 'utf8', maxBuffer: 1 << 24 });
+        if (res.status !== 0) {
+          process.stdout.write(`  ${c.name.padEnd(14)} torch failed: ${(res.stderr || res.error?.message || '').trim().split('\n').pop()}\n`);
+          break;
+        }
+        const out = JSON.parse(res.stdout) as { torch: string; threads: number; rates: number[] };
+        const med = median(out.rates);
+        const ours = results.filter((r) => r.case === c.name && !String(r.backend).startsWith('torch')).map((r) => `${r.backend} ${((r.steps_per_s as number) / med).toFixed(2)}x`);
+        process.stdout.write(`  ${c.name.padEnd(14)} ${String(out.threads).padStart(7)} ${Math.round(med).toLocaleString('en-US').padStart(10)} ${((med * flopsPerStep) / 1e9).toFixed(2).padStart(8)}  ${out.rates.map((x) => Math.round(x)).join(' ')}   ours/torch: ${ours.join(', ') || '-'}\n`);
+        results.push({ backend: `torch-${out.threads}t`, case: c.name, steps_per_s: med, gflops: (med * flopsPerStep) / 1e9, runs: out.rates, steps_per_run: n, info: { torch: out.torch, threads: out.threads } });
+      }
     }
   }
   const json = arg('json');

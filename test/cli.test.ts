@@ -87,3 +87,22 @@ test('gle eval scores a CLI-trained MNIST-1D checkpoint on the test split', () =
   const acc = Number(/accuracy ([\d.]+)%/.exec(r.out)?.[1]);
   assert.ok(acc >= 90, `accuracy ${acc}`);
 });
+
+test('gle eval --data scores a speech checkpoint on the val and test splits of a Speech Commands folder', () => {
+  const speech = new URL('../../shared/data/speech-commands-synth', import.meta.url).pathname;
+  const run = join(dir, 'gsc-small-run');
+  const t = gle('run', 'gsc-small', '--quick', '--data', speech, '--out', run, '--set', `featureCache=${JSON.stringify(join(dir, 'fcache'))}`, '--set', 'epochs=1');
+  assert.equal(t.code, 0, t.err);
+  const r = gle('eval', '--checkpoint', join(run, 'checkpoint'), '--data', speech, '--batch', '64');
+  assert.equal(r.code, 0, r.err);
+  const got = [...r.out.matchAll(/^(val|test|val\+test): accuracy ([\d.]+)% \((\d+)\/(\d+)\)/gm)].map((m) => ({ split: m[1], k: Number(m[3]), n: Number(m[4]) }));
+  assert.deepEqual(got.map((g) => g.split), ['val', 'test', 'val+test']);
+  assert.equal(got[2].n, got[0].n + got[1].n);
+  assert.equal(got[2].k, got[0].k + got[1].k);
+  // each split starts from zero state, so the test figure does not depend on having evaluated val first
+  const te = gle('eval', '--checkpoint', join(run, 'checkpoint'), '--data', speech, '--batch', '64', '--split', 'test');
+  assert.match(te.out, new RegExp(`^test: accuracy [\\d.]+% \\(${got[1].k}/${got[1].n}\\)`, 'm'));
+  const both = gle('eval', '--checkpoint', join(run, 'checkpoint'), '--data', speech, '--x', join(dir, 'x.npy'), '--y', join(dir, 'y.npy'));
+  assert.equal(both.code, 2);
+  assert.match(both.err, /either --data .* or --x and --y/);
+});

@@ -120,7 +120,7 @@ export const classifyTask: TaskFn = async (ctx: RunContext) => {
 
   const nTrain = src.size('train', p.maxTrain);
   const stepsPerEpoch = src.stepsPerEpoch(p.batch, p.maxTrain);
-  const bar = ctx.progress((p.epochs - epoch) * stepsPerEpoch, ctx.params.dataset as string);
+  const bar = ctx.progress((p.epochs - epoch) * stepsPerEpoch, ctx.params.dataset as string, 'steps', 1); // one update per batch
   let done = 0;
   let steps = 0;
   let interrupted = false;

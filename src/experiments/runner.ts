@@ -31,7 +31,8 @@ export interface RunContext {
    * every few thousand steps, or Ctrl-C is only seen when the run ends.
    */
   breathe(): Promise<void>;
-  progress(total: number, label: string, unit?: string): Progress;
+  /** `checkEvery`: how many update() calls between clock reads (1 when each call covers a lot of work) */
+  progress(total: number, label: string, unit?: string, checkEvery?: number): Progress;
   figure(name: string, svg: string): void;
   /** a new backend of the same kind (for a second network such as a teacher) */
   newBackend(): Promise<Backend>;
@@ -174,7 +175,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
     resumeFrom,
     stopRequested: () => stop || performance.now() > deadline,
     breathe: () => new Promise<void>((res) => setImmediate(res)),
-    progress: (total, label, unit = 'steps') => createProgress({ total, label, unit, mode: progressMode === 'off' ? 'off' : progressMode === 'plain' ? 'plain' : 'auto' }),
+    progress: (total, label, unit = 'steps', checkEvery?: number) => createProgress({ total, label, unit, checkEvery, mode: progressMode === 'off' ? 'off' : progressMode === 'plain' ? 'plain' : 'auto' }),
     figure: (name, svg) => {
       mkdirSync(join(dir, 'figures'), { recursive: true });
       saveFigure(join(dir, 'figures'), name, svg);

@@ -4,24 +4,32 @@ import { createNodeBackend } from '../../node.js';
 import { GLENetwork } from '../../model/network.js';
 import { applyCheckpoint, readCheckpoint } from '../../io/checkpoint.js';
 import { loadXY } from '../../data/mnist1d-files.js';
-import { evaluate } from '../../experiments/classify.js';
-import type { SeqSource } from '../../experiments/sources.js';
+import { existsSync } from 'node:fs';
+import { evaluate, type EvalResult } from '../../experiments/classify.js';
+import { speechSource, type SeqSource } from '../../experiments/sources.js';
 import { SequenceBatcher } from '../../data/stream.js';
 import type { NetworkSpecInput } from '../../model/spec.js';
+import type { BackendName } from '../../kernels/index.js';
 import { UserError } from '../../util/errors.js';
 
 export function register(program: Command): void {
   program
     .command('eval')
-    .description('evaluate a trained classifier checkpoint on MNIST-1D-format data (N x L inputs streamed one point per step; argmax of summed logits)')
+    .description('evaluate a trained classifier checkpoint (argmax of summed logits) on MNIST-1D-format data (--x/--y: N x L inputs streamed one point per step) or on a Speech Commands folder (--data, KW12 log-mel stream)')
     .requiredOption('--checkpoint <dir>', 'checkpoint directory (spec.json + model.safetensors), e.g. RUN/checkpoint')
-    .requiredOption('--x <file>', 'inputs .npy, N x L (float32/float64)')
-    .requiredOption('--y <file>', 'labels .npy, N integers')
+    .option('--x <file>', 'inputs .npy, N x L (float32/float64)')
+    .option('--y <file>', 'labels .npy, N integers')
+    .option('--data <path>', 'a Speech Commands folder (speech checkpoints): evaluates the KW12 entries of --split')
+    .addOption(new Option('--split <which>', 'with --data: which split(s)').choices(['val', 'test', 'val+test', 'train']).default('val+test'))
+    .option('--seed <n>', 'with --data: the seed that draws the "unknown" clips of each split', (v) => Number(v), 0)
     .option('--batch <n>', 'evaluation batch size', (v) => Number(v), 1000)
     .option('--carry-state', 'start from the state stored in the checkpoint instead of zero', false)
     .addOption(new Option('--backend <name>', 'kernel backend').choices(['auto', 'js', 'wasm', 'native']).default('auto'))
     .action(async (o) => {
       if (!Number.isInteger(o.batch) || o.batch < 1) throw new UserError('--batch must be a positive integer');
+      if (o.data && (o.x || o.y)) throw new UserError('give either --data (speech) or --x and --y (MNIST-1D format), not both');
+      if (o.data) return evalSpeech(o);
+      if (!o.x || !o.y) throw new UserError('give --x and --y (MNIST-1D format), or --data PATH (a Speech Commands folder)');
       const ck = readCheckpoint(o.checkpoint);
       const d = loadXY(o.x, o.y);
       if (ck.spec.input_size !== 1 && !(ck.meta?.extra as { frontend?: unknown })?.frontend) throw new UserError(`checkpoint ${o.checkpoint}: the network takes ${ck.spec.input_size} inputs per step; MNIST-1D data has 1`);
@@ -47,7 +55,46 @@ export function register(program: Command): void {
       };
       const t0 = performance.now();
       const r = evaluate(net, front, src, 'test', o.batch, 0);
-      process.stdout.write(`accuracy ${(100 * r.acc).toFixed(2)}% (${Math.round(r.acc * r.n)}/${r.n}), loss ${r.loss.toFixed(4)}, ${((performance.now() - t0) / 1000).toFixed(1)}s on ${backend.name}\n`);
-      process.stdout.write(`confusion (rows = label, columns = prediction):\n${r.confusion.map((row) => row.map((v) => String(v).padStart(4)).join('')).join('\n')}\n`);
+      printResult(r, t0, backend.name);
     });
+}
+
+function printResult(r: EvalResult, t0: number, backendName: string, label = ''): void {
+  process.stdout.write(`${label}accuracy ${(100 * r.acc).toFixed(2)}% (${Math.round(r.acc * r.n)}/${r.n}), loss ${r.loss.toFixed(4)}, ${((performance.now() - t0) / 1000).toFixed(1)}s on ${backendName}\n`);
+  process.stdout.write(`confusion (rows = label, columns = prediction):\n${r.confusion.map((row) => row.map((v) => String(v).padStart(4)).join('')).join('\n')}\n`);
+}
+
+/** Speech checkpoints: the KW12 entries of one or two splits of a Speech Commands folder, from zero state. */
+async function evalSpeech(o: { checkpoint: string; data: string; split: string; seed: number; batch: number; backend: BackendName; carryState: boolean }): Promise<void> {
+  if (!Number.isInteger(o.seed) || o.seed < 0) throw new UserError('--seed must be a non-negative integer');
+  const ck = readCheckpoint(o.checkpoint);
+  if (ck.spec.input_size !== 32) throw new UserError(`checkpoint ${o.checkpoint}: the network takes ${ck.spec.input_size} inputs per step; the speech features have 32`);
+  if (!existsSync(o.data)) throw new UserError(`speech data folder ${o.data} does not exist`);
+  const src = await speechSource(o.data, o.seed, undefined);
+  const nOut = ck.spec.resolved[ck.spec.resolved.length - 1].size;
+  if (nOut !== src.classNames.length) throw new UserError(`checkpoint ${o.checkpoint}: the network has ${nOut} outputs; KW12 has ${src.classNames.length} classes`);
+  const backend = await createNodeBackend(o.backend, ck.spec.dtype);
+  const net = new GLENetwork(ck.spec, backend, { batchSize: o.batch });
+  applyCheckpoint(ck, net, null, o.checkpoint, { state: o.carryState });
+  const splits = (o.split === 'val+test' ? ['val', 'test'] : [o.split]) as ('train' | 'val' | 'test')[];
+  const C = nOut;
+  const all: EvalResult = { acc: 0, loss: 0, n: 0, confusion: Array.from({ length: C }, () => new Array<number>(C).fill(0)) };
+  let correct = 0, lossSum = 0;
+  const t0 = performance.now();
+  for (const sp of splits) {
+    const t1 = performance.now();
+    if (!o.carryState) net.resetState(); // each split from zero state, so its figure does not depend on the order
+    else applyCheckpoint(ck, net, null, o.checkpoint, { state: true });
+    const r = evaluate(net, null, src, sp, o.batch, 0);
+    printResult(r, t1, backend.name, `${sp}: `);
+    correct += Math.round(r.acc * r.n);
+    lossSum += r.loss * r.n;
+    all.n += r.n;
+    r.confusion.forEach((row, i) => row.forEach((v, j) => (all.confusion[i][j] += v)));
+  }
+  if (splits.length > 1) {
+    all.acc = all.n ? correct / all.n : NaN;
+    all.loss = all.n ? lossSum / all.n : NaN;
+    printResult(all, t0, backend.name, `${splits.join('+')}: `);
+  }
 }

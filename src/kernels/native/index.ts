@@ -8,7 +8,7 @@
  */
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { AdamScalars, Backend, DType, FBuf, LayerStepArgs, PhiCode } from '../types.js';
 import { registerBackendLoader } from '../index.js';
@@ -38,6 +38,7 @@ interface Loaded {
   choice: CoreTypeChoice;
   flags: Set<string>;
   warning: string | null;
+  threadsWhy: string;
 }
 let loaded: Loaded | null = null;
 let loadError: Error | null = null;
@@ -101,14 +102,23 @@ function selfTest(addon: Addon, threads: number): void {
   addon.setThresholds(MULTI_THREAD_MIN_WORK, -1);
 }
 
-function defaultMaxThreads(): number {
+/**
+ * GLE_NATIVE_THREADS, else min(2, cores) — but 1 when other work already occupies the cores: OpenBLAS's helper
+ * thread must then wait for a time slice at every product, which made a 750-wide step up to 25x slower here.
+ */
+function defaultMaxThreads(): { n: number; why: string } {
   const env = process.env.GLE_NATIVE_THREADS;
   if (env !== undefined && env !== '') {
     const n = Number(env);
-    if (Number.isInteger(n) && n >= 1) return n;
+    if (Number.isInteger(n) && n >= 1) return { n, why: 'GLE_NATIVE_THREADS' };
     throw new Error(`GLE_NATIVE_THREADS must be a positive integer (got '${env}')`);
   }
-  return Math.max(1, Math.min(2, availableParallelism()));
+  const cores = availableParallelism();
+  const n = Math.max(1, Math.min(2, cores));
+  const load = loadavg()[0];
+  if (n > 1 && load > cores - 1.25)
+    return { n: 1, why: `machine busy (1-min load ${load.toFixed(2)} on ${cores} cores); set GLE_NATIVE_THREADS=2 to override` };
+  return { n, why: `min(2, ${cores} cores)` };
 }
 
 function loadOnce(): Loaded {
@@ -129,10 +139,10 @@ function loadOnce(): Loaded {
       throw new Error(`native addon failed to load (${msg}); rebuild with npm run build:native`);
     }
     const threads = defaultMaxThreads();
-    addon.setMaxThreads(threads);
-    selfTest(addon, threads);
+    addon.setMaxThreads(threads.n);
+    selfTest(addon, threads.n);
     const warning = slowCoreWarning(addon.info().corename, flags);
-    loaded = { addon, choice, flags, warning };
+    loaded = { addon, choice, flags, warning, threadsWhy: threads.why };
     return loaded;
   } catch (e) {
     loadError = e as Error;
@@ -180,6 +190,7 @@ export class NativeBackend implements Backend {
       coreTypeSource: ld.choice.source,
       openblasConfig: i.config,
       threads: i.maxThreads,
+      threadsWhy: ld.threadsWhy,
       threadRule: ruleText(i),
       smallLayerRule: smallText(i),
     };
@@ -205,6 +216,7 @@ export class NativeBackend implements Backend {
     a.setThresholds(t.multiThreadMinWork ?? -1, t.blasMinWork ?? -1);
     const i = a.info();
     this.info.threads = i.maxThreads;
+    if (t.maxThreads !== undefined) this.info.threadsWhy = 'set by the caller';
     this.info.threadRule = ruleText(i);
     this.info.smallLayerRule = smallText(i);
   }
