@@ -13,7 +13,9 @@
  *
  * `--torch PYTHON` also times the same networks (the MNIST-1D and speech cases) in PyTorch in the same run, through
  * bench/torch/gle_step.py (an efficient PyTorch GLE step: three matrix products per layer + torch.optim.Adam), at
- * the thread counts of `--torch-threads 1,2`, and prints our steps/s divided by PyTorch's best.
+ * the thread counts of `--torch-threads 1,2` (torch.set_num_threads; OpenBLAS inside torch keeps its own default),
+ * and prints our steps/s divided by PyTorch's. `--torch-grad gemm,bmm` adds the reference code's way of forming the
+ * weight gradient (a B x out x in torch.bmm batch of outer products) next to the plain e^T r product.
  */
 import os from 'node:os';
 import { writeFileSync } from 'node:fs';
@@ -176,26 +178,28 @@ async function main() {
   const python = arg('torch');
   if (python) {
     const threads = (arg('torch-threads') ?? '1,2').split(',').map(Number);
+    const grads = (arg('torch-grad') ?? 'gemm').split(',');
     const script = fileURLToPath(new URL('./torch/gle_step.py', import.meta.url));
     process.stdout.write(`\ntorch (${python} ${script}; OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? 'unset'})\n`);
-    process.stdout.write(`  ${'case'.padEnd(14)} ${'threads'.padStart(7)} ${'steps/s'.padStart(10)} ${'GFLOP/s'.padStart(8)}  runs (steps/s)\n`);
+    process.stdout.write(`  ${'case'.padEnd(14)} ${'grad'.padStart(5)} ${'threads'.padStart(7)} ${'steps/s'.padStart(10)} ${'GFLOP/s'.padStart(8)}  runs (steps/s)\n`);
     for (const c of CASES) {
       if (!c.torch || (only && !only.includes(c.name))) continue;
-      const n = Math.max(1, Math.round((c.steps.wasm ?? 10) * scale));
+      const n = Math.max(1, Math.round((c.steps.native ?? c.steps.wasm ?? 10) * scale));
       const t = c.torch();
       const cfg = { ...t.cfg, steps: n, runs };
       const flopsPerStep = t.flopsPerStep;
-      for (const th of threads) {
-        const res = spawnSync(python, [script], { input: JSON.stringify({ ...cfg, threads: th }), encoding: 'utf8', maxBuffer: 1 << 24 });
+      for (const grad of grads) for (const th of threads) {
+        if (grad === 'bmm' && !t.cfg.training) continue;
+        const res = spawnSync(python, [script], { input: JSON.stringify({ ...cfg, threads: th, grad }), encoding: 'utf8', maxBuffer: 1 << 24 });
         if (res.status !== 0) {
           process.stdout.write(`  ${c.name.padEnd(14)} torch failed: ${(res.stderr || res.error?.message || '').trim().split('\n').pop()}\n`);
           break;
         }
-        const out = JSON.parse(res.stdout) as { torch: string; threads: number; rates: number[] };
+        const out = JSON.parse(res.stdout) as { torch: string; threads: number; grad: string; rates: number[] };
         const med = median(out.rates);
         const ours = results.filter((r) => r.case === c.name && !String(r.backend).startsWith('torch')).map((r) => `${r.backend} ${((r.steps_per_s as number) / med).toFixed(2)}x`);
-        process.stdout.write(`  ${c.name.padEnd(14)} ${String(out.threads).padStart(7)} ${Math.round(med).toLocaleString('en-US').padStart(10)} ${((med * flopsPerStep) / 1e9).toFixed(2).padStart(8)}  ${out.rates.map((x) => Math.round(x)).join(' ')}   ours/torch: ${ours.join(', ') || '-'}\n`);
-        results.push({ backend: `torch-${out.threads}t`, case: c.name, steps_per_s: med, gflops: (med * flopsPerStep) / 1e9, runs: out.rates, steps_per_run: n, info: { torch: out.torch, threads: out.threads } });
+        process.stdout.write(`  ${c.name.padEnd(14)} ${out.grad.padStart(5)} ${String(out.threads).padStart(7)} ${Math.round(med).toLocaleString('en-US').padStart(10)} ${((med * flopsPerStep) / 1e9).toFixed(2).padStart(8)}  ${out.rates.map((x) => Math.round(x)).join(' ')}   ours/torch: ${ours.join(', ') || '-'}\n`);
+        results.push({ backend: `torch-${out.grad}-${out.threads}t`, case: c.name, steps_per_s: med, gflops: (med * flopsPerStep) / 1e9, runs: out.rates, steps_per_run: n, info: { torch: out.torch, threads: out.threads, grad: out.grad } });
       }
     }
   }

@@ -632,29 +632,21 @@ static napi_value js_activate(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* PyTorch Adam over n entries, double arithmetic (as the js backend) */
+/* PyTorch Adam over n entries, in float32 arithmetic as torch.optim.Adam on float32 tensors (the js backend uses
+   double; the two agree to float32 rounding). Float keeps the loop 16 lanes wide: double made Adam ~10 % of a
+   750-wide training step. */
 static void adam_update(int n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
                         double lr, double b1, double b2, double eps, double bc1, double bc2, double wd) {
-  const double stepSize = lr / bc1, sqrtBc2 = sqrt(bc2);
-  const double c1 = 1.0 - b1, c2 = 1.0 - b2;
-  if (wd != 0.0) {
-    for (int i = 0; i < n; i++) {
-      double gi = (double)g[i] + wd * p[i];
-      double mi = b1 * m[i] + c1 * gi;
-      double vi = b2 * v[i] + c2 * gi * gi;
-      m[i] = (float)mi;
-      v[i] = (float)vi;
-      p[i] = (float)(p[i] - stepSize * mi / (sqrt(vi) / sqrtBc2 + eps));
-    }
-  } else {
-    for (int i = 0; i < n; i++) {
-      double gi = g[i];
-      double mi = b1 * m[i] + c1 * gi;
-      double vi = b2 * v[i] + c2 * gi * gi;
-      m[i] = (float)mi;
-      v[i] = (float)vi;
-      p[i] = (float)(p[i] - stepSize * mi / (sqrt(vi) / sqrtBc2 + eps));
-    }
+  const float stepSize = (float)(lr / bc1), invSqrtBc2 = (float)(1.0 / sqrt(bc2));
+  const float fb1 = (float)b1, fb2 = (float)b2, c1 = (float)(1.0 - b1), c2 = (float)(1.0 - b2);
+  const float feps = (float)eps, fwd = (float)wd;
+  for (int i = 0; i < n; i++) {
+    float gi = g[i] + fwd * p[i];
+    float mi = fb1 * m[i] + c1 * gi;
+    float vi = fb2 * v[i] + c2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = p[i] - stepSize * mi / (sqrtf(vi) * invSqrtBc2 + feps);
   }
 }
 

@@ -384,9 +384,11 @@ describe('native backend', { skip }, () => {
         nb.adam(pn, gn, mn, vn, n, s);
         jb.adam(pj, gj, mj, vj, n, s);
       }
-      assertClose(`adam p wd=${wd}`, pn.a, pj.a, n, 1e-6, 1e-7);
-      assertClose(`adam m wd=${wd}`, mn.a, mj.a, n, 1e-6, 1e-7);
-      assertClose(`adam v wd=${wd}`, vn.a, vj.a, n, 1e-6, 1e-7);
+      // native computes in float32 (as torch.optim.Adam on float32 tensors), js in double: 20 steps of float
+      // rounding apart, far below the size of one update (lr 1e-3)
+      assertClose(`adam p wd=${wd}`, pn.a, pj.a, n, 1e-6, 1e-6);
+      assertClose(`adam m wd=${wd}`, mn.a, mj.a, n, 1e-5, 1e-6);
+      assertClose(`adam v wd=${wd}`, vn.a, vj.a, n, 1e-5, 1e-6);
     }
   });
 

@@ -3,10 +3,12 @@
 Written from the equations in src/model/dynamics.ts (Jacobi update across layers, explicit Euler, prospective
 errors, ce/mse top error, -<e r^T> gradients, torch.optim.Adam), in the way a PyTorch user would write it well:
 three matrix products per layer (drive r W^T, weight gradient e^T r, error e W), torch elementwise ops, no
-autograd. It is a speed baseline, not a second implementation of the library.
+autograd. It is a speed baseline, not a second implementation of the library. With "grad": "bmm" the weight
+gradient is formed the way the authors' reference code forms it (reference-gle.md §1): a B x out x in batch of
+outer products from torch.bmm, then averaged over the batch.
 
 Reads one JSON object on stdin:
-  {"B", "dt", "beta", "loss": "ce"|"mse", "lr", "training": bool, "steps", "runs", "threads",
+  {"B", "dt", "beta", "loss": "ce"|"mse", "lr", "training": bool, "steps", "runs", "threads", "grad": "gemm"|"bmm",
    "layers": [{"nIn", "size", "phi", "bias", "tauM": [...], "tauR": [...], "gamma", "prospective"}]}
 and prints {"torch": version, "threads": n, "rates": [steps/s per timed run]} on stdout.
 """
@@ -30,6 +32,7 @@ def main():
     torch.set_num_threads(int(cfg.get("threads", 1)))
     torch.manual_seed(0)
     B, dt, beta, training = cfg["B"], cfg["dt"], cfg["beta"], cfg["training"]
+    bmm = cfg.get("grad", "gemm") == "bmm"
     layers = []
     for l in cfg["layers"]:
         bound = 1 / l["nIn"] ** 0.5
@@ -78,7 +81,10 @@ def main():
             r, rp = L["phi"](s["u"] + L["tauR"] * ud)
             n = {"u": uN, "v": vN, "r": r, "rp": rp, "eB": s["eB"]}
             if training:
-                L["W"].grad = torch.mm(pv.t(), rb).mul_(-1.0 / B)
+                if bmm:
+                    L["W"].grad = torch.bmm(pv.unsqueeze(2), rb.unsqueeze(1)).mean(0).neg_()
+                else:
+                    L["W"].grad = torch.mm(pv.t(), rb).mul_(-1.0 / B)
                 if L["b"] is not None:
                     L["b"].grad = pv.mean(0).neg_()
                 if i > 0:
@@ -97,7 +103,8 @@ def main():
             for _ in range(cfg["steps"]):
                 step()
             rates.append(cfg["steps"] / (time.perf_counter() - t0))
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "rates": rates}))
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "grad": "bmm" if bmm else "gemm",
+                      "rates": rates}))
 
 
 main()
