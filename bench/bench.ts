@@ -11,6 +11,7 @@
  * with the achieved GFLOP/s (matrix products only: 3 per layer when training, 2 when evaluating) and the ratio to the
  * reference PyTorch figures measured on this kind of machine (1 thread).
  *
+ * `--native-threads 1,2` measures the native backend once per OpenBLAS thread bound (default: its own rule).
  * `--torch PYTHON` also times the same networks (the MNIST-1D and speech cases) in PyTorch in the same run, through
  * bench/torch/gle_step.py (an efficient PyTorch GLE step: three matrix products per layer + torch.optim.Adam), at
  * the thread counts of `--torch-threads 1,2` (torch.set_num_threads; OpenBLAS inside torch keeps its own default),
@@ -142,7 +143,11 @@ async function main() {
   const results: Record<string, unknown>[] = [];
   const cpu = os.cpus()[0]?.model ?? 'unknown';
   process.stdout.write(`gle bench — ${cpu}, ${os.cpus().length} cores, node ${process.version}, ${runs} runs, median\n`);
-  for (const bname of wanted) {
+  // `--native-threads 1,2`: the native backend once per OpenBLAS thread bound (default: its own rule)
+  const nativeThreads = arg('native-threads')?.split(',').map(Number);
+  type Entry = { bname: 'js' | 'wasm' | 'native'; threads: number | undefined };
+  const entries = wanted.flatMap((b): Entry[] => (b === 'native' && nativeThreads ? nativeThreads.map((t) => ({ bname: b, threads: t })) : [{ bname: b, threads: undefined }]));
+  for (const { bname, threads } of entries) {
     let k: Backend, kT: Backend;
     try {
       k = await createNodeBackend(bname, 'float32');
@@ -151,7 +156,9 @@ async function main() {
       process.stdout.write(`\n${bname}: not available (${(e as Error).message})\n`);
       continue;
     }
-    process.stdout.write(`\n${bname}: ${JSON.stringify(k.info)}\n`);
+    const label = threads ? `${bname}-${threads}t` : bname;
+    if (threads) (k as Backend & { setMaxThreads(n: number): void }).setMaxThreads(threads);
+    process.stdout.write(`\n${label}: ${JSON.stringify(k.info)}\n`);
     process.stdout.write(`  ${'case'.padEnd(14)} ${'steps/s'.padStart(10)} ${'GFLOP/s'.padStart(8)} ${'vs ref'.padStart(8)}  runs (steps/s)\n`);
     for (const c of CASES) {
       if (only && !only.includes(c.name)) continue;
@@ -172,7 +179,7 @@ async function main() {
       process.stdout.write(
         `  ${c.name.padEnd(14)} ${Math.round(med).toLocaleString('en-US').padStart(10)} ${gf.toFixed(2).padStart(8)} ${(ref ? `${ratio.toFixed(1)}x` : '-').padStart(8)}  ${rates.map((x) => Math.round(x)).join(' ')}\n`,
       );
-      results.push({ backend: bname, case: c.name, steps_per_s: med, gflops: gf, reference_steps_per_s: ref ?? null, ratio_to_reference: ref ? ratio : null, runs: rates, steps_per_run: n, info: k.info });
+      results.push({ backend: label, case: c.name, steps_per_s: med, gflops: gf, reference_steps_per_s: ref ?? null, ratio_to_reference: ref ? ratio : null, runs: rates, steps_per_run: n, info: k.info });
     }
   }
   const python = arg('torch');
