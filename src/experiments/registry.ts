@@ -244,16 +244,17 @@ const gsc: ExperimentDef<ClassifyParams> = {
 
 const gscSmall: ExperimentDef<ClassifyParams> = {
   name: 'gsc-small',
-  description: 'the gsc design at width 150 (5 groups of 30) with a larger lr, trains on the synthetic speech set in minutes',
+  description: 'the gsc design at width 150 (5 groups of 30), batch 256, lr 1e-4: trains on a synthetic speech set in minutes',
   task: 'classify',
   params: {
     ...gscCommon,
-    epochs: 30,
-    batch: 32,
-    testBatch: 64,
-    network: { ...gscNet(30), optimizer: { type: 'adam', lr: 2e-4 } },
+    epochs: 40,
+    // lr from a sweep on a 150-speaker synthetic set (batch 256, 15 epochs): 3e-5 and 1e-4 reach the same validation
+    // accuracy, 3e-4 is worse. Larger rates with small batches fit each batch's own samples within their 820 steps
+    // (the online training accuracy then says nothing about held-out accuracy).
+    network: { ...gscNet(30), optimizer: { type: 'adam', lr: 1e-4 } },
   },
-  quick: { epochs: 2, maxTrain: 128, maxTest: 64 },
+  quick: { epochs: 2, maxTrain: 128, maxTest: 64, batch: 32, testBatch: 64 },
 };
 
 export const EXPERIMENTS: ExperimentDef[] = [lagline, lagnet, mnist15k, mnist42k, mnistLagnet, gsc, gscSmall];
