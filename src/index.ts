@@ -9,4 +9,6 @@ export { writeFileAtomic, readNpyFile, writeNpyFile, readJsonFile } from './io/f
 export { loadMnist1d, loadXY } from './data/mnist1d-files.js';
 export { openKW12 } from './data/speech/files.js';
 export { runExperiment } from './experiments/runner.js';
+export { evaluate, runBatch, type EvalResult } from './experiments/classify.js';
+export { mnist1dSource, speechSource, xySource, type SeqSource, type SeqBatch } from './experiments/sources.js';
 export { EXPERIMENTS, findExperiment } from './experiments/registry.js';

@@ -35,7 +35,7 @@
  */
 import type { FBuf, PhiCode } from '../kernels/types.js';
 import type { Learner } from './learner.js';
-import { recordTarget, WindowedRule, type WindowOptions } from './windowed.js';
+import { WindowedRule, type WindowOptions } from './windowed.js';
 
 /**
  * φ'(x) as the derivative of the rate the kernel actually returns (softplus above torch's threshold 20 is the
@@ -85,9 +85,6 @@ export function phiDerivs(phi: PhiCode, x: number, out: Float64Array): void {
       throw new Error(`unknown activation code ${phi as number}`);
   }
 }
-
-/** Re-exported for callers of the original location (now in ./windowed.ts). */
-export { recordTarget };
 
 function copyInto(dst: Float64Array, off: number, src: FBuf, n: number): void {
   const a = src.a;

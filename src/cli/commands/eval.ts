@@ -4,10 +4,8 @@ import { createNodeBackend } from '../../node.js';
 import { GLENetwork } from '../../model/network.js';
 import { applyCheckpoint, readCheckpoint } from '../../io/checkpoint.js';
 import { loadXY } from '../../data/mnist1d-files.js';
-import { existsSync } from 'node:fs';
 import { evaluate, type EvalResult } from '../../experiments/classify.js';
-import { speechSource, type SeqSource } from '../../experiments/sources.js';
-import { SequenceBatcher } from '../../data/stream.js';
+import { speechSource, xySource } from '../../experiments/sources.js';
 import type { NetworkSpecInput } from '../../model/spec.js';
 import type { BackendName } from '../../kernels/index.js';
 import { UserError } from '../../util/errors.js';
@@ -33,30 +31,27 @@ export function register(program: Command): void {
       const ck = readCheckpoint(o.checkpoint);
       const d = loadXY(o.x, o.y);
       if (ck.spec.input_size !== 1 && !(ck.meta?.extra as { frontend?: unknown })?.frontend) throw new UserError(`checkpoint ${o.checkpoint}: the network takes ${ck.spec.input_size} inputs per step; MNIST-1D data has 1`);
-      const nOut = ck.spec.resolved[ck.spec.resolved.length - 1].size;
+      const nOut = outputs(ck);
       for (let i = 0; i < d.n; i++) if (d.y[i] >= nOut) throw new UserError(`${o.y}: label ${d.y[i]} at index ${i} is outside the network's ${nOut} classes`);
-      const backend = await createNodeBackend(o.backend, ck.spec.dtype);
-      const net = new GLENetwork(ck.spec, backend, { batchSize: o.batch });
+      const { net, backend } = await loadNet(ck, o);
       applyCheckpoint(ck, net, null, o.checkpoint, { state: o.carryState });
       const frontSpec = (ck.meta?.extra as { frontend?: NetworkSpecInput | null })?.frontend ?? null;
       const front = frontSpec ? new GLENetwork({ ...frontSpec, dtype: ck.spec.dtype }, await createNodeBackend(backend.name, backend.dtype, () => {}), { batchSize: o.batch }) : null;
       if (front) front.training = false;
-      const src: SeqSource = {
-        classNames: Array.from({ length: nOut }, (_, i) => String(i)),
-        channels: 1,
-        size: () => d.n,
-        stepsPerEpoch: () => 0,
-        *batches(_split, batch) {
-          const it = new SequenceBatcher({ x: d.x, y: d.y, steps: d.length, batchSize: batch });
-          it.startEpoch();
-          const view = { get B() { return it.batchSize; }, steps: d.length, get labels() { return it.labels; }, fillStep: (t: number, out: Float32Array | Float64Array) => it.fillStep(t, out) };
-          while (it.nextBatch()) yield view;
-        },
-      };
       const t0 = performance.now();
-      const r = evaluate(net, front, src, 'test', o.batch, 0);
+      const r = evaluate(net, front, xySource(d, nOut), 'test', o.batch, 0);
       printResult(r, t0, backend.name);
     });
+}
+
+type Checkpoint = ReturnType<typeof readCheckpoint>;
+
+const outputs = (ck: Checkpoint): number => ck.spec.resolved[ck.spec.resolved.length - 1].size;
+
+/** The checkpoint's network on the requested backend (parameters and state are applied by the caller). */
+async function loadNet(ck: Checkpoint, o: { backend: BackendName; batch: number }) {
+  const backend = await createNodeBackend(o.backend, ck.spec.dtype);
+  return { net: new GLENetwork(ck.spec, backend, { batchSize: o.batch }), backend };
 }
 
 function printResult(r: EvalResult, t0: number, backendName: string, label = ''): void {
@@ -64,37 +59,32 @@ function printResult(r: EvalResult, t0: number, backendName: string, label = '')
   process.stdout.write(`confusion (rows = label, columns = prediction):\n${r.confusion.map((row) => row.map((v) => String(v).padStart(4)).join('')).join('\n')}\n`);
 }
 
-/** Speech checkpoints: the KW12 entries of one or two splits of a Speech Commands folder, from zero state. */
+/** Speech checkpoints: the KW12 entries of one or two splits of a Speech Commands folder, each from zero state. */
 async function evalSpeech(o: { checkpoint: string; data: string; split: string; seed: number; batch: number; backend: BackendName; carryState: boolean }): Promise<void> {
   if (!Number.isInteger(o.seed) || o.seed < 0) throw new UserError('--seed must be a non-negative integer');
   const ck = readCheckpoint(o.checkpoint);
   if (ck.spec.input_size !== 32) throw new UserError(`checkpoint ${o.checkpoint}: the network takes ${ck.spec.input_size} inputs per step; the speech features have 32`);
-  if (!existsSync(o.data)) throw new UserError(`speech data folder ${o.data} does not exist`);
   const src = await speechSource(o.data, o.seed, undefined);
-  const nOut = ck.spec.resolved[ck.spec.resolved.length - 1].size;
-  if (nOut !== src.classNames.length) throw new UserError(`checkpoint ${o.checkpoint}: the network has ${nOut} outputs; KW12 has ${src.classNames.length} classes`);
-  const backend = await createNodeBackend(o.backend, ck.spec.dtype);
-  const net = new GLENetwork(ck.spec, backend, { batchSize: o.batch });
-  applyCheckpoint(ck, net, null, o.checkpoint, { state: o.carryState });
+  const C = outputs(ck);
+  if (C !== src.classNames.length) throw new UserError(`checkpoint ${o.checkpoint}: the network has ${C} outputs; KW12 has ${src.classNames.length} classes`);
+  const { net, backend } = await loadNet(ck, o);
   const splits = (o.split === 'val+test' ? ['val', 'test'] : [o.split]) as ('train' | 'val' | 'test')[];
-  const C = nOut;
   const all: EvalResult = { acc: 0, loss: 0, n: 0, confusion: Array.from({ length: C }, () => new Array<number>(C).fill(0)) };
-  let correct = 0, lossSum = 0;
   const t0 = performance.now();
   for (const sp of splits) {
     const t1 = performance.now();
-    if (!o.carryState) net.resetState(); // each split from zero state, so its figure does not depend on the order
-    else applyCheckpoint(ck, net, null, o.checkpoint, { state: true });
+    // each split starts from the checkpoint's state (--carry-state) or from zero, so its figure does not depend on the order
+    applyCheckpoint(ck, net, null, o.checkpoint, { state: o.carryState });
+    if (!o.carryState) net.resetState();
     const r = evaluate(net, null, src, sp, o.batch, 0);
     printResult(r, t1, backend.name, `${sp}: `);
-    correct += Math.round(r.acc * r.n);
-    lossSum += r.loss * r.n;
+    all.loss += r.loss * r.n;
     all.n += r.n;
     r.confusion.forEach((row, i) => row.forEach((v, j) => (all.confusion[i][j] += v)));
   }
   if (splits.length > 1) {
-    all.acc = all.n ? correct / all.n : NaN;
-    all.loss = all.n ? lossSum / all.n : NaN;
+    all.acc = all.n ? all.confusion.reduce((s, row, i) => s + row[i], 0) / all.n : NaN;
+    all.loss = all.n ? all.loss / all.n : NaN;
     printResult(all, t0, backend.name, `${splits.join('+')}: `);
   }
 }
