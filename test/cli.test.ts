@@ -70,9 +70,12 @@ test('bad inputs: one clear message, non-zero exit, nothing written or overwritt
   cases.push([['run', 'lagline', '--seed', 'abc'], /--seed must be a non-negative integer/]);
   cases.push([['replay', bad('t.json', { schema_version: 2 })], /schema_version must be 1/]);
   cases.push([['eval', '--checkpoint', join(dir, 'nockpt'), '--x', join(dir, 'x.npy'), '--y', join(dir, 'y.npy')], /no such directory/]);
+  cases.push([['eval', '--checkpoint', join(dir, 'nockpt'), '--data', dir, '--split', 'bogus'], /Allowed choices are val, test, val\+test, train/]);
+  cases.push([['eval', '--checkpoint', join(dir, 'nockpt'), '--data', join(dir, 'no-such-folder')], /no such directory|does not exist/]);
+  cases.push([['run', 'lagline', '--backend', 'bogus'], /Allowed choices are auto, js, wasm, native/]);
   for (const [args, re] of cases) {
     const r = gle(...args);
-    assert.notEqual(r.code, 0, `${args.join(' ')} should fail`);
+    assert.equal(r.code, 2, `${args.join(' ')} should fail with exit 2 (got ${r.code})`);
     assert.match(r.err, re, `${args.join(' ')}: ${r.err}`);
     assert.ok(!/\n\s+at /.test(r.err), `no stack trace for bad input: ${r.err}`);
     assert.equal(readFileSync(out, 'utf8'), 'precious');

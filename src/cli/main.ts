@@ -22,7 +22,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.exitCode === 0) return 0; // --help, --version
-      return e.exitCode || 2;
+      return 2; // a usage error (unknown option, invalid choice, missing argument): bad input, like UserError
     }
     if (e instanceof UserError) {
       process.stderr.write(`gle: error: ${e.message}\n`);
