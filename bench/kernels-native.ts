@@ -84,3 +84,26 @@ const small = makeArgs(nb, 100, 1, 1);
 nb.tune({ maxThreads: 1 });
 const tf = time(() => nb.layerStep(small, PHI.tanh, 0.1, 1, STEP.PROSPECTIVE), budget, 'cpu');
 console.log(`\nB=100 1->1 prospective only: ${tf.toFixed(3)} µs per layerStep call`);
+
+// the pieces of a 750-wide training step: one sgemm of the speech net's shape, and Adam over one 750x750 layer
+{
+  const M = 256, N = 750, K = 750;
+  const A = nb.alloc(M * K), Bm = nb.alloc(N * K), C = nb.alloc(M * N);
+  A.a.fill(0.01);
+  Bm.a.fill(0.02);
+  for (const th of [1, 2]) {
+    nb.tune({ maxThreads: th });
+    const t = time(() => nb.gemm(false, true, M, N, K, 1, A, Bm, 0, C), budget, th === 1 ? 'cpu' : 'wall');
+    console.log(`sgemm ${M}x${N}x${K} NT, ${th} thread${th > 1 ? 's' : ''}: ${(t / 1000).toFixed(3)} ms, ${((2 * M * N * K) / t / 1e3).toFixed(1)} GFLOP/s`);
+  }
+  nb.tune({ maxThreads: 1 });
+  const n = N * K;
+  const jb = new JsBackend('float32');
+  for (const be of [nb, jb] as Backend[]) {
+    const [p, g, m, v] = [0, 1, 2, 3].map(() => be.alloc(n));
+    g.a.fill(1e-3);
+    const s = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, bc1: 0.5, bc2: 0.5, weightDecay: 0 };
+    const t = time(() => be.adam(p, g, m, v, n, s), budget, 'cpu');
+    console.log(`adam over ${n} parameters, ${be === nb ? 'native' : 'js'}: ${(t / 1000).toFixed(3)} ms`);
+  }
+}
