@@ -1,10 +1,11 @@
 /**
  * Short benchmark of the native backend's fused layer step (and the js backend for scale).
  *   node --import tsx bench/kernels-native.ts [--quick]
- * GFLOP/s counts the three products of a full step (drive, dW, e_bottom): 6*B*nIn*nOut flops.
+ * GFLOP/s counts the three products of a full step (drive, dW, e_bottom): 6*B*nIn*nOut flops. The 2-thread column
+ * splits every layer over the thread pool (layerThreadMinWork 0); the default splits from 50,000 multiply-adds.
  */
 import { JsBackend, PHI, STEP, type Backend, type LayerStepArgs } from '../src/kernels/index.js';
-import { loadNativeBackend, MULTI_THREAD_MIN_WORK, NativeBackend } from '../src/kernels/native/index.js';
+import { LAYER_THREAD_MIN_WORK, loadNativeBackend, MULTI_THREAD_MIN_WORK, NativeBackend } from '../src/kernels/native/index.js';
 
 const quick = process.argv.includes('--quick');
 const FULL = STEP.PROSPECTIVE | STEP.GRADS | STEP.LEARN_TAU | STEP.ERR_DOWN;
@@ -64,9 +65,9 @@ for (const [B, nIn, nOut] of shapes) {
   const A = makeArgs(nb, B, nIn, nOut);
   nb.tune({ maxThreads: 1 });
   const t1 = time(() => nb.layerStep(A, PHI.tanh, 0.1, 1, FULL), budget, 'cpu');
-  nb.tune({ maxThreads: 2, multiThreadMinWork: 0 });
+  nb.tune({ maxThreads: 2, layerThreadMinWork: 0 });
   const t2 = time(() => nb.layerStep(A, PHI.tanh, 0.1, 1, FULL), budget, 'wall');
-  nb.tune({ multiThreadMinWork: MULTI_THREAD_MIN_WORK });
+  nb.tune({ layerThreadMinWork: LAYER_THREAD_MIN_WORK });
   let tj = Number.NaN;
   if (B * nIn * nOut <= 300_000) {
     const jb = new JsBackend('float32');
@@ -96,14 +97,15 @@ console.log(`\nB=100 1->1 prospective only: ${tf.toFixed(3)} µs per layerStep c
     const t = time(() => nb.gemm(false, true, M, N, K, 1, A, Bm, 0, C), budget, th === 1 ? 'cpu' : 'wall');
     console.log(`sgemm ${M}x${N}x${K} NT, ${th} thread${th > 1 ? 's' : ''}: ${(t / 1000).toFixed(3)} ms, ${((2 * M * N * K) / t / 1e3).toFixed(1)} GFLOP/s`);
   }
-  nb.tune({ maxThreads: 1 });
   const n = N * K;
   const jb = new JsBackend('float32');
-  for (const be of [nb, jb] as Backend[]) {
+  const runs: [Backend, number][] = [[nb, 1], [nb, 2], [jb, 1]];
+  for (const [be, th] of runs) {
+    if (be === nb) nb.tune({ maxThreads: th });
     const [p, g, m, v] = [0, 1, 2, 3].map(() => be.alloc(n));
     g.a.fill(1e-3);
     const s = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, bc1: 0.5, bc2: 0.5, weightDecay: 0 };
-    const t = time(() => be.adam(p, g, m, v, n, s), budget, 'cpu');
-    console.log(`adam over ${n} parameters, ${be === nb ? 'native' : 'js'}: ${(t / 1000).toFixed(3)} ms`);
+    const t = time(() => be.adam(p, g, m, v, n, s), budget, th === 1 ? 'cpu' : 'wall');
+    console.log(`adam over ${n} parameters, ${be === nb ? `native, ${th} thread${th > 1 ? 's' : ''}` : 'js'}: ${(t / 1000).toFixed(3)} ms`);
   }
 }

@@ -8,17 +8,29 @@
  *   gemm(tA, tB, M, N, K, alpha, A, B, beta, C)
  *   activate(phi, x, r, rp, n)
  *   adam(p, g, m, v, n, lr, beta1, beta2, eps, bc1, bc2, weightDecay)
- *   setMaxThreads(n) / setThreadRule(minWork) / info() -> { corename, config, maxThreads, numThreads, ... }
+ *   setMaxThreads(n) / setThresholds(multiThreadMinWork, blasMinWork, layerThreadMinWork)
+ *   info() -> { corename, config, maxThreads, numThreads, multiThreadMinWork, blasMinWork, layerThreadMinWork, ... }
+ *
+ * Threads: a layer step of at least layerThreadMinWork multiply-adds per product runs on maxThreads threads of a
+ * persistent pool (split by batch rows, then by output neurons; OpenBLAS single-threaded inside each part); a
+ * standalone gemm of at least multiThreadMinWork lets OpenBLAS use maxThreads threads itself.
  *
  * The semantics are those of the portable reference backend (src/kernels/js/index.ts) and the doc comments of
  * src/kernels/types.ts. Transcendentals use branch-free float approximations (relative error ~1e-7) so the
  * elementwise loops vectorise.
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
 #ifndef NAPI_VERSION
 #define NAPI_VERSION 8
 #endif
 #include <node_api.h>
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,15 +47,179 @@ extern char *openblas_get_config(void);
 
 /* ---- threads: a per-product rule, switching the OpenBLAS thread count only when it changes ---- */
 static int g_max_threads = 1;       /* upper bound set from JS (default 1 until setMaxThreads) */
-static double g_mt_min_work = 16.0e6; /* multiply-adds from which a product uses g_max_threads */
+static double g_mt_min_work = 16.0e6; /* multiply-adds from which a standalone product (gemm) lets OpenBLAS use
+                                         g_max_threads threads */
 static int g_cur_threads = -1;
 
+static inline void set_blas_threads(int want) {
+  if (want != g_cur_threads) {
+    openblas_set_num_threads(want);
+    g_cur_threads = want;
+  }
+}
 static inline void use_threads(double work) {
   int want = (g_max_threads > 1 && work >= g_mt_min_work) ? g_max_threads : 1;
   if (want != g_cur_threads) {
     openblas_set_num_threads(want);
     g_cur_threads = want;
   }
+}
+
+/* ---- a small persistent thread pool: the calling (Node main) thread is worker 0 ----
+   A task is split into n parts; each thread first claims the part with its own index, then any part still
+   unclaimed, so when a worker is not running (another process holds its core), the caller takes its part instead
+   of waiting for a time slice. Claims are tagged with the task number, so a worker that wakes late never touches
+   a newer task. Idle workers spin for ~POOL_SPIN_NS, then sleep on a condition variable. A wide layer step is
+   split by batch rows (drive product, elementwise update, e_bottom product) and then by output neurons (weight
+   gradient), with OpenBLAS at 1 thread inside each part. */
+#define POOL_MAX 8
+#define POOL_SPIN_NS 300000L
+static double g_pool_min_work = 50000.0; /* multiply-adds per product (B*nIn*nOut) from which a layer step is split
+                                            across g_max_threads pool threads */
+typedef void (*pool_fn)(void *arg, int part, int nparts);
+static struct {
+  int size;                     /* workers started (excluding the caller) */
+  pool_fn fn;                   /* the current task (written before gen is bumped) */
+  void *arg;
+  int parts;
+  atomic_uint gen;              /* bumped once per task */
+  atomic_uint claim[POOL_MAX];  /* the task number that last claimed each part */
+  atomic_int done;              /* parts of the current task finished */
+  atomic_int sleepers;
+  unsigned startGen[POOL_MAX];  /* the task count when each worker was created (its first task is the next one) */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+} g_pool = {.size = 0, .parts = 1, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+static inline long now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+/* run the unclaimed parts of task g, starting with part `first` */
+static void pool_claim_and_run(unsigned g, int first) {
+  const pool_fn fn = g_pool.fn;
+  void *const arg = g_pool.arg;
+  const int n = g_pool.parts;
+  for (int k = 0; k < n; k++) {
+    const int part = (first + k) % n;
+    unsigned c = atomic_load(&g_pool.claim[part]);
+    /* claimable only by task g, and only once: tags before g are free, g or later are taken */
+    if ((int)(g - c) > 0 && atomic_compare_exchange_strong(&g_pool.claim[part], &c, g)) {
+      fn(arg, part, n);
+      atomic_fetch_add(&g_pool.done, 1);
+    }
+  }
+}
+
+static void *pool_worker(void *p) {
+  const int id = (int)(intptr_t)p;
+  unsigned seen = g_pool.startGen[id];
+  for (;;) {
+    unsigned g = atomic_load(&g_pool.gen);
+    if (g == seen) {
+      const long t0 = now_ns();
+      int spins = 0;
+      while ((g = atomic_load(&g_pool.gen)) == seen) {
+        cpu_relax();
+        if ((++spins & 255) == 0 && now_ns() - t0 > POOL_SPIN_NS) break;
+      }
+      if (g == seen) {
+        pthread_mutex_lock(&g_pool.mu);
+        atomic_fetch_add(&g_pool.sleepers, 1);
+        while ((g = atomic_load(&g_pool.gen)) == seen) pthread_cond_wait(&g_pool.cv, &g_pool.mu);
+        atomic_fetch_sub(&g_pool.sleepers, 1);
+        pthread_mutex_unlock(&g_pool.mu);
+      }
+    }
+    seen = g;
+    pool_claim_and_run(g, id);
+  }
+  return NULL;
+}
+
+/* start workers so that n threads (caller included) can run; returns the number available */
+static int pool_ensure(int n) {
+  if (n > POOL_MAX) n = POOL_MAX;
+  while (g_pool.size < n - 1) {
+    pthread_t t;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    g_pool.startGen[g_pool.size + 1] = atomic_load(&g_pool.gen);
+    int rc = pthread_create(&t, &at, pool_worker, (void *)(intptr_t)(g_pool.size + 1));
+    pthread_attr_destroy(&at);
+    if (rc != 0) break;
+    g_pool.size++;
+  }
+  return g_pool.size + 1 < n ? g_pool.size + 1 : n;
+}
+
+/* Contention back-off: a split task is "late" when the caller, done with its own part, then waited for the
+   other threads longer than that part took (a worker waiting for a core that another process holds). When, over a
+   window of POOL_WINDOW tasks, more than a quarter were late or the caller waited more than half as long as it
+   worked, the next POOL_BACKOFF_NS run every part on the caller, then the pool is tried again. (Idle here, the
+   wait is ~2 % of the work, with rare single late tasks from page faults or short preemptions.) The parts are
+   the same either way, so results do not depend on it. */
+#define POOL_WINDOW 256
+#define POOL_BACKOFF_NS 500000000L
+static long g_pool_backoff_until = 0, g_pool_win_work = 0, g_pool_win_wait = 0;
+static int g_pool_win_n = 0, g_pool_win_late = 0;
+static long g_pool_backoffs = 0;
+
+/* run fn(arg, part, n) for parts 0..n-1 on up to n threads (the caller included) and wait for all */
+static void pool_run(pool_fn fn, void *arg, int n) {
+  if (n <= 1) {
+    fn(arg, 0, 1);
+    return;
+  }
+  const long t0 = now_ns();
+  if (t0 < g_pool_backoff_until) {
+    for (int k = 0; k < n; k++) fn(arg, k, n);
+    return;
+  }
+  g_pool.fn = fn;
+  g_pool.arg = arg;
+  g_pool.parts = n;
+  atomic_store(&g_pool.done, 0);
+  const unsigned g = atomic_fetch_add(&g_pool.gen, 1) + 1;
+  if (atomic_load(&g_pool.sleepers) > 0) {
+    pthread_mutex_lock(&g_pool.mu);
+    pthread_cond_broadcast(&g_pool.cv);
+    pthread_mutex_unlock(&g_pool.mu);
+  }
+  pool_claim_and_run(g, 0);
+  const long t1 = now_ns();
+  int spins = 0;
+  while (atomic_load(&g_pool.done) < n) {
+    cpu_relax();
+    if ((++spins & 4095) == 0) sched_yield();
+  }
+  const long t2 = now_ns();
+  if (t2 - t1 > t1 - t0) g_pool_win_late++;
+  g_pool_win_work += t1 - t0;
+  g_pool_win_wait += t2 - t1;
+  if (++g_pool_win_n == POOL_WINDOW) {
+    if (4 * g_pool_win_late > POOL_WINDOW || 2 * g_pool_win_wait > g_pool_win_work) {
+      g_pool_backoff_until = t2 + POOL_BACKOFF_NS;
+      g_pool_backoffs++;
+    }
+    g_pool_win_n = g_pool_win_late = 0;
+    g_pool_win_work = g_pool_win_wait = 0;
+  }
+}
+
+/* threads a layer of this much work per product runs on */
+static inline int pool_threads_for(double work) {
+  return (g_max_threads > 1 && work >= g_pool_min_work) ? (g_max_threads < POOL_MAX ? g_max_threads : POOL_MAX) : 1;
 }
 
 /* ---- fast, accurate float transcendentals (branch-free so loops vectorise) ---- */
@@ -208,7 +384,7 @@ typedef struct {
   float *f[F_COUNT];
   int G;                /* phi runs over chunks of G rows at once (one vector remainder per chunk, not per row) */
   float *iTauM, *iTauR; /* nOut scratch: reciprocals of the time constants of this step */
-  double *accB, *accT;  /* nOut scratch: gradient accumulators */
+  double *accB, *accT;  /* POOL_MAX*nOut scratch: gradient accumulators, one row per thread */
   double *accW;         /* nOut*nIn scratch of the loop path (no sgemm) */
   float *zeros;         /* nOut zeros: the bias of a layer without one */
   int blas;             /* use sgemm for the three products (otherwise plain loops) */
@@ -339,8 +515,8 @@ static napi_value js_make_layer(napi_env env, napi_callback_info info) {
   if (L->G > B) L->G = B;
   L->iTauM = (float *)malloc(sizeof(float) * nOut);
   L->iTauR = (float *)malloc(sizeof(float) * nOut);
-  L->accB = (double *)malloc(sizeof(double) * nOut);
-  L->accT = (double *)malloc(sizeof(double) * nOut);
+  L->accB = (double *)malloc(sizeof(double) * nOut * POOL_MAX);
+  L->accT = (double *)malloc(sizeof(double) * nOut * POOL_MAX);
   L->zeros = (float *)calloc(nOut, sizeof(float));
   if (!L->iTauM || !L->iTauR || !L->accB || !L->accT || !L->zeros) {
     layer_free(env, L, NULL);
@@ -421,32 +597,34 @@ col_update(int n, int prospective, float dt, float gamma, float bias, float tauM
   }
 }
 
-/* elementwise part of the step: membrane/error updates, phi, and the batch sums of the gradients, in chunks of G
-   rows that stay in L1 between the passes */
-static void layer_elementwise(Layer *L, int phi, int prospective, float dt, float gamma, int grads, int learnTau) {
-  const int B = L->B, nOut = L->nOut, G = L->G;
+/* elementwise part of the step for batch rows [r0, r1): membrane/error updates, phi, and the batch sums of the
+   gradients (added into accB/accT, nOut doubles each), in chunks of G rows that stay in L1 between the passes */
+static void layer_elementwise(Layer *L, int phi, int prospective, float dt, float gamma, int grads, int learnTau,
+                              int r0, int r1, double *restrict accB, double *restrict accT) {
+  const int nOut = L->nOut, G = L->G;
   const float *bias = L->f[F_b] ? L->f[F_b] : L->zeros;
   float *const *f = L->f;
-  double *restrict accB = L->accB, *restrict accT = L->accT;
   if (nOut == 1) {
-    col_update(B, prospective, dt, gamma, bias[0], f[F_tauM][0], f[F_tauR][0], L->iTauM[0], L->iTauR[0], f[F_raw],
-               f[F_rP], f[F_u], f[F_v], f[F_uN], f[F_vN], f[F_instE], f[F_pU], f[F_pV], f[F_uDot]);
-    phi_apply(phi, f[F_pU], f[F_rN], f[F_rPN], B);
+    const int n = r1 - r0;
+    col_update(n, prospective, dt, gamma, bias[0], f[F_tauM][0], f[F_tauR][0], L->iTauM[0], L->iTauR[0],
+               f[F_raw] + r0, f[F_rP] + r0, f[F_u] + r0, f[F_v] + r0, f[F_uN] + r0, f[F_vN] + r0, f[F_instE] + r0,
+               f[F_pU] + r0, f[F_pV] + r0, f[F_uDot] + r0);
+    phi_apply(phi, f[F_pU] + r0, f[F_rN] + r0, f[F_rPN] + r0, n);
     if (grads) {
       const float *restrict pV = f[F_pV], *restrict uDot = f[F_uDot];
       double sb = 0.0, st = 0.0;
-      for (int bi = 0; bi < B; bi++) {
+      for (int bi = r0; bi < r1; bi++) {
         sb += (double)pV[bi];
         st += (double)pV[bi] * (double)uDot[bi];
       }
-      accB[0] = sb;
-      accT[0] = st;
+      accB[0] += sb;
+      accT[0] += st;
     }
     return;
   }
-  for (int r0 = 0; r0 < B; r0 += G) {
-    const int rows = B - r0 < G ? B - r0 : G;
-    for (int bi = r0; bi < r0 + rows; bi++) {
+  for (int c0 = r0; c0 < r1; c0 += G) {
+    const int rows = r1 - c0 < G ? r1 - c0 : G;
+    for (int bi = c0; bi < c0 + rows; bi++) {
       const size_t o = (size_t)bi * nOut;
       row_update(nOut, prospective, dt, gamma, bias, f[F_tauM], f[F_tauR], L->iTauM, L->iTauR, f[F_raw] + o,
                  f[F_rP] + o, f[F_u] + o, f[F_v] + o, f[F_uN] + o, f[F_vN] + o, f[F_instE] + o, f[F_pU] + o,
@@ -458,9 +636,162 @@ static void layer_elementwise(Layer *L, int phi, int prospective, float dt, floa
           for (int j = 0; j < nOut; j++) accT[j] += (double)pV[j] * (double)uDot[j];
       }
     }
-    const size_t o = (size_t)r0 * nOut;
+    const size_t o = (size_t)c0 * nOut;
     phi_apply(phi, f[F_pU] + o, f[F_rN] + o, f[F_rPN] + o, rows * nOut);
   }
+}
+
+/* the products of a step with plain C loops (double accumulation), for layers too small for sgemm */
+static void loop_drive(const Layer *L) {
+  const int B = L->B, nIn = L->nIn, nOut = L->nOut;
+  const float *W = L->f[F_W], *rB = L->f[F_rB];
+  float *uDot = L->f[F_uDot];
+  if (nIn == 1) {
+    for (int bi = 0; bi < B; bi++) {
+      const float x = rB[bi];
+      float *restrict s = uDot + (size_t)bi * nOut;
+      for (int j = 0; j < nOut; j++) s[j] = W[j] * x;
+    }
+    return;
+  }
+  for (int bi = 0; bi < B; bi++) {
+    const float *restrict x = rB + (size_t)bi * nIn;
+    float *restrict s = uDot + (size_t)bi * nOut;
+    for (int j = 0; j < nOut; j++) {
+      const float *restrict w = W + (size_t)j * nIn;
+      double acc = 0.0;
+      for (int k = 0; k < nIn; k++) acc += (double)w[k] * x[k];
+      s[j] = (float)acc;
+    }
+  }
+}
+static void loop_grad_w(const Layer *L, double invB) {
+  const int B = L->B, nIn = L->nIn, nOut = L->nOut;
+  const float *pV = L->f[F_pV], *rB = L->f[F_rB];
+  float *gW = L->f[F_gW];
+  double *restrict acc = L->accW;
+  memset(acc, 0, sizeof(double) * (size_t)nOut * nIn);
+  for (int bi = 0; bi < B; bi++) {
+    const float *restrict p = pV + (size_t)bi * nOut, *restrict x = rB + (size_t)bi * nIn;
+    if (nIn == 1) {
+      const double xb = x[0];
+      for (int j = 0; j < nOut; j++) acc[j] += (double)p[j] * xb;
+    } else {
+      for (int j = 0; j < nOut; j++) {
+        const double pj = p[j];
+        double *restrict a = acc + (size_t)j * nIn;
+        for (int k = 0; k < nIn; k++) a[k] += pj * x[k];
+      }
+    }
+  }
+  for (size_t i = 0; i < (size_t)nOut * nIn; i++) gW[i] = (float)(-acc[i] * invB);
+}
+static void loop_err_down(const Layer *L) {
+  const int B = L->B, nIn = L->nIn, nOut = L->nOut;
+  const float *pV = L->f[F_pV], *W = L->f[F_W];
+  float *eB = L->f[F_eB];
+  if (nIn == 1) {
+    for (int bi = 0; bi < B; bi++) {
+      const float *restrict p = pV + (size_t)bi * nOut;
+      double acc = 0.0;
+      for (int j = 0; j < nOut; j++) acc += (double)p[j] * W[j];
+      eB[bi] = (float)acc;
+    }
+    return;
+  }
+  for (int bi = 0; bi < B; bi++) {
+    const float *restrict p = pV + (size_t)bi * nOut;
+    float *restrict e = eB + (size_t)bi * nIn;
+    for (int k = 0; k < nIn; k++) e[k] = 0.0f;
+    for (int j = 0; j < nOut; j++) {
+      const float pj = p[j];
+      const float *restrict w = W + (size_t)j * nIn;
+      for (int k = 0; k < nIn; k++) e[k] += pj * w[k];
+    }
+  }
+}
+
+/* one layer step, split over nth threads (sgemm layers only; nth = 1 runs it all on the caller):
+   phase 1, by batch rows:      S = r_bottom Wᵀ, the elementwise update, e_bottom = prosp_v W
+   phase 2, by output neurons:  gW = -(prosp_vᵀ r_bottom)/B, and gB/gTau from the per-thread batch sums */
+typedef struct {
+  Layer *L;
+  int phi, prospective, grads, learnTau, errDown;
+  float dt, gamma;
+} StepTask;
+
+static void step_rows(void *arg, int t, int T) { /* part t of T */
+  const StepTask *s = (const StepTask *)arg;
+  Layer *L = s->L;
+  const int B = L->B, nIn = L->nIn, nOut = L->nOut;
+  const int r0 = (int)((long)B * t / T), r1 = (int)((long)B * (t + 1) / T), n = r1 - r0;
+  double *accB = L->accB + (size_t)t * nOut, *accT = L->accT + (size_t)t * nOut;
+  if (s->grads) {
+    memset(accB, 0, sizeof(double) * nOut);
+    if (s->learnTau) memset(accT, 0, sizeof(double) * nOut);
+  }
+  if (n <= 0) return;
+  const float *W = L->f[F_W];
+  cblas_sgemm(RowMajor, NoTrans, Trans, n, nOut, nIn, 1.0f, L->f[F_rB] + (size_t)r0 * nIn, nIn, W, nIn, 0.0f,
+              L->f[F_uDot] + (size_t)r0 * nOut, nOut);
+  layer_elementwise(L, s->phi, s->prospective, s->dt, s->gamma, s->grads, s->learnTau, r0, r1, accB, accT);
+  if (s->errDown)
+    cblas_sgemm(RowMajor, NoTrans, NoTrans, n, nIn, nOut, 1.0f, L->f[F_pV] + (size_t)r0 * nOut, nOut, W, nIn, 0.0f,
+                L->f[F_eB] + (size_t)r0 * nIn, nIn);
+}
+
+static void step_cols(void *arg, int t, int T) { /* part t of T */
+  const StepTask *s = (const StepTask *)arg;
+  Layer *L = s->L;
+  const int B = L->B, nIn = L->nIn, nOut = L->nOut;
+  const int j0 = (int)((long)nOut * t / T), j1 = (int)((long)nOut * (t + 1) / T);
+  if (j1 <= j0) return;
+  const double invB = 1.0 / B;
+  cblas_sgemm(RowMajor, Trans, NoTrans, j1 - j0, nIn, B, (float)(-invB), L->f[F_pV] + j0, nOut, L->f[F_rB], nIn,
+              0.0f, L->f[F_gW] + (size_t)j0 * nIn, nIn);
+  float *gB = L->f[F_gB], *gTau = L->f[F_gTau];
+  for (int j = j0; j < j1; j++) {
+    double sb = 0.0, st = 0.0;
+    for (int tt = 0; tt < T; tt++) {
+      sb += L->accB[(size_t)tt * nOut + j];
+      if (s->learnTau) st += L->accT[(size_t)tt * nOut + j];
+    }
+    if (gB) gB[j] = (float)(-sb * invB);
+    if (s->learnTau) gTau[j] = (float)(st * invB);
+  }
+}
+
+static void layer_step(Layer *L, int phi, int flags, float dt, float gamma) {
+  const int nOut = L->nOut;
+  StepTask s = {L, phi, (flags & 1) != 0, (flags & 2) != 0, 0, (flags & 8) != 0, dt, gamma};
+  s.learnTau = s.grads && (flags & 4) != 0;
+  for (int j = 0; j < nOut; j++) {
+    L->iTauM[j] = 1.0f / L->f[F_tauM][j];
+    L->iTauR[j] = 1.0f / L->f[F_tauR][j];
+  }
+  if (L->blas) {
+    /* products of one layer never use OpenBLAS's own threads: the pool splits the layer instead */
+    set_blas_threads(1);
+    const int T = nOut > 1 ? pool_ensure(pool_threads_for(L->work)) : 1;
+    pool_run(step_rows, &s, T);
+    if (s.grads) pool_run(step_cols, &s, T);
+    return;
+  }
+  if (s.grads) {
+    memset(L->accB, 0, sizeof(double) * nOut);
+    if (s.learnTau) memset(L->accT, 0, sizeof(double) * nOut);
+  }
+  loop_drive(L);
+  layer_elementwise(L, phi, s.prospective, dt, gamma, s.grads, s.learnTau, 0, L->B, L->accB, L->accT);
+  if (s.grads) {
+    const double invB = 1.0 / L->B;
+    loop_grad_w(L, invB);
+    if (L->f[F_gB])
+      for (int j = 0; j < nOut; j++) L->f[F_gB][j] = (float)(-L->accB[j] * invB);
+    if (s.learnTau)
+      for (int j = 0; j < nOut; j++) L->f[F_gTau][j] = (float)(L->accT[j] * invB);
+  }
+  if (s.errDown) loop_err_down(L);
 }
 
 static napi_value js_layer_step(napi_env env, napi_callback_info info) {
@@ -480,101 +811,7 @@ static napi_value js_layer_step(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "unknown activation code");
     return NULL;
   }
-  const int B = L->B, nIn = L->nIn, nOut = L->nOut;
-  const int prospective = (flags & 1) != 0, grads = (flags & 2) != 0, learnTau = grads && (flags & 4) != 0;
-  const int errDown = (flags & 8) != 0;
-  const float *W = L->f[F_W], *rB = L->f[F_rB];
-  float *uDot = L->f[F_uDot], *pV = L->f[F_pV];
-
-  for (int j = 0; j < nOut; j++) {
-    L->iTauM[j] = 1.0f / L->f[F_tauM][j];
-    L->iTauR[j] = 1.0f / L->f[F_tauR][j];
-  }
-  if (grads) {
-    memset(L->accB, 0, sizeof(double) * nOut);
-    if (learnTau) memset(L->accT, 0, sizeof(double) * nOut);
-  }
-
-  /* drive S = rB W^T (B x nOut) into uDot */
-  if (L->blas) {
-    use_threads(L->work);
-    cblas_sgemm(RowMajor, NoTrans, Trans, B, nOut, nIn, 1.0f, rB, nIn, W, nIn, 0.0f, uDot, nOut);
-  } else if (nIn == 1) {
-    for (int bi = 0; bi < B; bi++) {
-      const float x = rB[bi];
-      float *restrict s = uDot + (size_t)bi * nOut;
-      for (int j = 0; j < nOut; j++) s[j] = W[j] * x;
-    }
-  } else {
-    for (int bi = 0; bi < B; bi++) {
-      const float *restrict x = rB + (size_t)bi * nIn;
-      float *restrict s = uDot + (size_t)bi * nOut;
-      for (int j = 0; j < nOut; j++) {
-        const float *restrict w = W + (size_t)j * nIn;
-        double acc = 0.0;
-        for (int k = 0; k < nIn; k++) acc += (double)w[k] * x[k];
-        s[j] = (float)acc;
-      }
-    }
-  }
-
-  layer_elementwise(L, phi, prospective, (float)dt, (float)gamma, grads, learnTau);
-
-  if (grads) {
-    const double invB = 1.0 / B;
-    float *gW = L->f[F_gW];
-    if (L->blas) {
-      use_threads(L->work);
-      cblas_sgemm(RowMajor, Trans, NoTrans, nOut, nIn, B, (float)(-invB), pV, nOut, rB, nIn, 0.0f, gW, nIn);
-    } else {
-      double *restrict acc = L->accW;
-      memset(acc, 0, sizeof(double) * (size_t)nOut * nIn);
-      for (int bi = 0; bi < B; bi++) {
-        const float *restrict p = pV + (size_t)bi * nOut, *restrict x = rB + (size_t)bi * nIn;
-        if (nIn == 1) {
-          const double xb = x[0];
-          for (int j = 0; j < nOut; j++) acc[j] += (double)p[j] * xb;
-        } else {
-          for (int j = 0; j < nOut; j++) {
-            const double pj = p[j];
-            double *restrict a = acc + (size_t)j * nIn;
-            for (int k = 0; k < nIn; k++) a[k] += pj * x[k];
-          }
-        }
-      }
-      for (size_t i = 0; i < (size_t)nOut * nIn; i++) gW[i] = (float)(-acc[i] * invB);
-    }
-    if (L->f[F_gB])
-      for (int j = 0; j < nOut; j++) L->f[F_gB][j] = (float)(-L->accB[j] * invB);
-    if (learnTau)
-      for (int j = 0; j < nOut; j++) L->f[F_gTau][j] = (float)(L->accT[j] * invB);
-  }
-
-  if (errDown) {
-    float *eB = L->f[F_eB];
-    if (L->blas) {
-      use_threads(L->work);
-      cblas_sgemm(RowMajor, NoTrans, NoTrans, B, nIn, nOut, 1.0f, pV, nOut, W, nIn, 0.0f, eB, nIn);
-    } else if (nIn == 1) {
-      for (int bi = 0; bi < B; bi++) {
-        const float *restrict p = pV + (size_t)bi * nOut;
-        double acc = 0.0;
-        for (int j = 0; j < nOut; j++) acc += (double)p[j] * W[j];
-        eB[bi] = (float)acc;
-      }
-    } else {
-      for (int bi = 0; bi < B; bi++) {
-        const float *restrict p = pV + (size_t)bi * nOut;
-        float *restrict e = eB + (size_t)bi * nIn;
-        for (int k = 0; k < nIn; k++) e[k] = 0.0f;
-        for (int j = 0; j < nOut; j++) {
-          const float pj = p[j];
-          const float *restrict w = W + (size_t)j * nIn;
-          for (int k = 0; k < nIn; k++) e[k] += pj * w[k];
-        }
-      }
-    }
-  }
+  layer_step(L, phi, flags, (float)dt, (float)gamma);
   return NULL;
 }
 
@@ -650,6 +887,24 @@ static void adam_update(int n, float *restrict p, const float *restrict g, float
   }
 }
 
+/* Adam over at least this many entries is split across the pool (when it has more than one thread) */
+#define ADAM_POOL_MIN 65536
+typedef struct {
+  int n;
+  float *p;
+  const float *g;
+  float *m, *v;
+  double s[7];
+} AdamTask;
+static void adam_part(void *arg, int t, int T) {
+  const AdamTask *a = (const AdamTask *)arg;
+  /* parts aligned to 16 entries (one cache line) */
+  const int i0 = (int)(((long)a->n * t / T) & ~15L), i1 = t == T - 1 ? a->n : (int)(((long)a->n * (t + 1) / T) & ~15L);
+  if (i1 > i0)
+    adam_update(i1 - i0, a->p + i0, a->g + i0, a->m + i0, a->v + i0, a->s[0], a->s[1], a->s[2], a->s[3], a->s[4],
+                a->s[5], a->s[6]);
+}
+
 static napi_value js_adam(napi_env env, napi_callback_info info) {
   size_t argc = 12;
   napi_value argv[12];
@@ -670,7 +925,12 @@ static napi_value js_adam(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "adam: a buffer is smaller than n");
     return NULL;
   }
-  adam_update(n, p, g, m, v, s[0], s[1], s[2], s[3], s[4], s[5], s[6]);
+  const int T = n >= ADAM_POOL_MIN ? pool_ensure(g_max_threads) : 1;
+  if (T > 1) {
+    AdamTask a = {n, p, g, m, v, {s[0], s[1], s[2], s[3], s[4], s[5], s[6]}};
+    pool_run(adam_part, &a, T);
+  } else
+    adam_update(n, p, g, m, v, s[0], s[1], s[2], s[3], s[4], s[5], s[6]);
   return NULL;
 }
 
@@ -689,19 +949,21 @@ static napi_value js_set_max_threads(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* setThresholds(multiThreadMinWork, blasMinWork): negative values leave a threshold unchanged */
+/* setThresholds(multiThreadMinWork, blasMinWork, layerThreadMinWork): negative values leave a threshold unchanged */
 static napi_value js_set_thresholds(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  double a, b;
+  size_t argc = 3;
+  napi_value argv[3];
+  double a, b, c = -1.0;
   NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 2 || napi_get_value_double(env, argv[0], &a) != napi_ok ||
-      napi_get_value_double(env, argv[1], &b) != napi_ok) {
-    napi_throw_type_error(env, NULL, "setThresholds(multiThreadMinWork, blasMinWork)");
+      napi_get_value_double(env, argv[1], &b) != napi_ok ||
+      (argc >= 3 && napi_get_value_double(env, argv[2], &c) != napi_ok)) {
+    napi_throw_type_error(env, NULL, "setThresholds(multiThreadMinWork, blasMinWork[, layerThreadMinWork])");
     return NULL;
   }
   if (a >= 0) g_mt_min_work = a;
   if (b >= 0) g_blas_min_work = b;
+  if (c >= 0) g_pool_min_work = c;
   return NULL;
 }
 
@@ -725,6 +987,9 @@ static napi_value js_info(napi_env env, napi_callback_info info) {
   set_num(env, obj, "numThreads", openblas_get_num_threads());
   set_num(env, obj, "multiThreadMinWork", g_mt_min_work);
   set_num(env, obj, "blasMinWork", g_blas_min_work);
+  set_num(env, obj, "layerThreadMinWork", g_pool_min_work);
+  set_num(env, obj, "poolThreads", g_pool.size + 1);
+  set_num(env, obj, "poolBackoffs", (double)g_pool_backoffs);
   return obj;
 }
 

@@ -24,12 +24,25 @@ interface Addon {
   activate(phi: number, x: Float32Array, r: Float32Array, rp: Float32Array, n: number): void;
   adam(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, weightDecay: number): void;
   setMaxThreads(n: number): void;
-  setThresholds(multiThreadMinWork: number, blasMinWork: number): void;
-  info(): { corename: string; config: string; maxThreads: number; numThreads: number; multiThreadMinWork: number; blasMinWork: number };
+  setThresholds(multiThreadMinWork: number, blasMinWork: number, layerThreadMinWork?: number): void;
+  info(): {
+    corename: string;
+    config: string;
+    maxThreads: number;
+    numThreads: number;
+    multiThreadMinWork: number;
+    blasMinWork: number;
+    layerThreadMinWork: number;
+    poolThreads: number;
+    /** how often the pool fell back to the calling thread for 0.5 s because its workers waited for a core */
+    poolBackoffs: number;
+  };
 }
 
 /** A product (B*nIn*nOut multiply-adds for one sgemm) uses the extra thread from this size on (measured). */
 export const MULTI_THREAD_MIN_WORK = 16_000_000;
+/** Default multiply-adds per product (B*nIn*nOut) from which a layer step is split over the threads. */
+export const LAYER_THREAD_MIN_WORK = 50_000;
 
 const NOT_BUILT = 'native addon not built (install libopenblas-dev and run npm run build:native)';
 
@@ -104,7 +117,8 @@ function selfTest(addon: Addon, threads: number): void {
 
 /**
  * GLE_NATIVE_THREADS, else min(2, cores) — but 1 when other work already occupies the cores: OpenBLAS's helper
- * thread must then wait for a time slice at every product, which made a 750-wide step up to 25x slower here.
+ * thread must then wait for a time slice at every product, which made a 750-wide step up to 25x slower here (measured
+ * with OpenBLAS threads; the pool of layer steps waits at two barriers per layer step in the same way).
  */
 function defaultMaxThreads(): { n: number; why: string } {
   const env = process.env.GLE_NATIVE_THREADS;
@@ -170,8 +184,10 @@ function f32(buf: FBuf | null, name: string): Float32Array | null {
   return buf.a;
 }
 
-const ruleText = (i: { maxThreads: number; multiThreadMinWork: number }): string =>
-  i.maxThreads > 1 ? `1 thread; ${i.maxThreads} for sgemm of >= ${i.multiThreadMinWork} multiply-adds (B*nIn*nOut)` : '1 thread';
+const ruleText = (i: { maxThreads: number; layerThreadMinWork: number }): string =>
+  i.maxThreads > 1
+    ? `layer steps of >= ${i.layerThreadMinWork} multiply-adds per product (B*nIn*nOut) split over ${i.maxThreads} threads (by batch rows, then output neurons); smaller ones on 1`
+    : '1 thread';
 const smallText = (i: { blasMinWork: number }): string => `plain C loops when B*nIn*nOut < ${i.blasMinWork}; sgemm otherwise`;
 
 export class NativeBackend implements Backend {
@@ -197,23 +213,24 @@ export class NativeBackend implements Backend {
     if (ld.warning) this.info.warning = ld.warning;
   }
 
-  /** Upper bound on OpenBLAS threads (default min(2, cores), or GLE_NATIVE_THREADS). Process-wide. */
+  /** Threads a wide layer step (and Adam on large tensors) may use (default min(2, cores), or GLE_NATIVE_THREADS). Process-wide. */
   setMaxThreads(n: number): void {
     this.tune({ maxThreads: n });
   }
 
   /**
-   * Process-wide tuning (benchmarks): thread bound, the product size (B*nIn*nOut multiply-adds) from which
-   * products use more than one thread, and the size below which layers use plain C loops instead of sgemm
-   * (read when a layer is first stepped).
+   * Process-wide tuning (benchmarks, tests): the thread bound; the product size (B*nIn*nOut multiply-adds) from
+   * which a layer step is split over the threads (layerThreadMinWork) and from which a standalone gemm lets
+   * OpenBLAS thread (multiThreadMinWork); the size below which layers use plain C loops instead of sgemm (read
+   * when a layer is first stepped).
    */
-  tune(t: { maxThreads?: number; multiThreadMinWork?: number; blasMinWork?: number }): void {
+  tune(t: { maxThreads?: number; multiThreadMinWork?: number; blasMinWork?: number; layerThreadMinWork?: number }): void {
     const a = this.ld.addon;
     if (t.maxThreads !== undefined) {
       if (!Number.isInteger(t.maxThreads) || t.maxThreads < 1) throw new Error('maxThreads must be a positive integer');
       a.setMaxThreads(t.maxThreads);
     }
-    a.setThresholds(t.multiThreadMinWork ?? -1, t.blasMinWork ?? -1);
+    a.setThresholds(t.multiThreadMinWork ?? -1, t.blasMinWork ?? -1, t.layerThreadMinWork ?? -1);
     const i = a.info();
     this.info.threads = i.maxThreads;
     if (t.maxThreads !== undefined) this.info.threadsWhy = 'set by the caller';
