@@ -11,7 +11,7 @@
  * with the achieved GFLOP/s (matrix products only: 3 per layer when training, 2 when evaluating) and the ratio to the
  * reference PyTorch figures measured on this kind of machine (1 thread).
  *
- * `--native-threads 1,2` measures the native backend once per OpenBLAS thread bound (default: its own rule).
+ * `--native-threads 1,2` measures the native backend once per thread bound (its layer-step pool; default: its own rule).
  * `--torch PYTHON` also times the same networks (the MNIST-1D and speech cases) in PyTorch in the same run, through
  * bench/torch/gle_step.py (an efficient PyTorch GLE step: three matrix products per layer + torch.optim.Adam), at
  * the thread counts of `--torch-threads 1,2` (torch.set_num_threads; OpenBLAS inside torch keeps its own default),
@@ -143,7 +143,7 @@ async function main() {
   const results: Record<string, unknown>[] = [];
   const cpu = os.cpus()[0]?.model ?? 'unknown';
   process.stdout.write(`gle bench — ${cpu}, ${os.cpus().length} cores, node ${process.version}, ${runs} runs, median\n`);
-  // `--native-threads 1,2`: the native backend once per OpenBLAS thread bound (default: its own rule)
+  // `--native-threads 1,2`: the native backend once per thread bound (its layer-step pool; default: its own rule)
   const nativeThreads = arg('native-threads')?.split(',').map(Number);
   type Entry = { bname: 'js' | 'wasm' | 'native'; threads: number | undefined };
   const entries = wanted.flatMap((b): Entry[] => (b === 'native' && nativeThreads ? nativeThreads.map((t) => ({ bname: b, threads: t })) : [{ bname: b, threads: undefined }]));
