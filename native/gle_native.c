@@ -181,9 +181,17 @@ static void pool_run(pool_fn fn, void *arg, int n) {
     fn(arg, 0, 1);
     return;
   }
+  /* one task at a time: a second caller (the addon loaded in several Node worker threads) runs its parts itself */
+  static atomic_int busy = 0;
+  int expect = 0;
+  if (!atomic_compare_exchange_strong(&busy, &expect, 1)) {
+    for (int k = 0; k < n; k++) fn(arg, k, n);
+    return;
+  }
   const long t0 = now_ns();
   if (t0 < g_pool_backoff_until) {
     for (int k = 0; k < n; k++) fn(arg, k, n);
+    atomic_store(&busy, 0);
     return;
   }
   g_pool.fn = fn;
@@ -215,6 +223,7 @@ static void pool_run(pool_fn fn, void *arg, int n) {
     g_pool_win_n = g_pool_win_late = 0;
     g_pool_win_work = g_pool_win_wait = 0;
   }
+  atomic_store(&busy, 0);
 }
 
 /* threads a layer of this much work per product runs on */

@@ -316,6 +316,15 @@ describe('native backend', { skip }, () => {
     }
   });
 
+  test('layerStep from several Node worker threads at once: each gets the single-caller result', () => {
+    const script = fileURLToPath(new URL('./helpers/native-workers.mjs', import.meta.url));
+    const r = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const { main, workers } = JSON.parse(r.stdout.trim()) as { main: number; workers: number[] };
+    assert.ok(Number.isFinite(main) && main !== 0);
+    assert.deepEqual(workers, [main, main, main]);
+  });
+
   test('layerStep: the plain-loop path and the sgemm path both match js on small shapes', () => {
     const nat = nb as Backend & { tune(t: { blasMinWork?: number }): void };
     const saved = Number(/< (\d+)/.exec(String(nb.info.smallLayerRule))?.[1] ?? 100);
