@@ -175,10 +175,10 @@ static long g_pool_backoff_until = 0, g_pool_win_work = 0, g_pool_win_wait = 0;
 static int g_pool_win_n = 0, g_pool_win_late = 0;
 static long g_pool_backoffs = 0;
 
-/* run fn(arg, part, n) for parts 0..n-1 on up to n threads (the caller included) and wait for all */
-static void pool_run(pool_fn fn, void *arg, int n) {
-  if (n <= 1) {
-    fn(arg, 0, 1);
+/* run fn(arg, part, n) for parts 0..n-1 on the pool (threads > 1) or on the caller alone, and wait for all */
+static void pool_run(pool_fn fn, void *arg, int n, int threads) {
+  if (n <= 1 || threads <= 1) {
+    for (int k = 0; k < n; k++) fn(arg, k, n);
     return;
   }
   /* one task at a time: a second caller (the addon loaded in several Node worker threads) runs its parts itself */
@@ -226,9 +226,13 @@ static void pool_run(pool_fn fn, void *arg, int n) {
   atomic_store(&busy, 0);
 }
 
-/* threads a layer of this much work per product runs on */
-static inline int pool_threads_for(double work) {
-  return (g_max_threads > 1 && work >= g_pool_min_work) ? (g_max_threads < POOL_MAX ? g_max_threads : POOL_MAX) : 1;
+/* A layer step of at least g_pool_min_work multiply-adds per product is always computed in LAYER_PARTS parts, whatever
+   the number of threads that run them: the parts fix the blocking of the products and the order of the batch sums,
+   so a run gives bit-identical results on 1 or 2 threads, busy machine or not (and a run resumed with another
+   thread count continues exactly). */
+#define LAYER_PARTS 2
+static inline int layer_parts(const int nOut, const double work) {
+  return (nOut > 1 && work >= g_pool_min_work) ? LAYER_PARTS : 1;
 }
 
 /* ---- fast, accurate float transcendentals (branch-free so loops vectorise) ---- */
@@ -781,9 +785,10 @@ static void layer_step(Layer *L, int phi, int flags, float dt, float gamma) {
   if (L->blas) {
     /* products of one layer never use OpenBLAS's own threads: the pool splits the layer instead */
     set_blas_threads(1);
-    const int T = nOut > 1 ? pool_ensure(pool_threads_for(L->work)) : 1;
-    pool_run(step_rows, &s, T);
-    if (s.grads) pool_run(step_cols, &s, T);
+    const int P = layer_parts(nOut, L->work);
+    const int T = P > 1 && g_max_threads > 1 ? pool_ensure(g_max_threads < P ? g_max_threads : P) : 1;
+    pool_run(step_rows, &s, P, T);
+    if (s.grads) pool_run(step_cols, &s, P, T);
     return;
   }
   if (s.grads) {
@@ -937,7 +942,7 @@ static napi_value js_adam(napi_env env, napi_callback_info info) {
   const int T = n >= ADAM_POOL_MIN ? pool_ensure(g_max_threads) : 1;
   if (T > 1) {
     AdamTask a = {n, p, g, m, v, {s[0], s[1], s[2], s[3], s[4], s[5], s[6]}};
-    pool_run(adam_part, &a, T);
+    pool_run(adam_part, &a, T, T); /* elementwise: the same result in any number of parts */
   } else
     adam_update(n, p, g, m, v, s[0], s[1], s[2], s[3], s[4], s[5], s[6]);
   return NULL;

@@ -150,6 +150,13 @@ function assertClose(name: string, got: ArrayLike<number>, want: ArrayLike<numbe
   }
 }
 
+function assertSame(name: string, got: ArrayLike<number>, want: ArrayLike<number>): void {
+  assert.equal(got.length, want.length, `${name}: length`);
+  for (let i = 0; i < got.length; i++) {
+    if (!Object.is(got[i], want[i])) assert.fail(`${name}[${i}]: ${got[i]} vs ${want[i]} (expected bit-identical)`);
+  }
+}
+
 function written(f: Field, flags: number, bias: boolean): boolean {
   if (f === 'gW') return (flags & STEP.GRADS) !== 0;
   if (f === 'gB') return bias && (flags & STEP.GRADS) !== 0;
@@ -245,7 +252,7 @@ describe('native backend', { skip }, () => {
     });
   }
 
-  test('layerStep split over 2 pool threads (by batch rows, then output neurons) matches js and 1 thread', () => {
+  test('layerStep split into 2 parts (batch rows, then output neurons) on 2 threads matches js, and the same parts on 1 thread bit for bit', () => {
     const nat = nb as Backend & { tune(t: { maxThreads?: number; layerThreadMinWork?: number }): void };
     const saved = { threads: nb.info.threads as number, minWork: Number(/>= (\d+)/.exec(String(nb.info.threadRule))?.[1] ?? 50000) };
     // B = 1 leaves thread 0 without rows; B = 3 gives the threads unequal parts; nOut = 1 is never split
@@ -261,7 +268,7 @@ describe('native backend', { skip }, () => {
             seed = s0;
             const [two, j] = makePair(nb, B, nIn, nOut, bias);
             const gamma = flags % 2 === 0 ? 0 : 0.8;
-            nat.tune({ maxThreads: 1 });
+            nat.tune({ maxThreads: 1, layerThreadMinWork: 0 });
             nb.layerStep(one, phi, 0.1, gamma, flags);
             nat.tune({ maxThreads: 2, layerThreadMinWork: 0 });
             nb.layerStep(two, phi, 0.1, gamma, flags);
@@ -274,9 +281,8 @@ describe('native backend', { skip }, () => {
               const aj = (j as unknown as Record<string, FBuf>)[f];
               const tag = `2 threads B=${B} ${nIn}->${nOut} phi=${phi} flags=${flags} ${f}`;
               assertClose(tag, a2.a, aj.a, a2.n, 1e-5, 2e-6, 1e-6 * (sums[f] ?? 0));
-              // the split changes only the blocking of the products and the order of the batch sums: within
-              // float32 rounding of 1 thread's result
-              assertClose(`${tag} vs 1 thread`, a2.a, a1.a, a2.n, 1e-6, 1e-6, 1e-7 * (sums[f] ?? 0));
+              // the same parts on 1 thread: bit-identical
+              assertSame(`${tag} vs the same parts on 1 thread`, a2.a, a1.a);
             }
           }
         }
@@ -287,7 +293,7 @@ describe('native backend', { skip }, () => {
     assert.equal(nb.info.threads, saved.threads);
   });
 
-  test('layerStep split over 2 threads while other processes hold the cores: same results as 1 thread', async () => {
+  test('layerStep split over 2 threads while another process holds a core: bit-identical to 1 thread', async () => {
     // a busy process makes the pool's worker miss time slices, so the caller takes over its parts (or the pool
     // backs off to the caller); the parts, and so the results, stay the same
     const { spawn } = await import('node:child_process');
@@ -301,13 +307,13 @@ describe('native backend', { skip }, () => {
         const [one] = makePair(nb, B, nIn, nOut, true);
         seed = s0;
         const [two] = makePair(nb, B, nIn, nOut, true);
-        nat.tune({ maxThreads: 1 });
+        nat.tune({ maxThreads: 1, layerThreadMinWork: 0 });
         for (let i = 0; i < reps; i++) nb.layerStep(one, PHI.tanh, 0.1, 0.8, 15);
         nat.tune({ maxThreads: 2, layerThreadMinWork: 0 });
         for (let i = 0; i < reps; i++) nb.layerStep(two, PHI.tanh, 0.1, 0.8, 15);
         for (const f of OUT) {
           const a1 = (one as unknown as Record<string, FBuf>)[f], a2 = (two as unknown as Record<string, FBuf>)[f];
-          assertClose(`busy machine B=${B} ${nIn}->${nOut} ${f} vs 1 thread`, a2.a, a1.a, a2.n, 1e-6, 1e-6);
+          assertSame(`busy machine B=${B} ${nIn}->${nOut} ${f} vs 1 thread`, a2.a, a1.a);
         }
       }
     } finally {
