@@ -331,6 +331,32 @@ describe('native backend', { skip }, () => {
     assert.deepEqual(workers, [main, main, main]);
   });
 
+  test('gle run on 1 and on 2 native threads, and a 2-thread run resumed on 1 thread, end with identical weights', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const GLE = fileURLToPath(new URL('../bin/gle.js', import.meta.url));
+    const dir = mkdtempSync(join(tmpdir(), 'gle-threads-'));
+    const run = (threads: number, args: string[]): void => {
+      const env = { ...process.env, GLE_FROM_SOURCE: '1', GLE_PROGRESS: 'off', GLE_NATIVE_THREADS: String(threads) };
+      const r = spawnSync(process.execPath, [GLE, ...args], { encoding: 'utf8', env, timeout: 120_000 });
+      assert.equal(r.status, 0, r.stderr);
+    };
+    try {
+      // MNIST-1D 15k hidden layers at B = 100: 281 k multiply-adds per product, so every step is split in parts
+      const common = ['mnist1d-15k', '--quick', '--backend', 'native', '--set', 'maxTrain=400', '--set', 'maxTest=100'];
+      run(1, ['run', ...common, '--set', 'epochs=2', '--out', join(dir, 'one')]);
+      run(2, ['run', ...common, '--set', 'epochs=2', '--out', join(dir, 'two')]);
+      run(2, ['run', ...common, '--set', 'epochs=1', '--out', join(dir, 'resumed')]);
+      run(1, ['run', '--resume', join(dir, 'resumed'), '--set', 'epochs=2']);
+      const weights = (d: string): Buffer => readFileSync(join(dir, d, 'checkpoint', 'model.safetensors'));
+      assert.ok(weights('one').equals(weights('two')), '1 thread vs 2 threads');
+      assert.ok(weights('one').equals(weights('resumed')), '2 threads resumed on 1 thread');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('layerStep: the plain-loop path and the sgemm path both match js on small shapes', () => {
     const nat = nb as Backend & { tune(t: { blasMinWork?: number }): void };
     const saved = Number(/< (\d+)/.exec(String(nb.info.smallLayerRule))?.[1] ?? 100);
