@@ -5,7 +5,7 @@
  * splits every layer over the thread pool (layerThreadMinWork 0); the default splits from 50,000 multiply-adds.
  */
 import { JsBackend, PHI, STEP, type Backend, type LayerStepArgs } from '../src/kernels/index.js';
-import { LAYER_THREAD_MIN_WORK, loadNativeBackend, MULTI_THREAD_MIN_WORK, NativeBackend } from '../src/kernels/native/index.js';
+import { LAYER_THREAD_MIN_WORK, loadNativeBackend, NativeBackend } from '../src/kernels/native/index.js';
 
 const quick = process.argv.includes('--quick');
 const FULL = STEP.PROSPECTIVE | STEP.GRADS | STEP.LEARN_TAU | STEP.ERR_DOWN;

@@ -11,9 +11,10 @@
  *   setMaxThreads(n) / setThresholds(multiThreadMinWork, blasMinWork, layerThreadMinWork)
  *   info() -> { corename, config, maxThreads, numThreads, multiThreadMinWork, blasMinWork, layerThreadMinWork, ... }
  *
- * Threads: a layer step of at least layerThreadMinWork multiply-adds per product runs on maxThreads threads of a
- * persistent pool (split by batch rows, then by output neurons; OpenBLAS single-threaded inside each part); a
- * standalone gemm of at least multiThreadMinWork lets OpenBLAS use maxThreads threads itself.
+ * Threads: a layer step of at least layerThreadMinWork multiply-adds per product is computed in 2 parts (by batch
+ * rows, then by output neurons; OpenBLAS single-threaded inside each part), run on up to 2 threads of a persistent
+ * pool; Adam on large tensors is split over maxThreads; a standalone gemm of at least multiThreadMinWork lets
+ * OpenBLAS use maxThreads threads itself.
  *
  * The semantics are those of the portable reference backend (src/kernels/js/index.ts) and the doc comments of
  * src/kernels/types.ts. Transcendentals use branch-free float approximations (relative error ~1e-7) so the
@@ -58,11 +59,7 @@ static inline void set_blas_threads(int want) {
   }
 }
 static inline void use_threads(double work) {
-  int want = (g_max_threads > 1 && work >= g_mt_min_work) ? g_max_threads : 1;
-  if (want != g_cur_threads) {
-    openblas_set_num_threads(want);
-    g_cur_threads = want;
-  }
+  set_blas_threads((g_max_threads > 1 && work >= g_mt_min_work) ? g_max_threads : 1);
 }
 
 /* ---- a small persistent thread pool: the calling (Node main) thread is worker 0 ----
@@ -74,8 +71,8 @@ static inline void use_threads(double work) {
    gradient), with OpenBLAS at 1 thread inside each part. */
 #define POOL_MAX 8
 #define POOL_SPIN_NS 300000L
-static double g_pool_min_work = 50000.0; /* multiply-adds per product (B*nIn*nOut) from which a layer step is split
-                                            across g_max_threads pool threads */
+static double g_pool_min_work = 50000.0; /* multiply-adds per product (B*nIn*nOut) from which a layer step is
+                                            computed in LAYER_PARTS parts (set from JS at load) */
 typedef void (*pool_fn)(void *arg, int part, int nparts);
 static struct {
   int size;                     /* workers started (excluding the caller) */
@@ -175,22 +172,26 @@ static long g_pool_backoff_until = 0, g_pool_win_work = 0, g_pool_win_wait = 0;
 static int g_pool_win_n = 0, g_pool_win_late = 0;
 static long g_pool_backoffs = 0;
 
+static void run_parts_here(pool_fn fn, void *arg, int n) {
+  for (int k = 0; k < n; k++) fn(arg, k, n);
+}
+
 /* run fn(arg, part, n) for parts 0..n-1 on the pool (threads > 1) or on the caller alone, and wait for all */
 static void pool_run(pool_fn fn, void *arg, int n, int threads) {
   if (n <= 1 || threads <= 1) {
-    for (int k = 0; k < n; k++) fn(arg, k, n);
+    run_parts_here(fn, arg, n);
     return;
   }
   /* one task at a time: a second caller (the addon loaded in several Node worker threads) runs its parts itself */
   static atomic_int busy = 0;
   int expect = 0;
   if (!atomic_compare_exchange_strong(&busy, &expect, 1)) {
-    for (int k = 0; k < n; k++) fn(arg, k, n);
+    run_parts_here(fn, arg, n);
     return;
   }
   const long t0 = now_ns();
   if (t0 < g_pool_backoff_until) {
-    for (int k = 0; k < n; k++) fn(arg, k, n);
+    run_parts_here(fn, arg, n);
     atomic_store(&busy, 0);
     return;
   }
@@ -397,7 +398,7 @@ typedef struct {
   float *f[F_COUNT];
   int G;                /* phi runs over chunks of G rows at once (one vector remainder per chunk, not per row) */
   float *iTauM, *iTauR; /* nOut scratch: reciprocals of the time constants of this step */
-  double *accB, *accT;  /* POOL_MAX*nOut scratch: gradient accumulators, one row per thread */
+  double *accB, *accT;  /* LAYER_PARTS*nOut scratch: gradient batch sums, one row per part */
   double *accW;         /* nOut*nIn scratch of the loop path (no sgemm) */
   float *zeros;         /* nOut zeros: the bias of a layer without one */
   int blas;             /* use sgemm for the three products (otherwise plain loops) */
@@ -528,8 +529,8 @@ static napi_value js_make_layer(napi_env env, napi_callback_info info) {
   if (L->G > B) L->G = B;
   L->iTauM = (float *)malloc(sizeof(float) * nOut);
   L->iTauR = (float *)malloc(sizeof(float) * nOut);
-  L->accB = (double *)malloc(sizeof(double) * nOut * POOL_MAX);
-  L->accT = (double *)malloc(sizeof(double) * nOut * POOL_MAX);
+  L->accB = (double *)malloc(sizeof(double) * nOut * LAYER_PARTS);
+  L->accT = (double *)malloc(sizeof(double) * nOut * LAYER_PARTS);
   L->zeros = (float *)calloc(nOut, sizeof(float));
   if (!L->iTauM || !L->iTauR || !L->accB || !L->accT || !L->zeros) {
     layer_free(env, L, NULL);
@@ -724,9 +725,9 @@ static void loop_err_down(const Layer *L) {
   }
 }
 
-/* one layer step, split over nth threads (sgemm layers only; nth = 1 runs it all on the caller):
+/* one sgemm layer step in P parts (layer_parts), run on the pool or one after the other on the caller:
    phase 1, by batch rows:      S = r_bottom Wᵀ, the elementwise update, e_bottom = prosp_v W
-   phase 2, by output neurons:  gW = -(prosp_vᵀ r_bottom)/B, and gB/gTau from the per-thread batch sums */
+   phase 2, by output neurons:  gW = -(prosp_vᵀ r_bottom)/B, and gB/gTau from the per-part batch sums */
 typedef struct {
   Layer *L;
   int phi, prospective, grads, learnTau, errDown;
@@ -940,11 +941,8 @@ static napi_value js_adam(napi_env env, napi_callback_info info) {
     return NULL;
   }
   const int T = n >= ADAM_POOL_MIN ? pool_ensure(g_max_threads) : 1;
-  if (T > 1) {
-    AdamTask a = {n, p, g, m, v, {s[0], s[1], s[2], s[3], s[4], s[5], s[6]}};
-    pool_run(adam_part, &a, T, T); /* elementwise: the same result in any number of parts */
-  } else
-    adam_update(n, p, g, m, v, s[0], s[1], s[2], s[3], s[4], s[5], s[6]);
+  AdamTask a = {n, p, g, m, v, {s[0], s[1], s[2], s[3], s[4], s[5], s[6]}};
+  pool_run(adam_part, &a, T, T); /* elementwise: the same result in any number of parts */
   return NULL;
 }
 

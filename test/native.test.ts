@@ -254,7 +254,7 @@ describe('native backend', { skip }, () => {
 
   test('layerStep split into 2 parts (batch rows, then output neurons) on 2 threads matches js, and the same parts on 1 thread bit for bit', () => {
     const nat = nb as Backend & { tune(t: { maxThreads?: number; layerThreadMinWork?: number }): void };
-    const saved = { threads: nb.info.threads as number, minWork: Number(/>= (\d+)/.exec(String(nb.info.threadRule))?.[1] ?? 50000) };
+    const saved = { threads: nb.info.threads as number, minWork: nb.info.layerThreadMinWork as number };
     // B = 1 leaves thread 0 without rows; B = 3 gives the threads unequal parts; nOut = 1 is never split
     const cases: [number, number, number][] = [[1, 53, 53], [3, 5, 7], [100, 53, 53], [100, 1, 53], [64, 90, 33], [5, 17, 1], [129, 300, 200]];
     try {
@@ -299,7 +299,7 @@ describe('native backend', { skip }, () => {
     const { spawn } = await import('node:child_process');
     const hogs = [0].map(() => spawn(process.execPath, ['-e', 'const t = Date.now(); while (Date.now() - t < 20000) {}'], { stdio: 'ignore' }));
     const nat = nb as Backend & { tune(t: { maxThreads?: number; layerThreadMinWork?: number }): void };
-    const saved = { threads: nb.info.threads as number, minWork: Number(/>= (\d+)/.exec(String(nb.info.threadRule))?.[1] ?? 50000) };
+    const saved = { threads: nb.info.threads as number, minWork: nb.info.layerThreadMinWork as number };
     try {
       await new Promise((r) => setTimeout(r, 100));
       for (const [B, nIn, nOut, reps] of [[100, 53, 53, 200], [256, 300, 200, 8]] as const) {

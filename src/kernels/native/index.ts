@@ -39,9 +39,9 @@ interface Addon {
   };
 }
 
-/** A product (B*nIn*nOut multiply-adds for one sgemm) uses the extra thread from this size on (measured). */
+/** A standalone gemm (M*N*K multiply-adds) lets OpenBLAS use its own extra thread from this size on (measured). */
 export const MULTI_THREAD_MIN_WORK = 16_000_000;
-/** Default multiply-adds per product (B*nIn*nOut) from which a layer step is split over the threads. */
+/** Multiply-adds per product (B*nIn*nOut) from which a layer step is computed in 2 parts, on up to 2 threads (measured). */
 export const LAYER_THREAD_MIN_WORK = 50_000;
 
 const NOT_BUILT = 'native addon not built (install libopenblas-dev and run npm run build:native)';
@@ -112,7 +112,7 @@ function selfTest(addon: Addon, threads: number): void {
           }
         }
   }
-  addon.setThresholds(MULTI_THREAD_MIN_WORK, -1);
+  addon.setThresholds(MULTI_THREAD_MIN_WORK, -1, LAYER_THREAD_MIN_WORK);
 }
 
 /**
@@ -185,9 +185,7 @@ function f32(buf: FBuf | null, name: string): Float32Array | null {
 }
 
 const ruleText = (i: { maxThreads: number; layerThreadMinWork: number }): string =>
-  i.maxThreads > 1
-    ? `layer steps of >= ${i.layerThreadMinWork} multiply-adds per product (B*nIn*nOut) split over ${i.maxThreads} threads (by batch rows, then output neurons); smaller ones on 1`
-    : '1 thread';
+  `layer steps of >= ${i.layerThreadMinWork} multiply-adds per product (B*nIn*nOut) in 2 parts (batch rows, then output neurons) on ${Math.min(2, i.maxThreads)} thread${i.maxThreads > 1 ? 's' : ''}; results do not depend on the thread count`;
 const smallText = (i: { blasMinWork: number }): string => `plain C loops when B*nIn*nOut < ${i.blasMinWork}; sgemm otherwise`;
 
 export class NativeBackend implements Backend {
@@ -208,6 +206,7 @@ export class NativeBackend implements Backend {
       threads: i.maxThreads,
       threadsWhy: ld.threadsWhy,
       threadRule: ruleText(i),
+      layerThreadMinWork: i.layerThreadMinWork,
       smallLayerRule: smallText(i),
     };
     if (ld.warning) this.info.warning = ld.warning;
@@ -235,6 +234,7 @@ export class NativeBackend implements Backend {
     this.info.threads = i.maxThreads;
     if (t.maxThreads !== undefined) this.info.threadsWhy = 'set by the caller';
     this.info.threadRule = ruleText(i);
+    this.info.layerThreadMinWork = i.layerThreadMinWork;
     this.info.smallLayerRule = smallText(i);
   }
 
