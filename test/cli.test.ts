@@ -73,6 +73,8 @@ test('bad inputs: one clear message, non-zero exit, nothing written or overwritt
   cases.push([['eval', '--checkpoint', join(dir, 'nockpt'), '--data', dir, '--split', 'bogus'], /Allowed choices are val, test, val\+test, train/]);
   cases.push([['eval', '--checkpoint', join(dir, 'nockpt'), '--data', join(dir, 'no-such-folder')], /no such directory|does not exist/]);
   cases.push([['run', 'lagline', '--backend', 'bogus'], /Allowed choices are auto, js, wasm, native/]);
+  cases.push([['replay', '--dtype', 'float64', '--backend', 'wasm', GOLDEN + 'lagline.json'], /backend 'wasm' cannot run float64 here: wasm backend supports float32 only/]);
+  cases.push([['run', 'lagline', '--quick', '--dtype', 'float64', '--backend', 'wasm', '--out', join(dir, 'no-run')], /backend 'wasm' cannot run float64/]);
   for (const [args, re] of cases) {
     const r = gle(...args);
     assert.equal(r.code, 2, `${args.join(' ')} should fail with exit 2 (got ${r.code})`);
@@ -81,6 +83,7 @@ test('bad inputs: one clear message, non-zero exit, nothing written or overwritt
     assert.equal(readFileSync(out, 'utf8'), 'precious');
   }
   assert.ok(!existsSync(join(dir, 'trace.json.tmp')));
+  assert.ok(!existsSync(join(dir, 'no-run')), 'a run whose backend cannot load leaves no run directory');
 });
 
 test('gle eval scores a CLI-trained MNIST-1D checkpoint on the test split', () => {

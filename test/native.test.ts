@@ -357,6 +357,16 @@ describe('native backend', { skip }, () => {
     }
   });
 
+  test('a bad GLE_NATIVE_THREADS is an error (exit 2, one line), also with backend auto: no silent fallback', () => {
+    const GLE = fileURLToPath(new URL('../bin/gle.js', import.meta.url));
+    for (const backend of ['auto', 'native']) {
+      const env = { ...process.env, GLE_FROM_SOURCE: '1', GLE_PROGRESS: 'off', GLE_NATIVE_THREADS: 'two' };
+      const r = spawnSync(process.execPath, [GLE, 'replay', '--quiet', '--backend', backend, fileURLToPath(new URL('../../shared/golden/lagline.json', import.meta.url))], { encoding: 'utf8', env });
+      assert.equal(r.status, 2, `${backend}: ${r.stdout}${r.stderr}`);
+      assert.equal(r.stderr.trim(), "gle: error: GLE_NATIVE_THREADS must be a positive integer (got 'two')");
+    }
+  });
+
   test('layerStep: the plain-loop path and the sgemm path both match js on small shapes', () => {
     const nat = nb as Backend & { tune(t: { blasMinWork?: number }): void };
     const saved = Number(/< (\d+)/.exec(String(nb.info.smallLayerRule))?.[1] ?? 100);

@@ -108,6 +108,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
   let quick = opts.quick ?? false;
   let dir: string;
   let resumeFrom: string | null = null;
+  let writeResumeConfig: (() => void) | null = null;
   if (opts.resume) {
     dir = resolve(opts.resume);
     const cfgPath = join(dir, 'config.json');
@@ -118,7 +119,8 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
     params = cfg.params;
     // --set on resume changes the remaining schedule (e.g. more epochs); the change is recorded in config.json
     for (const a of opts.set ?? []) applySet(params, a);
-    if (opts.set?.length) writeFileAtomic(cfgPath, JSON.stringify({ ...cfg, params, resumed_with: opts.set }, null, 2) + '\n');
+    // written once the backend is known to load, so a failed start leaves the run's config as it was
+    if (opts.set?.length) writeResumeConfig = () => writeFileAtomic(cfgPath, JSON.stringify({ ...cfg, params, resumed_with: opts.set }, null, 2) + '\n');
     seed = cfg.seed;
     quick = cfg.quick;
     resumeFrom = join(dir, 'checkpoint');
@@ -134,10 +136,11 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
     const model = typeof params.model === 'string' ? `-${params.model}` : '';
     dir = resolve(opts.out ?? join('runs', `${def.name}${model}-seed${seed}${quick ? '-quick' : ''}`));
   }
-  mkdirSync(dir, { recursive: true });
   const specDtype = (((params.network ?? params.teacher) as Record<string, unknown>)?.dtype as 'float32' | 'float64' | undefined) ?? 'float32';
   const backendName = opts.backend ?? 'auto';
   const backend = await createNodeBackend(backendName, specDtype);
+  mkdirSync(dir, { recursive: true });
+  writeResumeConfig?.();
 
   const config = {
     experiment: def.name,

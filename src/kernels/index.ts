@@ -6,6 +6,7 @@
 import type { Backend, DType } from './types.js';
 import { JsBackend } from './js/index.js';
 import { loadWasmBackend } from './wasm/index.js';
+import { UserError } from '../util/errors.js';
 
 export * from './types.js';
 export { JsBackend } from './js/index.js';
@@ -44,10 +45,16 @@ export async function createBackend(opts: CreateBackendOptions = {}): Promise<Ba
   if (name === 'js') return new JsBackend(dtype);
   if (name === 'wasm' || name === 'native') {
     const loader = loaders.get(name);
-    if (!loader) throw new Error(`backend '${name}' is not available in this build (available: ${availableBackendLoaders().join(', ')})`);
-    return loader(dtype);
+    if (!loader) throw new UserError(`backend '${name}' is not available in this build (available: ${availableBackendLoaders().join(', ')})`);
+    try {
+      return await loader(dtype);
+    } catch (e) {
+      // the user asked for this backend: one line saying why it cannot run (not built, float64, a bad setting)
+      if (e instanceof UserError) throw e;
+      throw new UserError(`backend '${name}' cannot run ${dtype} here: ${(e as Error).message}`);
+    }
   }
-  if (name !== 'auto') throw new Error(`unknown backend '${name as string}' (expected auto, js, wasm or native)`);
+  if (name !== 'auto') throw new UserError(`unknown backend '${name as string}' (expected auto, js, wasm or native)`);
   const failures: string[] = [];
   for (const cand of ['native', 'wasm'] as const) {
     const loader = loaders.get(cand);
@@ -57,6 +64,7 @@ export async function createBackend(opts: CreateBackendOptions = {}): Promise<Ba
       if (failures.length > 0 && dtype === 'float32') notice(`gle: using the ${cand} backend (${failures.join('; ')})`);
       return b;
     } catch (e) {
+      if (e instanceof UserError) throw e; // a bad setting (e.g. GLE_NATIVE_THREADS) is an error, not a reason to fall back
       failures.push(`${cand}: ${(e as Error).message}`);
     }
   }

@@ -12,6 +12,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { AdamScalars, Backend, DType, FBuf, LayerStepArgs, PhiCode } from '../types.js';
 import { registerBackendLoader } from '../index.js';
+import { UserError } from '../../util/errors.js';
 import { chooseCoreType, parseCpuFlags, slowCoreWarning, type CoreTypeChoice } from './coretype.js';
 
 export { chooseCoreType, coreTypeForFlags, parseCpuFlags, slowCoreWarning } from './coretype.js';
@@ -125,7 +126,7 @@ function defaultMaxThreads(): { n: number; why: string } {
   if (env !== undefined && env !== '') {
     const n = Number(env);
     if (Number.isInteger(n) && n >= 1) return { n, why: 'GLE_NATIVE_THREADS' };
-    throw new Error(`GLE_NATIVE_THREADS must be a positive integer (got '${env}')`);
+    throw new UserError(`GLE_NATIVE_THREADS must be a positive integer (got '${env}')`);
   }
   const cores = availableParallelism();
   const n = Math.max(1, Math.min(2, cores));
