@@ -4,10 +4,11 @@
  * Exports (all buffers are Float32Arrays; lengths are checked, never trusted):
  *   makeLayer(B, nIn, nOut, [W, b|null, tauM, tauR, rBottom, rawErr, u, v, rPrime, uN, vN, rN, rPrimeN,
  *             eBottomN, instE, prospU, prospV, uDot, gW, gB|null, gTau]) -> handle (external)
- *   layerStep(handle, phi, dt, gamma, flags)
+ *   layerStep(handle, phi, flags, Float64Array [dt, gamma])
  *   gemm(tA, tB, M, N, K, alpha, A, B, beta, C)
  *   activate(phi, x, r, rp, n)
- *   adam(p, g, m, v, n, lr, beta1, beta2, eps, bc1, bc2, weightDecay)
+ *   adam(p, g, m, v, n, Float64Array [lr, beta1, beta2, eps, bc1, bc2, weightDecay])
+ *   (scalars travel in a reused Float64Array: passed as arguments, each double is a new heap number per call)
  *   setMaxThreads(n) / setThresholds(multiThreadMinWork, blasMinWork, layerThreadMinWork)
  *   info() -> { corename, config, maxThreads, numThreads, multiThreadMinWork, blasMinWork, layerThreadMinWork, ... }
  *
@@ -433,7 +434,7 @@ static void layer_free(napi_env env, void *data, void *hint) {
     }                                                   \
   } while (0)
 
-static int get_f32(napi_env env, napi_value v, float **ptr, size_t *len) {
+static int get_typed(napi_env env, napi_value v, napi_typedarray_type want, void **ptr, size_t *len) {
   napi_typedarray_type t;
   size_t n;
   void *data;
@@ -442,10 +443,17 @@ static int get_f32(napi_env env, napi_value v, float **ptr, size_t *len) {
   bool is;
   if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
   if (napi_get_typedarray_info(env, v, &t, &n, &data, &ab, &off) != napi_ok) return 0;
-  if (t != napi_float32_array) return 0;
-  *ptr = (float *)data;
+  if (t != want) return 0;
+  *ptr = data;
   *len = n;
   return 1;
+}
+static int get_f32(napi_env env, napi_value v, float **ptr, size_t *len) {
+  return get_typed(env, v, napi_float32_array, (void **)ptr, len);
+}
+/* per-call scalars come in a Float64Array: doubles passed as arguments are boxed on the JS heap at every call */
+static int get_f64(napi_env env, napi_value v, double **ptr, size_t *len) {
+  return get_typed(env, v, napi_float64_array, (void **)ptr, len);
 }
 
 static napi_value js_make_layer(napi_env env, napi_callback_info info) {
@@ -810,18 +818,20 @@ static void layer_step(Layer *L, int phi, int flags, float dt, float gamma) {
 }
 
 static napi_value js_layer_step(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 4;
+  napi_value argv[4];
   NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   Layer *L;
   int32_t phi, flags;
-  double dt, gamma;
-  if (argc < 5 || napi_get_value_external(env, argv[0], (void **)&L) != napi_ok ||
-      napi_get_value_int32(env, argv[1], &phi) != napi_ok || napi_get_value_double(env, argv[2], &dt) != napi_ok ||
-      napi_get_value_double(env, argv[3], &gamma) != napi_ok || napi_get_value_int32(env, argv[4], &flags) != napi_ok) {
-    napi_throw_type_error(env, NULL, "layerStep(handle, phi, dt, gamma, flags)");
+  double *sc;
+  size_t nsc;
+  if (argc < 4 || napi_get_value_external(env, argv[0], (void **)&L) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &phi) != napi_ok || napi_get_value_int32(env, argv[2], &flags) != napi_ok ||
+      !get_f64(env, argv[3], &sc, &nsc) || nsc < 2) {
+    napi_throw_type_error(env, NULL, "layerStep(handle, phi, flags, Float64Array [dt, gamma])");
     return NULL;
   }
+  const double dt = sc[0], gamma = sc[1];
   if (phi < 0 || phi > 6) {
     napi_throw_range_error(env, NULL, "unknown activation code");
     return NULL;
@@ -921,19 +931,17 @@ static void adam_part(void *arg, int t, int T) {
 }
 
 static napi_value js_adam(napi_env env, napi_callback_info info) {
-  size_t argc = 12;
-  napi_value argv[12];
+  size_t argc = 6;
+  napi_value argv[6];
   NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   float *p, *g, *m, *v;
-  size_t np, ng, nm, nv;
+  size_t np, ng, nm, nv, ns;
   int32_t n;
-  double s[7];
-  int ok = argc >= 12 && get_f32(env, argv[0], &p, &np) && get_f32(env, argv[1], &g, &ng) &&
-           get_f32(env, argv[2], &m, &nm) && get_f32(env, argv[3], &v, &nv) &&
-           napi_get_value_int32(env, argv[4], &n) == napi_ok;
-  for (int i = 0; ok && i < 7; i++) ok = napi_get_value_double(env, argv[5 + i], &s[i]) == napi_ok;
-  if (!ok) {
-    napi_throw_type_error(env, NULL, "adam(p, g, m, v, n, lr, beta1, beta2, eps, bc1, bc2, weightDecay)");
+  double *s;
+  if (argc < 6 || !get_f32(env, argv[0], &p, &np) || !get_f32(env, argv[1], &g, &ng) ||
+      !get_f32(env, argv[2], &m, &nm) || !get_f32(env, argv[3], &v, &nv) ||
+      napi_get_value_int32(env, argv[4], &n) != napi_ok || !get_f64(env, argv[5], &s, &ns) || ns < 7) {
+    napi_throw_type_error(env, NULL, "adam(p, g, m, v, n, Float64Array [lr, beta1, beta2, eps, bc1, bc2, weightDecay])");
     return NULL;
   }
   if (n < 0 || np < (size_t)n || ng < (size_t)n || nm < (size_t)n || nv < (size_t)n) {

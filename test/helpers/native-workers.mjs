@@ -10,7 +10,8 @@ function run() {
   const tau = (n) => new Float32Array(n).fill(1);
   const bufs = [f(nIn * nOut), f(nOut), tau(nOut), tau(nOut), f(bi, 1), f(bo), f(bo), f(bo), f(bo, 1), f(bo), f(bo), f(bo), f(bo), f(bi), f(bo), f(bo), f(bo), f(bo), f(nIn * nOut), f(nOut), f(nOut)];
   const h = addon.makeLayer(B, nIn, nOut, bufs);
-  for (let i = 0; i < 3000; i++) addon.layerStep(h, 1, 0.1, 0.5, 15);
+  const sc = Float64Array.of(0.1, 0.5); // dt, gamma
+  for (let i = 0; i < 3000; i++) addon.layerStep(h, 1, 15, sc);
   let s = 0; for (const k of [9, 13, 18, 19, 20]) for (const x of bufs[k]) s += x;
   return s;
 }

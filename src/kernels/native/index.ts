@@ -20,10 +20,12 @@ export { chooseCoreType, coreTypeForFlags, parseCpuFlags, slowCoreWarning } from
 /** The addon's exports (see native/gle_native.c). */
 interface Addon {
   makeLayer(B: number, nIn: number, nOut: number, bufs: (Float32Array | null)[]): object;
-  layerStep(h: object, phi: number, dt: number, gamma: number, flags: number): void;
+  /** scalars: [dt, gamma] */
+  layerStep(h: object, phi: number, flags: number, scalars: Float64Array): void;
   gemm(tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, A: Float32Array, B: Float32Array, beta: number, C: Float32Array): void;
   activate(phi: number, x: Float32Array, r: Float32Array, rp: Float32Array, n: number): void;
-  adam(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, weightDecay: number): void;
+  /** scalars: [lr, beta1, beta2, eps, bc1, bc2, weightDecay] */
+  adam(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number, scalars: Float64Array): void;
   setMaxThreads(n: number): void;
   setThresholds(multiThreadMinWork: number, blasMinWork: number, layerThreadMinWork?: number): void;
   info(): {
@@ -194,6 +196,8 @@ export class NativeBackend implements Backend {
   readonly dtype = 'float32' as const;
   readonly info: Record<string, string | number | boolean>;
   private readonly handles = new WeakMap<LayerStepArgs, Registered>();
+  /** per-call scalars for the addon, reused: doubles passed as arguments would be boxed at every call */
+  private readonly scalars = new Float64Array(7);
 
   constructor(private readonly ld: Loaded) {
     const i = ld.addon.info();
@@ -258,7 +262,10 @@ export class NativeBackend implements Backend {
 
   layerStep(a: LayerStepArgs, phi: PhiCode, dt: number, gamma: number, flags: number): void {
     const r = this.handles.get(a) ?? this.register(a);
-    this.ld.addon.layerStep(r.h, phi, dt, gamma, flags);
+    const sc = this.scalars;
+    sc[0] = dt;
+    sc[1] = gamma;
+    this.ld.addon.layerStep(r.h, phi, flags, sc);
   }
 
   gemm(tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, A: FBuf, B: FBuf, beta: number, C: FBuf): void {
@@ -270,7 +277,15 @@ export class NativeBackend implements Backend {
   }
 
   adam(p: FBuf, g: FBuf, m: FBuf, v: FBuf, n: number, s: AdamScalars): void {
-    this.ld.addon.adam(p.a as Float32Array, g.a as Float32Array, m.a as Float32Array, v.a as Float32Array, n, s.lr, s.beta1, s.beta2, s.eps, s.bc1, s.bc2, s.weightDecay);
+    const sc = this.scalars;
+    sc[0] = s.lr;
+    sc[1] = s.beta1;
+    sc[2] = s.beta2;
+    sc[3] = s.eps;
+    sc[4] = s.bc1;
+    sc[5] = s.bc2;
+    sc[6] = s.weightDecay;
+    this.ld.addon.adam(p.a as Float32Array, g.a as Float32Array, m.a as Float32Array, v.a as Float32Array, n, sc);
   }
 }
 
