@@ -10,7 +10,7 @@ import { Learner } from '../src/learn/learner.js';
 import { findExperiment } from '../src/experiments/registry.js';
 import type { ClassifyParams } from '../src/experiments/types.js';
 
-const GOLDEN = new URL('../../shared/golden/', import.meta.url);
+const GOLDEN = new URL('./fixtures/golden/', import.meta.url);
 const files = ['lagline.json', 'lagline_sgd.json', 'dense_pe.json', 'dense_le.json', 'dense_pe_adam.json'];
 const goldens = files.map((f) => validateTrace(JSON.parse(readFileSync(new URL(f, GOLDEN), 'utf8')), f));
 

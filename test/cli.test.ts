@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { encodeNpy } from '../src/io/npy.js';
 
 const GLE = new URL('../bin/gle.js', import.meta.url).pathname;
-const GOLDEN = new URL('../../shared/golden/', import.meta.url).pathname;
+const GOLDEN = new URL('./fixtures/golden/', import.meta.url).pathname;
 
 function gle(...args: string[]) {
   const r = spawnSync(process.execPath, [GLE, ...args], { encoding: 'utf8', env: { ...process.env, GLE_FROM_SOURCE: '1', GLE_PROGRESS: 'off' } });

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { JsBackend } from '../src/kernels/js/index.js';
 import { replayTrace, validateTrace } from '../src/io/trace.js';
 
-const GOLDEN = new URL('../../shared/golden/', import.meta.url);
+const GOLDEN = new URL('./fixtures/golden/', import.meta.url);
 const files = ['lagline.json', 'lagline_sgd.json', 'dense_pe.json', 'dense_le.json', 'dense_pe_adam.json'];
 
 for (const f of files) {

@@ -361,7 +361,7 @@ describe('native backend', { skip }, () => {
     const GLE = fileURLToPath(new URL('../bin/gle.js', import.meta.url));
     for (const backend of ['auto', 'native']) {
       const env = { ...process.env, GLE_FROM_SOURCE: '1', GLE_PROGRESS: 'off', GLE_NATIVE_THREADS: 'two' };
-      const r = spawnSync(process.execPath, [GLE, 'replay', '--quiet', '--backend', backend, fileURLToPath(new URL('../../shared/golden/lagline.json', import.meta.url))], { encoding: 'utf8', env });
+      const r = spawnSync(process.execPath, [GLE, 'replay', '--quiet', '--backend', backend, fileURLToPath(new URL('./fixtures/golden/lagline.json', import.meta.url))], { encoding: 'utf8', env });
       assert.equal(r.status, 2, `${backend}: ${r.stdout}${r.stderr}`);
       assert.equal(r.stderr.trim(), "gle: error: GLE_NATIVE_THREADS must be a positive integer (got 'two')");
     }
