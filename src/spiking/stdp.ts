@@ -1,0 +1,124 @@
+/**
+ * Pair-based STDP traces between two spiking populations (or one population onto itself), batched and
+ * allocation-free. Browser-safe.
+ *
+ * For the synapse from pre j to post i, Δt = t_post(i) − t_pre(j), and every pair of a spike with one of the other
+ * neuron's last N spikes contributes
+ *
+ *   k(Δt) = A_c · w(Δt)            Δt > 0   (pre before post, "causal")
+ *   k(Δt) = A_a · w(−Δt)           Δt < 0   (post before pre, "anti-causal")
+ *   k(0)  = ½ (A_c + A_a) · w(0)   simultaneous spikes (counted once)
+ *
+ * with the window w(Δ) = exp(−Δ/τ) ("exp", cut at 30 τ) or max(0, 1 − Δ/τ) ("tri"). The trace D_ij = Σ_pairs k is
+ * accumulated per batch element; a learning rule applies η · D / (T/τ_ref).
+ *
+ *   SAL:  A_c = −A, A_a = +A, exponential window, τ = τ_ref — antisymmetric in time, so every pair adds +k to one
+ *         direction and −k to the other: D_ij = −D_ji exactly and W_ij + W_ji is conserved.
+ *   ws:   A_c = A_a = 1, triangular window, τ = τ_ref — symmetric; with refractoriness τ_ref the time integral of
+ *         z_i z_j over a pair is τ (1 − |Δt|/τ), so D_ws / (T/τ_ref) estimates the coactivation ⟨z_i z_j⟩.
+ *
+ * Pairs are found at spike events: at a post spike of i (step t), with every remembered spike s ≤ t of each pre j
+ * (Δt = t − s ≥ 0); at a pre spike of j, with every remembered spike s < t of each post i (Δt = s − t < 0). Both
+ * directions of a pair are therefore seen at the same event with the same spike lists, which is what makes the
+ * SAL conservation exact.
+ */
+import type { SpikingParams, SpikingState } from './units.js';
+
+export type StdpWindow = 'exp' | 'tri';
+
+export interface StdpRule {
+  readonly window: StdpWindow;
+  readonly aCausal: number;
+  readonly aAnti: number;
+  readonly tau: number;
+  /** kernel values for Δ = 0..len−1 (causal side includes k(0) at index 0) */
+  readonly kc: Float64Array;
+  readonly ka: Float64Array;
+}
+
+export function stdpRule(window: StdpWindow, aCausal: number, aAnti: number, tau: number): StdpRule {
+  if (!(tau > 0)) throw new Error(`stdp: tau must be positive, got ${tau}`);
+  const len = window === 'tri' ? Math.ceil(tau) + 1 : Math.ceil(30 * tau) + 1;
+  const kc = new Float64Array(len), ka = new Float64Array(len);
+  for (let d = 0; d < len; d++) {
+    const w = window === 'exp' ? Math.exp(-d / tau) : Math.max(0, 1 - d / tau);
+    kc[d] = aCausal * w;
+    ka[d] = aAnti * w;
+  }
+  kc[0] = 0.5 * (aCausal + aAnti);
+  ka[0] = kc[0];
+  return { window, aCausal, aAnti, tau, kc, ka };
+}
+
+/** The SAL rule: depress causal, potentiate anti-causal pairs, exponential window. */
+export const salRule = (tau: number, A = 1): StdpRule => stdpRule('exp', -A, A, tau);
+/** The symmetric Hebbian ("ws") rule with a triangular window (estimates coactivations). */
+export const wsRule = (tau: number, A = 1): StdpRule => stdpRule('tri', A, A, tau);
+
+/** The rule's kernel at Δt (post − pre). */
+export function stdpKernel(rule: StdpRule, dt: number): number {
+  const d = Math.abs(dt);
+  if (d >= rule.kc.length) return 0;
+  return dt >= 0 ? rule.kc[d] : rule.ka[d];
+}
+
+/**
+ * Add the pairs of step `post.t` to D (batch × nPost × nPre, row = post). `recurrent`: post and pre are the same
+ * population (self-pairs skipped).
+ */
+export function stdpAccumulate(
+  rule: StdpRule,
+  D: Float64Array,
+  pp: SpikingParams,
+  post: SpikingState,
+  qp: SpikingParams,
+  pre: SpikingState,
+  recurrent: boolean,
+): void {
+  const nP = pp.n, nQ = qp.n, NP = pp.nLast, NQ = qp.nLast, t = post.t;
+  const kc = rule.kc, ka = rule.ka, L = kc.length;
+  const hP = post.hist, hQ = pre.hist, sP = post.spikes, sQ = pre.spikes;
+  for (let bb = 0; bb < pp.batch; bb++) {
+    const oP = bb * nP, oQ = bb * nQ, oD = bb * nP * nQ;
+    // post events: pairs with the pre's remembered spikes s ≤ t
+    for (let i = 0; i < nP; i++) {
+      if (!sP[oP + i]) continue;
+      const row = oD + i * nQ;
+      for (let j = 0; j < nQ; j++) {
+        if (recurrent && j === i) continue;
+        const h = (oQ + j) * NQ;
+        let acc = 0;
+        for (let k = 0; k < NQ; k++) {
+          const d = t - hQ[h + k];
+          if (d >= L) break;
+          acc += kc[d];
+        }
+        if (acc !== 0) D[row + j] += acc;
+      }
+    }
+    // pre events: pairs with the post's remembered spikes s < t
+    for (let j = 0; j < nQ; j++) {
+      if (!sQ[oQ + j]) continue;
+      for (let i = 0; i < nP; i++) {
+        if (recurrent && j === i) continue;
+        const h = (oP + i) * NP;
+        let acc = 0;
+        for (let k = 0; k < NP; k++) {
+          const d = t - hP[h + k];
+          if (d === 0) continue;
+          if (d >= L) break;
+          acc += ka[d];
+        }
+        if (acc !== 0) D[oD + i * nQ + j] += acc;
+      }
+    }
+  }
+}
+
+/** Sum D over the batch into out (nPost × nPre). */
+export function sumBatch(D: Float64Array, batch: number, out: Float64Array): Float64Array {
+  const m = out.length;
+  out.fill(0);
+  for (let bb = 0; bb < batch; bb++) for (let q = 0; q < m; q++) out[q] += D[bb * m + q];
+  return out;
+}
