@@ -80,10 +80,13 @@ export function stdpAccumulate(
   const hP = post.hist, hQ = pre.hist, sP = post.spikes, sQ = pre.spikes;
   for (let bb = 0; bb < pp.batch; bb++) {
     const oP = bb * nP, oQ = bb * nQ, oD = bb * nP * nQ;
-    // post events: pairs with the pre's remembered spikes s ≤ t
+    // post events: pairs with the pre's remembered spikes s ≤ t; when the pre spiked at t too, its pre event
+    // (pairs with the post's spikes s < t) is added in the same single update, so that D_ij and D_ji receive
+    // exactly negated sums under an antisymmetric rule (float addition is commutative, rounding symmetric)
     for (let i = 0; i < nP; i++) {
       if (!sP[oP + i]) continue;
       const row = oD + i * nQ;
+      const hi = (oP + i) * NP;
       for (let j = 0; j < nQ; j++) {
         if (recurrent && j === i) continue;
         const h = (oQ + j) * NQ;
@@ -93,14 +96,24 @@ export function stdpAccumulate(
           if (d >= L) break;
           acc += kc[d];
         }
+        if (sQ[oQ + j]) {
+          let a2 = 0;
+          for (let k = 0; k < NP; k++) {
+            const d = t - hP[hi + k];
+            if (d === 0) continue;
+            if (d >= L) break;
+            a2 += ka[d];
+          }
+          acc += a2;
+        }
         if (acc !== 0) D[row + j] += acc;
       }
     }
-    // pre events: pairs with the post's remembered spikes s < t
+    // pre events of posts that did not spike: pairs with the post's remembered spikes s < t
     for (let j = 0; j < nQ; j++) {
       if (!sQ[oQ + j]) continue;
       for (let i = 0; i < nP; i++) {
-        if (recurrent && j === i) continue;
+        if ((recurrent && j === i) || sP[oP + i]) continue;
         const h = (oP + i) * NP;
         let acc = 0;
         for (let k = 0; k < NP; k++) {
