@@ -8,6 +8,7 @@
  *   mnist15k-eval  the same at B = 1000 without learning (the test pass)
  *   mnist42k / mnist42k-eval   hidden width 90
  *   gsc          the Speech Commands net 32-750x3-12 at B = 256, training step with Adam
+ *   ssn7-b16, ssn7-b1, microcirc-b60, salnet-b32   spiking (SAL) cases, js only: see bench/spiking.ts
  * with the achieved GFLOP/s (matrix products only: 3 per layer when training, 2 when evaluating) and the ratio to the
  * reference PyTorch figures measured on this kind of machine (1 thread).
  *
@@ -29,6 +30,7 @@ import { Learner } from '../src/learn/learner.js';
 import { findExperiment } from '../src/experiments/registry.js';
 import type { ClassifyParams, TeacherStudentParams } from '../src/experiments/types.js';
 import { parseSpec, type NetworkSpecInput, type ResolvedSpec } from '../src/model/spec.js';
+import { spikingCases } from './spiking.js';
 
 /** Reference PyTorch steps/s on this kind of machine (reference-gle.md §4.1; issue 5). */
 const REFERENCE: Record<string, number> = { lagline: 1612, mnist15k: 278, 'mnist15k-eval': 33, mnist42k: 135 };
@@ -122,6 +124,7 @@ const CASES: Case[] = [
   classifyCase('mnist42k', 'mnist1d-42k', 100, true, { js: 30, wasm: 600, native: 1500 }),
   classifyCase('mnist42k-eval', 'mnist1d-42k', 1000, false, { js: 5, wasm: 100, native: 200 }),
   classifyCase('gsc', 'gsc', 256, true, { js: 0, wasm: 4, native: 20 }),
+  ...spikingCases(),
 ];
 
 function arg(name: string): string | undefined {

@@ -3,6 +3,7 @@
  */
 import type { NetworkSpecInput } from '../model/spec.js';
 import type { ClassifyParams, ExperimentDef, TeacherStudentParams } from './types.js';
+import { SAL_EXPERIMENTS } from './sal.js';
 
 // ---------------------------------------------------------------- LagLine [§2.1]
 const laglineTeacher: NetworkSpecInput = {
@@ -257,7 +258,7 @@ const gscSmall: ExperimentDef<ClassifyParams> = {
   quick: { epochs: 2, maxTrain: 128, maxTest: 64, batch: 32, testBatch: 64 },
 };
 
-export const EXPERIMENTS: ExperimentDef[] = [lagline, lagnet, mnist15k, mnist42k, mnistLagnet, gsc, gscSmall];
+export const EXPERIMENTS: ExperimentDef[] = [lagline, lagnet, mnist15k, mnist42k, mnistLagnet, gsc, gscSmall, ...SAL_EXPERIMENTS];
 
 export function findExperiment(name: string): ExperimentDef | undefined {
   return EXPERIMENTS.find((e) => e.name === name);

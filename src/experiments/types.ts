@@ -69,7 +69,7 @@ export interface ClassifyParams {
 export interface ExperimentDef<P = TeacherStudentParams | ClassifyParams> {
   name: string;
   description: string;
-  task: 'teacher-student' | 'classify';
+  task: 'teacher-student' | 'classify' | 'spiking';
   params: P;
   /** overrides applied by --quick */
   quick: Record<string, unknown>;

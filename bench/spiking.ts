@@ -1,0 +1,53 @@
+/**
+ * Spiking cases for `npm run bench` (js only: the spiking module has no compiled kernels yet). One "step" is one
+ * batched time step of all chains; flopsPerStep is 0 (spiking steps are not matrix products).
+ *   ssn7-b16      the 7-unit sampling network, 16 chains, ws + SAL traces, event-driven drive
+ *   ssn7-b1       the same, one chain, dense drive (what sal-sampling runs)
+ *   microcirc-b60 60 1-1-1 spiking microcircuits side by side (3 variants x 20 seeds), training phase
+ *   salnet-b32    the SymmNet SAL phase: layers 1600-384-192-10, 32 chains, SAL traces on every B
+ */
+import { SamplingNetwork } from '../src/spiking/ssn.js';
+import { salRule, wsRule } from '../src/spiking/stdp.js';
+import { Microcircuit } from '../src/spiking/microcircuit.js';
+import { SalNet } from '../src/spiking/salnet.js';
+import { Rng } from '../src/util/rng.js';
+
+export function spikingCases() {
+  const ssn = (batch: number, mode: 'dense' | 'event') => () => {
+    const r = new Rng(1);
+    const net = new SamplingNetwork({ n: 7, tauRef: 50, batch, mode, seed: 1 });
+    for (let i = 0; i < 7; i++) for (let j = 0; j < 7; j++) net.W[i * 7 + j] = i === j ? 0 : r.range(-1, 1);
+    for (let i = 0; i < 7; i++) net.b[i] = r.range(-1, 1);
+    const tr = [net.trace(wsRule(50)), net.trace(salRule(50))];
+    return { step: () => net.run(1, tr), flopsPerStep: 0 };
+  };
+  return [
+    { name: 'ssn7-b16', steps: { js: 100000 }, make: ssn(16, 'event') },
+    { name: 'ssn7-b1', steps: { js: 1000000 }, make: ssn(1, 'dense') },
+    {
+      name: 'microcirc-b60',
+      steps: { js: 50000 },
+      make: () => {
+        const variants = Array.from({ length: 60 }, (_, e) => (['sal', 'fa', 'bp'] as const)[e % 3]);
+        const mc = new Microcircuit({ variants, tauRef: 10, lambdaApi: 0.02, lambdaNudge: 0.6, lrUp: [0.2, 0.003], lrDown: 0.001, bias: -1, avgSteps: 2000, seed: 1 });
+        const r = new Rng(2);
+        for (let e = 0; e < 60; e++) [mc.W1[e], mc.W2[e], mc.Bfb[e]] = [r.range(-3, 3), r.range(-3, 3), r.range(-3, 3)];
+        return { step: () => mc.present(2, 0.2, 1, 0, 'train'), flopsPerStep: 0 };
+      },
+    },
+    {
+      name: 'salnet-b32',
+      steps: { js: 20 },
+      make: () => {
+        const net = new SalNet({ sizes: [1600, 384, 192, 10], batch: 32, tauRef: 10, seed: 1 });
+        const r = new Rng(3);
+        for (const pr of [...net.fw, ...net.fb]) {
+          for (let q = 0; q < pr.W.length; q++) pr.W[q] = 0.05 * r.normal();
+          pr.changed();
+        }
+        for (const b of net.bias) b.fill(-1);
+        return { step: () => net.run(1), flopsPerStep: 0 };
+      },
+    },
+  ];
+}
