@@ -1,8 +1,8 @@
 /**
  * Spiking cases for `npm run bench` (js only: the spiking module has no compiled kernels yet). One "step" is one
  * batched time step of all chains; flopsPerStep is 0 (spiking steps are not matrix products).
- *   ssn7-b16      the 7-unit sampling network, 16 chains, ws + SAL traces, event-driven drive
- *   ssn7-b1       the same, one chain, dense drive (what sal-sampling runs)
+ *   ssn7-b16-event, ssn7-b16-dense   the 7-unit sampling network, 16 chains, ws + SAL traces, either drive
+ *   ssn7-b1-event, ssn7-b1-dense     the same with one chain (sal-sampling runs one chain, dense)
  *   microcirc-b60 60 1-1-1 spiking microcircuits side by side (3 variants x 20 seeds), training phase
  *   salnet-b32    the SymmNet SAL phase: layers 1600-384-192-10, 32 chains, SAL traces on every B
  */
@@ -22,8 +22,10 @@ export function spikingCases() {
     return { step: () => net.run(1, tr), flopsPerStep: 0 };
   };
   return [
-    { name: 'ssn7-b16', steps: { js: 100000 }, make: ssn(16, 'event') },
-    { name: 'ssn7-b1', steps: { js: 1000000 }, make: ssn(1, 'dense') },
+    { name: 'ssn7-b16-event', steps: { js: 100000 }, make: ssn(16, 'event') },
+    { name: 'ssn7-b16-dense', steps: { js: 100000 }, make: ssn(16, 'dense') },
+    { name: 'ssn7-b1-event', steps: { js: 1000000 }, make: ssn(1, 'event') },
+    { name: 'ssn7-b1-dense', steps: { js: 1000000 }, make: ssn(1, 'dense') },
     {
       name: 'microcirc-b60',
       steps: { js: 50000 },

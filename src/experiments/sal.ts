@@ -41,6 +41,12 @@ export interface SalSamplingParams {
   tauRef: number;
   /** sleep-run length in units of τ_ref */
   dur: number;
+  /**
+   * spikes remembered per unit (PSPs and STDP pairs). The reference uses 1: then the SAL window sees only nearest
+   * pairs, which biases it when rates differ (symmetric W is then not its fixed point, docs/RESULTS.md "SAL");
+   * ~10 covers the exponential window.
+   */
+  nLast: number;
   sweep: 'synaptic' | 'plasticity';
   levels: number[];
   targetSeeds: number;
@@ -100,7 +106,7 @@ const sampling: ExperimentDef<SalSamplingParams> = {
   description: 'SAL §3.2/Figs. 4-5: 7-unit spiking sampling network learns a Boltzmann target; synaptic- or plasticity-noise sweep with and without SAL (D_KL, asymmetry)',
   task: 'spiking',
   params: {
-    kind: 'sampling', n: 7, tauRef: 50, dur: 1000, sweep: 'synaptic', levels: [0, 0.2, 0.4, 0.6, 0.8, 1.0], targetSeeds: 5, initSeeds: 4,
+    kind: 'sampling', n: 7, tauRef: 50, dur: 1000, nLast: 1, sweep: 'synaptic', levels: [0, 0.2, 0.4, 0.6, 0.8, 1.0], targetSeeds: 5, initSeeds: 4,
     lrSymm: [0, 0.01], lrW: 0.01, lrB: 0.01, initNoise: 0.2, plasticityNoise: 0, iterations: 20001, valEvery: 500, valFactor: 1000, clip: 2, mode: 'dense', dtype: 'float32',
   },
   quick: { levels: [0, 1.0], targetSeeds: 1, initSeeds: 1, dur: 100, iterations: 301, valEvery: 100, valFactor: 10 },
@@ -244,7 +250,7 @@ async function phasePlaneSvg(
       {
         data: { values: lines },
         mark: { type: 'line', strokeWidth: 2 },
-        encoding: { x: xs, y: ys, order: { field: 'i', type: 'quantitative' }, color: { field: 'run', type: 'nominal', title: null }, strokeDash: { field: 'run', type: 'nominal', legend: null } },
+        encoding: { x: xs, y: ys, order: { field: 'i', type: 'quantitative' }, color: { field: 'run', type: 'nominal', title: null, scale: { range: ['#9ecae1', '#1f77b4', '#fcae91', '#d62728'] } } },
       },
     ],
   };
@@ -289,7 +295,7 @@ async function samplingTask(ctx: RunContext, p: SalSamplingParams) {
     const tg = target(n, ctx.seed * 100 + run.tseed);
     const ex = boltzmann(tg.W, tg.b, n);
     const r = new Rng(ctx.seed * 100000 + run.tseed * 1000 + run.iseed * 10 + 7);
-    const net = new SamplingNetwork({ n, tauRef: tau, nLast: 1, mode: p.mode, dtype: p.dtype, seed: ctx.seed * 7777 + run.tseed * 101 + run.iseed * 13 + (run.lrSymm > 0 ? 1 : 0) });
+    const net = new SamplingNetwork({ n, tauRef: tau, nLast: p.nLast, mode: p.mode, dtype: p.dtype, seed: ctx.seed * 7777 + run.tseed * 101 + run.iseed * 13 + (run.lrSymm > 0 ? 1 : 0) });
     const initNoise = p.sweep === 'synaptic' ? run.level : p.initNoise;
     const plNoise = p.sweep === 'plasticity' ? run.level : p.plasticityNoise;
     for (let i = 0; i < n; i++)

@@ -21,6 +21,9 @@
  * (Δt = t − s ≥ 0); at a pre spike of j, with every remembered spike s < t of each post i (Δt = s − t < 0). Both
  * directions of a pair are therefore seen at the same event with the same spike lists, which is what makes the
  * SAL conservation exact.
+ *
+ * With few remembered spikes (N = 1: nearest pairs only) the pair sets of the two directions differ when the rates
+ * differ, and SAL drifts even at symmetric W; N covering the window (N · τ_ref ≳ the window) removes that bias.
  */
 import type { SpikingParams, SpikingState } from './units.js';
 
