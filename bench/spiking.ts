@@ -1,6 +1,7 @@
 /**
- * Spiking cases for `npm run bench` (js only: the spiking module has no compiled kernels yet). One "step" is one
- * batched time step of all chains; flopsPerStep is 0 (spiking steps are not matrix products).
+ * Spiking cases for `npm run bench`. One "step" is one batched time step of all chains; flopsPerStep is 0 (spiking
+ * steps are not matrix products). Under the wasm backend the dense sampling-network cases run its wasm engine
+ * (src/spiking/wasm.ts); the other cases are js only.
  *   ssn7-b16-event, ssn7-b16-dense   the 7-unit sampling network, 16 chains, ws + SAL traces, either drive
  *   ssn7-b1-event, ssn7-b1-dense     the same with one chain (sal-sampling runs one chain, dense)
  *   microcirc-b60 60 1-1-1 spiking microcircuits side by side (3 variants x 20 seeds), training phase
@@ -12,10 +13,17 @@ import { Microcircuit } from '../src/spiking/microcircuit.js';
 import { SalNet } from '../src/spiking/salnet.js';
 import { Rng } from '../src/util/rng.js';
 
-export function spikingCases() {
-  const ssn = (batch: number, mode: 'dense' | 'event') => () => {
+export interface SpikingCase {
+  name: string;
+  steps: Record<string, number>;
+  make: (k: { name: string }) => { step: () => void; flopsPerStep: number };
+}
+
+export function spikingCases(): SpikingCase[] {
+  // under the wasm backend the dense cases run the wasm engine of the sampling network
+  const ssn = (batch: number, mode: 'dense' | 'event') => (k: { name: string }) => {
     const r = new Rng(1);
-    const net = new SamplingNetwork({ n: 7, tauRef: 50, batch, mode, seed: 1 });
+    const net = new SamplingNetwork({ n: 7, tauRef: 50, batch, mode, seed: 1, engine: k.name === 'wasm' ? 'wasm' : 'js' });
     for (let i = 0; i < 7; i++) for (let j = 0; j < 7; j++) net.W[i * 7 + j] = i === j ? 0 : r.range(-1, 1);
     for (let i = 0; i < 7; i++) net.b[i] = r.range(-1, 1);
     const tr = [net.trace(wsRule(50)), net.trace(salRule(50))];
@@ -23,9 +31,9 @@ export function spikingCases() {
   };
   return [
     { name: 'ssn7-b16-event', steps: { js: 100000 }, make: ssn(16, 'event') },
-    { name: 'ssn7-b16-dense', steps: { js: 100000 }, make: ssn(16, 'dense') },
+    { name: 'ssn7-b16-dense', steps: { js: 100000, wasm: 100000 }, make: ssn(16, 'dense') },
     { name: 'ssn7-b1-event', steps: { js: 1000000 }, make: ssn(1, 'event') },
-    { name: 'ssn7-b1-dense', steps: { js: 1000000 }, make: ssn(1, 'dense') },
+    { name: 'ssn7-b1-dense', steps: { js: 1000000, wasm: 1000000 }, make: ssn(1, 'dense') },
     {
       name: 'microcirc-b60',
       steps: { js: 50000 },

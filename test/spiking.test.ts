@@ -228,3 +228,37 @@ test('the sampling network steps without allocating', () => {
   per.sort((a, b) => a - b);
   assert.ok(per[15] < 1, `median ${per[15]} bytes per step`);
 });
+
+test('the wasm engine of the sampling network reproduces the js run exactly (float32, dense drive)', () => {
+  const runs = (['js', 'wasm'] as const).map((engine) => {
+    const net = new SamplingNetwork({ n: 7, tauRef: 10, nLast: 3, batch: 3, engine, seed: 12 });
+    net.W.set(randomAsym(7, 4, 0.8));
+    for (let i = 0; i < 7; i++) net.b[i] = -0.5 + 0.15 * i;
+    const tr = [net.trace(wsRule(10)), net.trace(salRule(10))];
+    const hist = new Float64Array(128);
+    net.run(15000, tr, hist);
+    net.W[1] += 0.25; // weights changed between runs
+    net.run(5000, tr, hist);
+    return { counts: Array.from(net.s.counts), ws: Array.from(tr[0].D), sal: Array.from(tr[1].D), hist: Array.from(hist), t: net.s.t };
+  });
+  assert.ok(runs[0].counts.reduce((a, x) => a + x, 0) > 1000);
+  assert.deepEqual(runs[1], runs[0]);
+});
+
+test('nearest-pair SAL (one remembered spike) drifts at symmetric W when rates differ; all pairs in the window do not', () => {
+  const tau = 8, B = 16, T = 40000;
+  const z = (nLast: number) => {
+    const net = new SamplingNetwork({ n: 3, tauRef: tau, nLast, batch: B, seed: 3, dtype: 'float64' });
+    net.W.set([0, 0.8, -0.5, 0.8, 0, 0.6, -0.5, 0.6, 0]);
+    net.b.set([-2, 1, 0]);
+    const tr = net.trace(salRule(tau));
+    net.run(T, [tr]);
+    return [1, 2, 5].map((q) => {
+      const [mu, se] = perChain(tr.D, B, 9, q, T);
+      return Math.abs(mu / se);
+    });
+  };
+  const near = z(1), all = z(30);
+  assert.ok(Math.max(...near) > 10, `nearest pairs: |z| ${near.map((x) => x.toFixed(1)).join(', ')}`);
+  assert.ok(Math.max(...all) < 4, `all pairs: |z| ${all.map((x) => x.toFixed(1)).join(', ')}`);
+});

@@ -64,6 +64,8 @@ export interface SalSamplingParams {
   valFactor: number;
   clip: number;
   mode: 'dense' | 'event';
+  /** 'wasm' needs mode 'dense' and float32 */
+  engine: 'js' | 'wasm';
   dtype: 'float32' | 'float64';
 }
 
@@ -107,7 +109,7 @@ const sampling: ExperimentDef<SalSamplingParams> = {
   task: 'spiking',
   params: {
     kind: 'sampling', n: 7, tauRef: 50, dur: 1000, nLast: 1, sweep: 'synaptic', levels: [0, 0.2, 0.4, 0.6, 0.8, 1.0], targetSeeds: 5, initSeeds: 4,
-    lrSymm: [0, 0.01], lrW: 0.01, lrB: 0.01, initNoise: 0.2, plasticityNoise: 0, iterations: 20001, valEvery: 500, valFactor: 1000, clip: 2, mode: 'dense', dtype: 'float32',
+    lrSymm: [0, 0.01], lrW: 0.01, lrB: 0.01, initNoise: 0.2, plasticityNoise: 0, iterations: 20001, valEvery: 500, valFactor: 1000, clip: 2, mode: 'dense', engine: 'wasm', dtype: 'float32',
   },
   quick: { levels: [0, 1.0], targetSeeds: 1, initSeeds: 1, dur: 100, iterations: 301, valEvery: 100, valFactor: 10 },
 };
@@ -295,7 +297,7 @@ async function samplingTask(ctx: RunContext, p: SalSamplingParams) {
     const tg = target(n, ctx.seed * 100 + run.tseed);
     const ex = boltzmann(tg.W, tg.b, n);
     const r = new Rng(ctx.seed * 100000 + run.tseed * 1000 + run.iseed * 10 + 7);
-    const net = new SamplingNetwork({ n, tauRef: tau, nLast: p.nLast, mode: p.mode, dtype: p.dtype, seed: ctx.seed * 7777 + run.tseed * 101 + run.iseed * 13 + (run.lrSymm > 0 ? 1 : 0) });
+    const net = new SamplingNetwork({ n, tauRef: tau, nLast: p.nLast, mode: p.mode, engine: p.engine, dtype: p.dtype, seed: ctx.seed * 7777 + run.tseed * 101 + run.iseed * 13 + (run.lrSymm > 0 ? 1 : 0) });
     const initNoise = p.sweep === 'synaptic' ? run.level : p.initNoise;
     const plNoise = p.sweep === 'plasticity' ? run.level : p.plasticityNoise;
     for (let i = 0; i < n; i++)

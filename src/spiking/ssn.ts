@@ -5,10 +5,12 @@
  * Plus the exact Boltzmann target by enumeration, D_KL and the asymmetry measure of SAL §3.2. Browser-safe.
  *
  * Drive modes: 'dense' recomputes u = b + Wκ every step (n² per chain); 'event' keeps Wκ incrementally and touches a
- * column of W only when a PSP starts or ends (docs/RESULTS.md "SAL" has the speeds of both).
+ * column of W only when a PSP starts or ends (docs/RESULTS.md "SAL" has the speeds of both). Engine 'wasm' runs the
+ * same loop (dense drive, float32) in WebAssembly (./wasm.ts).
  */
 import { eventDrive, eventDriveSync, newFArray, pspStep, recurrentDrive, spikeStep, spikingParams, newSpikingState, resetSpikingState, stateIndex, type FArray, type SpikeDType, type SpikingParams, type SpikingState } from './units.js';
 import { stdpAccumulate, type StdpRule } from './stdp.js';
+import { createWasmSsn, type WasmSsn } from './wasm.js';
 
 export interface SsnOptions {
   n: number;
@@ -18,6 +20,10 @@ export interface SsnOptions {
   batch?: number;
   dtype?: SpikeDType;
   mode?: 'dense' | 'event';
+  /** 'wasm': the run loop in WebAssembly (float32, dense drive); 'js' (default) */
+  engine?: 'js' | 'wasm';
+  /** wasm only: the longest STDP window table its traces may use (default 64 τ_ref) */
+  maxLag?: number;
   seed?: number;
 }
 
@@ -33,6 +39,8 @@ export class SamplingNetwork {
   readonly W: FArray;
   readonly b: FArray;
   readonly mode: 'dense' | 'event';
+  readonly engine: 'js' | 'wasm';
+  private readonly wasm: WasmSsn | null;
   private readonly u: FArray;
   private readonly kPrev: FArray;
   private readonly uSyn: Float64Array;
@@ -41,18 +49,30 @@ export class SamplingNetwork {
 
   constructor(o: SsnOptions) {
     this.p = spikingParams({ n: o.n, batch: o.batch, tauRef: o.tauRef, tauSyn: o.tauSyn, nLast: o.nLast, dtype: o.dtype });
-    this.s = newSpikingState(this.p, o.seed ?? 0);
-    this.W = newFArray(this.p.dtype, o.n * o.n);
-    this.b = newFArray(this.p.dtype, o.n);
+    this.engine = o.engine ?? 'js';
     this.mode = o.mode ?? 'dense';
     const m = this.p.batch * o.n;
-    this.u = newFArray(this.p.dtype, m);
+    if (this.engine === 'wasm') {
+      if (this.mode !== 'dense') throw new Error("the wasm sampling network has the dense drive only (mode 'dense')");
+      this.wasm = createWasmSsn(this.p, o.seed ?? 0, o.maxLag ?? 64 * o.tauRef + 1);
+      this.s = this.wasm.s;
+      this.W = this.wasm.W;
+      this.b = this.wasm.b;
+      this.u = this.wasm.u;
+    } else {
+      this.wasm = null;
+      this.s = newSpikingState(this.p, o.seed ?? 0);
+      this.W = newFArray(this.p.dtype, o.n * o.n);
+      this.b = newFArray(this.p.dtype, o.n);
+      this.u = newFArray(this.p.dtype, m);
+    }
     this.kPrev = newFArray(this.p.dtype, m);
     this.uSyn = new Float64Array(m);
   }
 
   /** a new trace buffer for a rule */
   trace(rule: StdpRule): Trace {
+    if (this.wasm) return { rule, D: this.wasm.trace(rule) };
     return { rule, D: new Float64Array(this.p.batch * this.p.n * this.p.n) };
   }
 
@@ -72,6 +92,7 @@ export class SamplingNetwork {
    * `stateHist` (length 2^n, summed over the batch).
    */
   run(steps: number, traces: readonly Trace[] = [], stateHist: Float64Array | null = null): void {
+    if (this.wasm) return this.runWasm(steps, traces, stateHist);
     const p = this.p, s = this.s, W = this.W, b = this.b, u = this.u;
     const event = this.mode === 'event';
     const nt = traces.length;
@@ -89,6 +110,13 @@ export class SamplingNetwork {
       if (stateHist) for (let bb = 0; bb < p.batch; bb++) stateHist[stateIndex(p, s, bb)]++;
       s.t++;
     }
+  }
+
+  private runWasm(steps: number, traces: readonly Trace[], stateHist: Float64Array | null): void {
+    const w = this.wasm!;
+    if (stateHist) w.stateHist.fill(0);
+    w.run(steps, traces, stateHist !== null);
+    if (stateHist) for (let z = 0; z < stateHist.length; z++) stateHist[z] += w.stateHist[z];
   }
 
   /** mean firing probability per step of each neuron since the last reset (over the batch) */
