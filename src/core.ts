@@ -20,4 +20,6 @@ export { SquareWaveInput, SinesInput } from './data/signals.js';
 export { LogMelExtractor } from './data/speech/melspec.js';
 export { decodeWav } from './data/speech/wav.js';
 export { Rng } from './util/rng.js';
+export * as spiking from './spiking/index.js';
+export * from './learn/alignment.js';
 export { UserError } from './util/errors.js';

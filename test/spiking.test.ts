@@ -262,3 +262,15 @@ test('nearest-pair SAL (one remembered spike) drifts at symmetric W when rates d
   assert.ok(Math.max(...near) > 10, `nearest pairs: |z| ${near.map((x) => x.toFixed(1)).join(', ')}`);
   assert.ok(Math.max(...all) < 4, `all pairs: |z| ${all.map((x) => x.toFixed(1)).join(', ')}`);
 });
+
+test('plasticity noise: 1 + TruncN(0, s², ±1.5 s) per synapse, independent for W_ij and W_ji', async () => {
+  const { plasticityNoise } = await import('../src/spiking/stdp.js');
+  const m = plasticityNoise(40, 0.05, new Rng(3));
+  let mu = 0, lo = Infinity, hi = -Infinity, diff = 0;
+  for (const x of m) (mu += x / m.length), (lo = Math.min(lo, x)), (hi = Math.max(hi, x));
+  for (let i = 0; i < 40; i++) for (let j = i + 1; j < 40; j++) if (m[i * 40 + j] !== m[j * 40 + i]) diff++;
+  assert.ok(lo >= 1 - 0.075 && hi <= 1 + 0.075 && hi > 1.06 && lo < 0.94, `range ${lo}..${hi}`);
+  assert.ok(Math.abs(mu - 1) < 0.005, `mean ${mu}`);
+  assert.equal(diff, (40 * 39) / 2);
+  assert.ok(plasticityNoise(3, 0, new Rng(1)).every((x) => x === 1));
+});

@@ -13,7 +13,7 @@
 import type { ExperimentDef } from './types.js';
 import type { RunContext, TaskFn } from './runner.js';
 import { SamplingNetwork, boltzmann, dklFromCounts, asymmetry } from '../spiking/ssn.js';
-import { salRule, wsRule, sumBatch } from '../spiking/stdp.js';
+import { salRule, wsRule, sumBatch, plasticityNoise } from '../spiking/stdp.js';
 import { stddc, expectedStdp, salField } from '../spiking/stddc.js';
 import { Microcircuit, teacherTargets, type FeedbackVariant } from '../spiking/microcircuit.js';
 import { Rng } from '../util/rng.js';
@@ -268,18 +268,6 @@ function target(n: number, seed: number): { W: Float64Array; b: Float64Array } {
     for (let j = i + 1; j < n; j++) W[i * n + j] = W[j * n + i] = 2 * r.uniform() - 1;
   for (let i = 0; i < n; i++) b[i] = 2 * r.uniform() - 1;
   return { W, b };
-}
-
-/** 1 + TruncN(0, s², ±1.5 s) by rejection */
-function plasticityNoise(n: number, s: number, r: Rng): Float64Array {
-  const m = new Float64Array(n * n).fill(1);
-  if (s > 0)
-    for (let q = 0; q < n * n; q++) {
-      let x: number;
-      do x = r.normal(); while (Math.abs(x) > 1.5);
-      m[q] = 1 + s * x;
-    }
-  return m;
 }
 
 async function samplingTask(ctx: RunContext, p: SalSamplingParams) {

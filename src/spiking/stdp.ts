@@ -26,6 +26,7 @@
  * differ, and SAL drifts even at symmetric W; N covering the window (N · τ_ref ≳ the window) removes that bias.
  */
 import type { SpikingParams, SpikingState } from './units.js';
+import type { Rng } from '../util/rng.js';
 
 export type StdpWindow = 'exp' | 'tri';
 
@@ -137,4 +138,21 @@ export function sumBatch(D: Float64Array, batch: number, out: Float64Array): Flo
   out.fill(0);
   for (let bb = 0; bb < batch; bb++) for (let q = 0; q < m; q++) out[q] += D[bb * m + q];
   return out;
+}
+
+/**
+ * Plasticity noise (SAL §3.2): a fixed amplitude per synapse, m_ij = 1 + TruncN(0, s², ±1.5 s) (rejection sampling),
+ * drawn independently for every entry of an n × n matrix (so upper and lower triangle differ); a rule then applies
+ * η · m_ij · (its trace), the same m_ij for both window sides. s = 0 gives all ones.
+ */
+export function plasticityNoise(n: number, s: number, rng: Rng): Float64Array {
+  const m = new Float64Array(n * n).fill(1);
+  if (s > 0)
+    for (let q = 0; q < n * n; q++) {
+      let x: number;
+      do x = rng.normal();
+      while (Math.abs(x) > 1.5);
+      m[q] = 1 + s * x;
+    }
+  return m;
 }
