@@ -233,15 +233,15 @@ async function phasePlaneSvg(
       arrows.push({ x, y, x2: x + scale * field.dW01[q], y2: y + scale * field.dW10[q], mag: Math.hypot(field.dW01[q], field.dW10[q]) * 1000 });
     }
   const tips = arrows.map((a) => ({ x: a.x2, y: a.y2, angle: 90 - (Math.atan2(a.y2 - a.y, a.x2 - a.x) * 180) / Math.PI }));
-  const lines: Record<string, unknown>[] = [];
+  const lines: Record<string, unknown>[] = [], expected: Record<string, unknown>[] = [];
   for (const [name, t] of Object.entries(traj)) t.w01.forEach((x, i) => lines.push({ x, y: t.w10[i], i, run: `${name} (simulated)` }));
-  for (const [name, t] of Object.entries(pred)) t.w01.forEach((x, i) => lines.push({ x, y: t.w10[i], i, run: `${name} (expected field)` }));
+  for (const [name, t] of Object.entries(pred)) t.w01.forEach((x, i) => expected.push({ x, y: t.w10[i], i, run: name }));
   const dom = [p.grid.lo, p.grid.hi];
   const xs = { field: 'x', type: 'quantitative', scale: { domain: dom }, title: 'W01 (from 1 to 0)' };
   const ys = { field: 'y', type: 'quantitative', scale: { domain: dom }, title: 'W10 (from 0 to 1)' };
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: `Expected SAL update field (stddc), τ = ${p.tauRef}, b = (${p.b.join(', ')})`,
+    title: `Expected SAL update field (stddc), τ = ${p.tauRef}, b = (${p.b.join(', ')}); dashed: trajectory it predicts`,
     width: 420,
     height: 420,
     background: 'white',
@@ -251,8 +251,13 @@ async function phasePlaneSvg(
       { data: { values: [{ x: dom[0], y: dom[0] }, { x: dom[1], y: dom[1] }] }, mark: { type: 'line', color: '#bbb', strokeDash: [2, 2] }, encoding: { x: xs, y: ys } },
       {
         data: { values: lines },
-        mark: { type: 'line', strokeWidth: 2 },
-        encoding: { x: xs, y: ys, order: { field: 'i', type: 'quantitative' }, color: { field: 'run', type: 'nominal', title: null, scale: { range: ['#9ecae1', '#1f77b4', '#fcae91', '#d62728'] } } },
+        mark: { type: 'line', strokeWidth: 4, opacity: 0.8 },
+        encoding: { x: xs, y: ys, order: { field: 'i', type: 'quantitative' }, color: { field: 'run', type: 'nominal', title: null, legend: { labelLimit: 300 } } },
+      },
+      {
+        data: { values: expected },
+        mark: { type: 'line', strokeWidth: 1.5, color: '#222', strokeDash: [4, 3] },
+        encoding: { x: xs, y: ys, order: { field: 'i', type: 'quantitative' }, detail: { field: 'run', type: 'nominal' } },
       },
     ],
   };
