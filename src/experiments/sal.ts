@@ -186,6 +186,7 @@ async function twoNeuronTask(ctx: RunContext, p: SalTwoNeuronParams) {
   const g = p.grid;
   const axis = Array.from({ length: g.n }, (_, k) => g.lo + ((g.hi - g.lo) * k) / (g.n - 1));
   const field = salField({ w01: axis, w10: axis, b0: p.b[0], b1: p.b[1], tauRef: tau, eta: p.eta, rule, maxLag: rule.kc.length - 1 });
+  const extra = { spiking_engine: 'js' };
   ctx.figure('phase-plane', await phasePlaneSvg(axis, field, trajectories, predicted, p));
   ctx.figure(
     'weights',
@@ -212,7 +213,7 @@ async function twoNeuronTask(ctx: RunContext, p: SalTwoNeuronParams) {
     expected_both_absdiff_500: r4(Math.abs(predicted.both.w01[Math.min(50, predicted.both.w01.length - 1)] - predicted.both.w10[Math.min(50, predicted.both.w10.length - 1)])),
     expected_fixed_W10_800: r4(predicted['W10 only'].w10[Math.min(80, predicted['W10 only'].w10.length - 1)]),
   };
-  return { final, steps };
+  return { final, steps, extra };
 }
 
 async function phasePlaneSvg(
@@ -373,7 +374,8 @@ async function samplingTask(ctx: RunContext, p: SalSamplingParams) {
       series: p.lrSymm.map((lr, li) => ({ name: lr > 0 ? `SAL ${lr}` : 'no SAL', x: p.levels, y: p.levels.map((l) => final[`dkl_${p.sweep}${l}_${lr > 0 ? 'sal' : 'nosal'}`] ?? NaN), color: paletteColor(li) })),
     }),
   );
-  return { final, steps };
+  // (the runner's GLE backend is unused here: the spiking engine is what ran)
+  return { final, steps, extra: { spiking_engine: p.engine, steps_are: 'network steps (one chain)' } };
 }
 
 // ------------------------------------------------------------------------------------------------ microcircuit
@@ -453,5 +455,5 @@ async function microcircuitTask(ctx: RunContext, p: SalMicrocircuitParams) {
       series: p.variants.map((v, k) => ({ name: v === 'bp' ? 'B = Wᵀ' : v.toUpperCase(), x: curves.get(v)!.map((_, i) => i), y: curves.get(v)!, color: paletteColor(k) })),
     }),
   );
-  return { final, steps };
+  return { final, steps, extra: { spiking_engine: 'js', steps_are: 'circuit steps (all seeds and variants)' } };
 }
