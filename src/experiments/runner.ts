@@ -131,7 +131,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
     if (!def) throw new UserError(`unknown experiment '${opts.experiment}' (known: ${EXPERIMENTS.map((e) => e.name).join(', ')})`);
     params = resolveParams(def, quick, opts.set ?? []);
     if (opts.dtype) {
-      const net = (params.network ?? params.teacher) as Record<string, unknown>;
+      const net = (params.network ?? params.teacher ?? params) as Record<string, unknown>;
       net.dtype = opts.dtype;
     }
     const model = typeof params.model === 'string' ? `-${params.model}` : '';

@@ -277,6 +277,9 @@ function target(n: number, seed: number): { W: Float64Array; b: Float64Array } {
 }
 
 async function samplingTask(ctx: RunContext, p: SalSamplingParams) {
+  if (p.engine === 'wasm' && (p.dtype !== 'float32' || p.mode !== 'dense'))
+    throw new UserError(`sal-sampling: engine 'wasm' runs float32 with mode 'dense' (got ${p.dtype}, ${p.mode}); use --set engine='"js"'`);
+  if (p.n > 20) throw new UserError(`sal-sampling: n = ${p.n} is too large to enumerate the target (at most 20)`);
   const n = p.n, tau = p.tauRef, T = p.dur * tau, Tval = p.dur * p.valFactor * tau;
   const runs: { level: number; tseed: number; iseed: number; lrSymm: number }[] = [];
   for (const level of p.levels) for (let ts = 0; ts < p.targetSeeds; ts++) for (let is = 0; is < p.initSeeds; is++) for (const lrSymm of p.lrSymm) runs.push({ level, tseed: ts, iseed: is, lrSymm });
