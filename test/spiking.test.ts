@@ -274,3 +274,18 @@ test('plasticity noise: 1 + TruncN(0, s², ±1.5 s) per synapse, independent for
   assert.equal(diff, (40 * 39) / 2);
   assert.ok(plasticityNoise(3, 0, new Rng(1)).every((x) => x === 1));
 });
+
+test('microcircuit SAL phase: B moves toward W2 (either sign), FA keeps B, BP copies W2; forward weights frozen', async () => {
+  const { Microcircuit } = await import('../src/spiking/microcircuit.js');
+  const mc = new Microcircuit({ variants: ['sal', 'sal', 'fa', 'bp'], tauRef: 10, lambdaApi: 0.02, lambdaNudge: 0.6, lrUp: [0.2, 0.003], lrDown: 0.001, bias: -1, avgSteps: 2000, seed: 3 });
+  mc.W1.fill(2);
+  mc.W2.set([2, -2, 2, 2]);
+  mc.Bfb.set([-1, 1, -1, -1]);
+  for (let k = 0; k < 30; k++) mc.present(k % 2 ? 2.5 : -2, 0, 2000, 0, 'sal');
+  assert.ok(mc.Bfb[0] > -0.6, `B toward +2: ${mc.Bfb[0]}`);
+  assert.ok(mc.Bfb[1] < 0.8, `B toward -2: ${mc.Bfb[1]}`);
+  assert.equal(mc.Bfb[2], -1);
+  assert.equal(mc.Bfb[3], 2);
+  assert.deepEqual(Array.from(mc.W1), [2, 2, 2, 2]);
+  assert.deepEqual(Array.from(mc.W2), [2, -2, 2, 2]);
+});
