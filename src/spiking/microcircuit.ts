@@ -55,6 +55,7 @@ export class Microcircuit {
   readonly o: MicrocircuitOptions;
 
   constructor(o: MicrocircuitOptions) {
+    if (!(o.tauRef > 1)) throw new Error('microcircuit: tauRef must be > 1');
     this.o = o;
     const B = (this.B = o.variants.length);
     this.p = spikingParams({ n: 1, batch: B, tauRef: o.tauRef, nLast: 1, dtype: 'float64' });
@@ -101,7 +102,7 @@ export class Microcircuit {
       const learn = k >= lag;
       // input
       u.fill(x);
-      // spikes at t − 1 of the presynaptic neurons (for the forward rule), read before this step's spikes
+      // B = Wᵀ control: copy every step
       for (let e = 0; e < B; e++) if (variant[e] === 2) Bfb[e] = W2[e];
       spikeStep(p, inp, u);
       // hidden pyramid
@@ -129,9 +130,8 @@ export class Microcircuit {
       spikeStep(p, O, u);
       if (mode === 'train' && learn) {
         for (let e = 0; e < B; e++) {
-          // presynaptic spike at t − 1: the newest remembered spike is exactly one step old (or it spiked now and
-          // the previous one — with one remembered spike that one is gone, so check before: refractoriness makes a
-          // spike at t after one at t − 1 impossible for τ_ref > 1)
+          // presynaptic spike at t − 1 = the newest remembered spike is one step old (refractoriness, τ_ref > 1,
+          // rules out a spike at t that would have replaced it)
           if (inp.hist[e] === t - 1) W1[e] += o.lrUp[0] * (phi(aUP[e]) - phi(aVP[e] + b));
           if (P.hist[e] === t - 1) W2[e] += o.lrUp[1] * (phi(aUO[e]) - phi(aVO[e] + b));
         }
