@@ -45,3 +45,15 @@ test('sal-microcircuit quick runs all variants side by side', async () => {
   for (const m of rows.filter((x) => x.variant === 'bp' && (x.epoch as number) > 0)) assert.equal(m.B, m.W2);
   assert.ok(existsSync(join(r.dir, 'figures', 'val-mse.svg')));
 });
+
+test('bad SAL parameters are one-line user errors', async () => {
+  const { UserError } = await import('../src/util/errors.js');
+  for (const [exp, set, msg] of [
+    ['sal-two-neuron', 'tauRef=0', /tauRef must be a positive integer/],
+    ['sal-sampling', 'sweep="foo"', /sweep must be/],
+    ['sal-microcircuit', 'variants=["sal","xx"]', /unknown 'xx'/],
+    ['sal-sampling', 'dtype="float64"', /engine 'wasm' runs float32/],
+  ] as const) {
+    await assert.rejects(runExperiment({ experiment: exp, out: tmp(), quick: true, set: [set], progress: 'off' }), (e: Error) => e instanceof UserError && msg.test(e.message), `${exp} ${set}`);
+  }
+});

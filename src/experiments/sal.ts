@@ -128,8 +128,32 @@ const microcircuit: ExperimentDef<SalMicrocircuitParams> = {
 
 export const SAL_EXPERIMENTS: ExperimentDef[] = [twoNeuron, sampling, microcircuit] as unknown as ExperimentDef[];
 
+function checkParams(p: Record<string, unknown>, ints: string[], pos: string[], finite: string[]): void {
+  const name = `sal (${String(p.kind)})`;
+  for (const k of ints) if (!Number.isInteger(p[k]) || (p[k] as number) < 1) throw new UserError(`${name}: ${k} must be a positive integer, got ${JSON.stringify(p[k])}`);
+  for (const k of pos) if (typeof p[k] !== 'number' || !((p[k] as number) > 0) || !Number.isFinite(p[k])) throw new UserError(`${name}: ${k} must be a positive number, got ${JSON.stringify(p[k])}`);
+  for (const k of finite) {
+    const v = p[k];
+    const ok = Array.isArray(v) ? v.length > 0 && v.every((x) => typeof x === 'number' && Number.isFinite(x)) : typeof v === 'number' && Number.isFinite(v);
+    if (!ok) throw new UserError(`${name}: ${k} must be a finite number${Array.isArray(v) ? ' list' : ''}, got ${JSON.stringify(v)}`);
+  }
+}
+
 export const spikingTask: TaskFn = async (ctx) => {
   const p = ctx.params as unknown as SalParams;
+  const q = ctx.params;
+  if (p.kind === 'two-neuron') {
+    checkParams(q, ['tauRef', 'steps', 'nLast', 'epochs', 'batch'], ['eta'], ['W0', 'b']);
+    if (p.W0.length !== 2 || p.b.length !== 2) throw new UserError('sal (two-neuron): W0 and b need 2 entries each');
+    if (!(p.grid?.n >= 2) || !(p.grid.hi > p.grid.lo)) throw new UserError('sal (two-neuron): grid needs n >= 2 and hi > lo');
+  } else if (p.kind === 'sampling') {
+    checkParams(q, ['n', 'tauRef', 'dur', 'nLast', 'targetSeeds', 'initSeeds', 'iterations', 'valEvery', 'valFactor'], ['clip'], ['levels', 'lrSymm', 'lrW', 'lrB', 'initNoise', 'plasticityNoise']);
+    if (p.sweep !== 'synaptic' && p.sweep !== 'plasticity') throw new UserError(`sal (sampling): sweep must be 'synaptic' or 'plasticity', got ${JSON.stringify(p.sweep)}`);
+  } else if (p.kind === 'microcircuit') {
+    checkParams(q, ['seeds', 'tauRef', 'tPattern', 'teacherTPattern', 'avgSteps', 'trainPerEpoch', 'epochs'], ['initRange'], ['lambdaApi', 'lambdaNudge', 'lrUp', 'lrDown', 'bias', 'teacherW', 'train', 'val', 'lag']);
+    if (p.tauRef < 2) throw new UserError('sal (microcircuit): tauRef must be at least 2');
+    if (!Number.isInteger(p.salPerEpoch) || p.salPerEpoch < 0) throw new UserError(`sal (microcircuit): salPerEpoch must be a non-negative integer, got ${JSON.stringify(p.salPerEpoch)}`);
+  }
   if (p.kind === 'two-neuron') return twoNeuronTask(ctx, p);
   if (p.kind === 'sampling') return samplingTask(ctx, p);
   if (p.kind === 'microcircuit') return microcircuitTask(ctx, p);
