@@ -34,57 +34,15 @@
  * dtype), so a step allocates nothing. Only the `mse` loss is supported.
  */
 import type { FBuf, PhiCode } from '../kernels/types.js';
+import { phiDerivs as phiDerivsInto } from '../kernels/phi.js';
 import type { Learner } from './learner.js';
 import { WindowedRule, type WindowOptions } from './windowed.js';
 
-/**
- * φ'(x) as the derivative of the rate the kernel actually returns (softplus above torch's threshold 20 is the
- * identity) and φ''(x) as the derivative of the stored r' = φ'(x). 0 almost everywhere for the piecewise-linear ones.
- * Writes [φ', φ''] into out.
- */
+/** [dφ/dx, d r'/dx] of the rate function (the shared table in kernels/phi.ts). */
 export function phiDerivs(phi: PhiCode, x: number, out: Float64Array): void {
-  switch (phi) {
-    case 0: // linear
-      out[0] = 1;
-      out[1] = 0;
-      return;
-    case 1: {
-      const t = Math.tanh(x);
-      const d = 1 - t * t;
-      out[0] = d;
-      out[1] = -2 * t * d;
-      return;
-    }
-    case 2: {
-      const s = 1 / (1 + Math.exp(-x));
-      const d = s * (1 - s);
-      out[0] = d;
-      out[1] = d * (1 - 2 * s);
-      return;
-    }
-    case 3: {
-      // softplus: r' (what the kernel stores) is the logistic sigmoid, so φ'' = σ(1 − σ)
-      const s = 1 / (1 + Math.exp(-x));
-      out[0] = x > 20 ? 1 : s;
-      out[1] = s * (1 - s);
-      return;
-    }
-    case 4:
-      out[0] = x > 0 ? 1 : 0;
-      out[1] = 0;
-      return;
-    case 5:
-      out[0] = x >= 0 && x <= 1 ? 1 : 0;
-      out[1] = 0;
-      return;
-    case 6:
-      out[0] = x >= -1 && x <= 1 ? 1 : 0;
-      out[1] = 0;
-      return;
-    default:
-      throw new Error(`unknown activation code ${phi as number}`);
-  }
+  phiDerivsInto(phi, x, out, phiScratch);
 }
+const phiScratch = new Float64Array(5);
 
 function copyInto(dst: Float64Array, off: number, src: FBuf, n: number): void {
   const a = src.a;

@@ -4,6 +4,7 @@
  */
 import type { AdamScalars, Backend, DType, FBuf, FloatArray, LayerStepArgs, PhiCode } from '../types.js';
 import { STEP } from '../types.js';
+import { PHI_X, phiEval, phiRecord } from '../phi.js';
 
 class JsBuf implements FBuf {
   readonly ptr = 0;
@@ -13,47 +14,11 @@ class JsBuf implements FBuf {
   }
 }
 
-/** phi and phi' of one value; shared by `activate` and the fused step. Returns phi, writes phi' to out[0]. */
-function phiScalar(phi: PhiCode, x: number, d: { p: number }): number {
-  switch (phi) {
-    case 0: // linear
-      d.p = 1;
-      return x;
-    case 1: {
-      // tanh
-      const t = Math.tanh(x);
-      d.p = 1 - t * t;
-      return t;
-    }
-    case 2: {
-      // sigmoid
-      const s = 1 / (1 + Math.exp(-x));
-      d.p = s * (1 - s);
-      return s;
-    }
-    case 3: {
-      // softplus with torch's threshold 20; derivative is the logistic sigmoid
-      d.p = 1 / (1 + Math.exp(-x));
-      return x > 20 ? x : Math.log1p(Math.exp(x));
-    }
-    case 4: // relu
-      d.p = x > 0 ? 1 : 0;
-      return x > 0 ? x : 0;
-    case 5: // hard sigmoid = clamp(x, 0, 1)
-      d.p = x >= 0 && x <= 1 ? 1 : 0;
-      return x < 0 ? 0 : x > 1 ? 1 : x;
-    case 6: // hard tanh = clamp(x, -1, 1)
-      d.p = x >= -1 && x <= 1 ? 1 : 0;
-      return x < -1 ? -1 : x > 1 ? 1 : x;
-    default:
-      throw new Error(`unknown activation code ${phi as number}`);
-  }
-}
-
 export class JsBackend implements Backend {
   readonly name = 'js' as const;
   readonly info: Record<string, string | number | boolean>;
-  private readonly d = { p: 0 };
+  /** φ, r', r'', dφ/dx of one value (phi.ts) */
+  private readonly d = phiRecord();
 
   constructor(readonly dtype: DType = 'float32') {
     this.info = { backend: 'js', dtype };
@@ -102,8 +67,10 @@ export class JsBackend implements Backend {
         uN[i] = u[i] + dt * ud;
         const pu = u[i] + tauR[j] * ud;
         pU[i] = pu;
-        rN[i] = phiScalar(phi, pu, d);
-        rPN[i] = d.p;
+        d[PHI_X] = pu;
+        phiEval(phi, d);
+        rN[i] = d[0];
+        rPN[i] = d[1];
       }
     }
 
@@ -174,8 +141,10 @@ export class JsBackend implements Backend {
   activate(phi: PhiCode, x: FBuf, r: FBuf, rp: FBuf, n: number): void {
     const xa = x.a, ra = r.a, pa = rp.a, d = this.d;
     for (let i = 0; i < n; i++) {
-      ra[i] = phiScalar(phi, xa[i], d);
-      pa[i] = d.p;
+      d[PHI_X] = xa[i];
+      phiEval(phi, d);
+      ra[i] = d[0];
+      pa[i] = d[1];
     }
   }
 
@@ -197,4 +166,3 @@ export class JsBackend implements Backend {
   }
 }
 
-export { phiScalar };

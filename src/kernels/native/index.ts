@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { AdamScalars, Backend, DType, FBuf, LayerStepArgs, PhiCode } from '../types.js';
+import { DENSE_STEP_FIELDS } from '../layout.js';
 import { registerBackendLoader } from '../index.js';
 import { UserError } from '../../util/errors.js';
 import { chooseCoreType, parseCpuFlags, slowCoreWarning, type CoreTypeChoice } from './coretype.js';
@@ -19,6 +20,7 @@ export { chooseCoreType, coreTypeForFlags, parseCpuFlags, slowCoreWarning } from
 
 /** The addon's exports (see native/gle_native.c). */
 interface Addon {
+  /** bufs: one per DENSE_STEP_FIELDS entry, in that order (null for an absent optional one) */
   makeLayer(B: number, nIn: number, nOut: number, bufs: (Float32Array | null)[]): object;
   /** scalars: [dt, gamma] */
   layerStep(h: object, phi: number, flags: number, scalars: Float64Array): void;
@@ -248,13 +250,8 @@ export class NativeBackend implements Backend {
   }
 
   private register(L: LayerStepArgs): Registered {
-    const keep = [
-      f32(L.W, 'W'), f32(L.b, 'b'), f32(L.tauM, 'tauM'), f32(L.tauR, 'tauR'), f32(L.rBottom, 'rBottom'),
-      f32(L.rawErr, 'rawErr'), f32(L.u, 'u'), f32(L.v, 'v'), f32(L.rPrime, 'rPrime'), f32(L.uN, 'uN'),
-      f32(L.vN, 'vN'), f32(L.rN, 'rN'), f32(L.rPrimeN, 'rPrimeN'), f32(L.eBottomN, 'eBottomN'),
-      f32(L.instE, 'instE'), f32(L.prospU, 'prospU'), f32(L.prospV, 'prospV'), f32(L.uDot, 'uDot'),
-      f32(L.gW, 'gW'), f32(L.gB, 'gB'), f32(L.gTau, 'gTau'),
-    ];
+    const rec = L as unknown as Record<string, FBuf | null>;
+    const keep = DENSE_STEP_FIELDS.map((f) => f32(rec[f.key], f.key));
     const r: Registered = { h: this.ld.addon.makeLayer(L.B, L.nIn, L.nOut, keep), keep };
     this.handles.set(L, r);
     return r;
