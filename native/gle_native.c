@@ -4,7 +4,7 @@
  * Exports (all buffers are Float32Arrays; lengths are checked, never trusted):
  *   makeLayer(B, nIn, nOut, [buffers in the order of gle_layout.h (W, b|null, tauM, ..., gTau)]) -> handle (external)
  *   layerStep(handle, phi, flags, Float64Array [dt, gamma])
- *   gemm(tA, tB, M, N, K, alpha, A, B, beta, C)
+ *   gemm(tA, tB, M, N, K, Float64Array [alpha, beta], A, B, C)
  *   activate(phi, x, r, rp, n)
  *   adam(p, g, m, v, n, Float64Array [lr, beta1, beta2, eps, bc1, bc2, weightDecay])
  *   (scalars travel in a reused Float64Array: passed as arguments, each double is a new heap number per call)
@@ -815,23 +815,23 @@ static napi_value js_layer_step(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_gemm(napi_env env, napi_callback_info info) {
-  size_t argc = 10;
-  napi_value argv[10];
+  size_t argc = 9;
+  napi_value argv[9];
   NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   bool tA, tB;
   int32_t M, N, K;
-  double alpha, beta;
+  double *sc;
   float *A, *Bm, *C;
-  size_t nA, nB, nC;
-  if (argc < 10 || napi_get_value_bool(env, argv[0], &tA) != napi_ok ||
+  size_t nA, nB, nC, nsc;
+  if (argc < 9 || napi_get_value_bool(env, argv[0], &tA) != napi_ok ||
       napi_get_value_bool(env, argv[1], &tB) != napi_ok || napi_get_value_int32(env, argv[2], &M) != napi_ok ||
       napi_get_value_int32(env, argv[3], &N) != napi_ok || napi_get_value_int32(env, argv[4], &K) != napi_ok ||
-      napi_get_value_double(env, argv[5], &alpha) != napi_ok || !get_f32(env, argv[6], &A, &nA) ||
-      !get_f32(env, argv[7], &Bm, &nB) || napi_get_value_double(env, argv[8], &beta) != napi_ok ||
-      !get_f32(env, argv[9], &C, &nC)) {
-    napi_throw_type_error(env, NULL, "gemm(tA, tB, M, N, K, alpha, A, B, beta, C) with Float32Arrays");
+      !get_f64(env, argv[5], &sc, &nsc) || nsc < 2 || !get_f32(env, argv[6], &A, &nA) ||
+      !get_f32(env, argv[7], &Bm, &nB) || !get_f32(env, argv[8], &C, &nC)) {
+    napi_throw_type_error(env, NULL, "gemm(tA, tB, M, N, K, Float64Array [alpha, beta], A, B, C) with Float32Arrays");
     return NULL;
   }
+  const double alpha = sc[0], beta = sc[1];
   if (M < 0 || N < 0 || K < 0 || nA < (size_t)M * K || nB < (size_t)K * N || nC < (size_t)M * N) {
     napi_throw_range_error(env, NULL, "gemm: a buffer is smaller than its matrix");
     return NULL;

@@ -7,6 +7,7 @@
  */
 import type { Backend, FloatArray } from '../kernels/types.js';
 import { GLENetwork } from '../model/network.js';
+import { E_BOTTOM, GLE_POPULATION } from '../model/layers/populations.js';
 import type { NetworkSpecInput } from '../model/spec.js';
 import { Learner } from '../learn/learner.js';
 
@@ -54,8 +55,13 @@ export interface GoldenTrace {
   [k: string]: unknown;
 }
 
-export const LAYER_FIELDS = ['u', 'v', 'r', 'r_prime', 'prosp_u', 'prosp_v', 'inst_e', 'e_bottom'] as const;
-export type LayerField = (typeof LAYER_FIELDS)[number];
+/** The per-layer fields of the golden schema: the GLE population's declared state and per-step fields, and e_bottom. */
+export const LAYER_FIELDS: readonly string[] = [
+  ...GLE_POPULATION.state.map((f) => f.name),
+  ...GLE_POPULATION.scratch.filter((f) => f.name !== 'u_dot').map((f) => f.name),
+  E_BOTTOM.name,
+];
+export type LayerField = string;
 
 function flat(x: Nested): number[] {
   if (typeof x === 'number') return [x];
@@ -172,25 +178,9 @@ class Comparator {
 }
 
 function bufOf(net: GLENetwork, l: number, f: LayerField): FloatArray {
-  const s = net.state(l), sc = net.scratch(l);
-  switch (f) {
-    case 'u':
-      return s.u.a;
-    case 'v':
-      return s.v.a;
-    case 'r':
-      return s.r.a;
-    case 'r_prime':
-      return s.rPrime.a;
-    case 'e_bottom':
-      return s.eBottom.a;
-    case 'prosp_u':
-      return sc.prospU.a;
-    case 'prosp_v':
-      return sc.prospV.a;
-    case 'inst_e':
-      return sc.instE.a;
-  }
+  const b = net.field(l, f);
+  if (!b) throw new Error(`layer ${l} has no field '${f}'`);
+  return b.a;
 }
 
 function targetArg(g: GoldenTrace, t: number): ArrayLike<number> | null {
@@ -214,9 +204,9 @@ function namedParam(net: GLENetwork, name: string): FloatArray | null {
 }
 
 /** Re-run a recorded trace on a backend and compare every recorded quantity at every step. */
-export function replayTrace(g: GoldenTrace, backend: Backend, atol: number, rtol: number): ReplayReport {
+export function replayTrace(g: GoldenTrace, backend: Backend, atol: number, rtol: number, opts: { path?: 'auto' | 'composed' } = {}): ReplayReport {
   const spec = traceToSpec(g, backend.dtype, backend.name);
-  const net = new GLENetwork(spec, backend, { computeInputError: true, batchSize: g.batch_size });
+  const net = new GLENetwork(spec, backend, { computeInputError: true, batchSize: g.batch_size, path: opts.path });
   const learner = new Learner(net);
   const cmp = new Comparator(atol, rtol);
   const T = g.n_steps;

@@ -7,17 +7,13 @@
 import type { FBuf } from '../kernels/types.js';
 import type { GLENetwork } from '../model/network.js';
 import type { Learner } from './learner.js';
+import { decodeTarget } from '../model/losses.js';
 
 /** Copy one step's target (values, or Int32Array labels one-hot encoded) into dst; false when there is none. */
-export function recordTarget(target: ArrayLike<number> | null | undefined, dst: Float64Array, off: number, B: number, n: number): boolean {
-  if (!target) return false;
-  if (target instanceof Int32Array && target.length === B) {
-    for (let b = 0; b < B; b++) for (let j = 0; j < n; j++) dst[off + b * n + j] = j === target[b] ? 1 : 0;
-    return true;
-  }
-  if (target.length !== B * n) throw new Error(`target has ${target.length} values, expected B*n_out = ${B}*${n}`);
-  for (let i = 0; i < B * n; i++) dst[off + i] = target[i];
-  return true;
+export function recordTarget(target: ArrayLike<number> | null | undefined, dst: Float64Array, off: number, B: number, n: number, labels: Int32Array): boolean {
+  const kind = decodeTarget(target, dst, labels, B, n, 'mse', off);
+  if (kind === 'labels') for (let b = 0; b < B; b++) for (let j = 0; j < n; j++) dst[off + b * n + j] = j === labels[b] ? 1 : 0;
+  return kind !== 'none';
 }
 
 export interface WindowOptions {
@@ -39,6 +35,7 @@ export abstract class WindowedRule {
   protected y = new Float64Array(0);
   protected tgt = new Float64Array(0);
   protected hasT = new Uint8Array(0);
+  private labels = new Int32Array(0);
 
   constructor(
     readonly learner: Learner,
@@ -49,6 +46,10 @@ export abstract class WindowedRule {
     if (!Number.isInteger(windowSteps) || windowSteps < 1) throw new Error(`${ruleName} window must be a positive integer number of steps, got ${windowSteps}`);
     this.net = learner.net;
     if (this.net.loss !== 'mse') throw new Error(`${ruleName} supports the mse loss only (the network uses '${this.net.loss}')`);
+    this.net.layers.forEach((l, i) => {
+      if (l.spec.type !== 'dense' || l.population.model !== 'gle' || l.projection.feedback !== 'transpose')
+        throw new Error(`${ruleName} supports dense GLE layers with feedback 'transpose' only (layer ${i} is ${l.spec.type}, feedback '${l.projection.feedback}')`);
+    });
     this.windowSteps = windowSteps;
   }
 
@@ -64,6 +65,7 @@ export abstract class WindowedRule {
     this.y = new Float64Array(T * B * nO);
     this.tgt = new Float64Array(T * B * nO);
     this.hasT = new Uint8Array(T);
+    this.labels = new Int32Array(B);
     this.allocateLayers(B);
   }
 
@@ -85,7 +87,7 @@ export abstract class WindowedRule {
     }
     if (x && x.length !== B * net.nIn) throw new Error(`input has ${x.length} values, expected B*n_in = ${B}*${net.nIn}`);
     const t = this.t, nO = net.nOut;
-    const has = recordTarget(target, this.tgt, t * B * nO, B, nO);
+    const has = recordTarget(target, this.tgt, t * B * nO, B, nO, this.labels);
     this.hasT[t] = has ? 1 : 0;
     this.recordBefore(t, has);
     const wasTraining = net.training;

@@ -24,7 +24,8 @@ interface Addon {
   makeLayer(B: number, nIn: number, nOut: number, bufs: (Float32Array | null)[]): object;
   /** scalars: [dt, gamma] */
   layerStep(h: object, phi: number, flags: number, scalars: Float64Array): void;
-  gemm(tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, A: Float32Array, B: Float32Array, beta: number, C: Float32Array): void;
+  /** scalars: [alpha, beta] */
+  gemm(tA: boolean, tB: boolean, M: number, N: number, K: number, scalars: Float64Array, A: Float32Array, B: Float32Array, C: Float32Array): void;
   activate(phi: number, x: Float32Array, r: Float32Array, rp: Float32Array, n: number): void;
   /** scalars: [lr, beta1, beta2, eps, bc1, bc2, weightDecay] */
   adam(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number, scalars: Float64Array): void;
@@ -106,7 +107,7 @@ function selfTest(addon: Addon, threads: number): void {
           const A = Float32Array.from({ length: M * K }, rnd);
           const B = Float32Array.from({ length: K * N }, rnd);
           const C = new Float32Array(M * N).fill(Number.NaN);
-          addon.gemm(tA, tB, M, N, K, 1, A, B, 0, C);
+          addon.gemm(tA, tB, M, N, K, Float64Array.of(1, 0), A, B, C);
           const R = refGemm(tA, tB, M, N, K, A, B);
           for (let i = 0; i < C.length; i++) {
             if (!(Math.abs(C[i] - R[i]) <= 1e-5 * Math.sqrt(K) + 1e-4 * Math.abs(R[i]))) {
@@ -266,7 +267,10 @@ export class NativeBackend implements Backend {
   }
 
   gemm(tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, A: FBuf, B: FBuf, beta: number, C: FBuf): void {
-    this.ld.addon.gemm(tA, tB, M, N, K, alpha, A.a as Float32Array, B.a as Float32Array, beta, C.a as Float32Array);
+    const sc = this.scalars;
+    sc[0] = alpha;
+    sc[1] = beta;
+    this.ld.addon.gemm(tA, tB, M, N, K, sc, A.a as Float32Array, B.a as Float32Array, C.a as Float32Array);
   }
 
   activate(phi: PhiCode, x: FBuf, r: FBuf, rp: FBuf, n: number): void {
