@@ -138,33 +138,20 @@ export interface Im2colArgs {
 }
 
 export function im2col(_k: Backend, a: Im2colArgs): void {
-  const { C, H, W, kh, kw, stride, padH, padW, Ho, Wo } = a.g;
-  const B = a.B, x = a.x.a, cols = a.cols.a;
-  const P = Ho * Wo, NP = B * P, CHW = C * H * W;
-  for (let c = 0; c < C; c++)
-    for (let p = 0; p < kh; p++)
-      for (let q = 0; q < kw; q++) {
-        const row = ((c * kh + p) * kw + q) * NP;
-        for (let b = 0; b < B; b++) {
-          const xo = b * CHW + c * H * W;
-          const co = row + b * P;
-          for (let i = 0; i < Ho; i++) {
-            const y = i * stride + p - padH;
-            for (let j = 0; j < Wo; j++) {
-              const xx = j * stride + q - padW;
-              cols[co + i * Wo + j] = y >= 0 && y < H && xx >= 0 && xx < W ? x[xo + y * W + xx] : 0;
-            }
-          }
-        }
-      }
+  patches(a, true);
 }
 
 /** The adjoint of im2col: x (B × C·H·W) = Σ of the cols entries over every patch that covers each input position. */
 export function col2im(_k: Backend, a: Im2colArgs): void {
+  a.x.a.fill(0, 0, a.B * a.g.C * a.g.H * a.g.W);
+  patches(a, false);
+}
+
+/** Walk every (patch entry, output position) pair once: toCols copies x into cols, otherwise cols are added into x. */
+function patches(a: Im2colArgs, toCols: boolean): void {
   const { C, H, W, kh, kw, stride, padH, padW, Ho, Wo } = a.g;
   const B = a.B, x = a.x.a, cols = a.cols.a;
   const P = Ho * Wo, NP = B * P, CHW = C * H * W;
-  x.fill(0, 0, B * CHW);
   for (let c = 0; c < C; c++)
     for (let p = 0; p < kh; p++)
       for (let q = 0; q < kw; q++) {
@@ -174,10 +161,12 @@ export function col2im(_k: Backend, a: Im2colArgs): void {
           const co = row + b * P;
           for (let i = 0; i < Ho; i++) {
             const y = i * stride + p - padH;
-            if (y < 0 || y >= H) continue;
+            const rowIn = y >= 0 && y < H;
             for (let j = 0; j < Wo; j++) {
               const xx = j * stride + q - padW;
-              if (xx >= 0 && xx < W) x[xo + y * W + xx] += cols[co + i * Wo + j];
+              const inside = rowIn && xx >= 0 && xx < W;
+              if (toCols) cols[co + i * Wo + j] = inside ? x[xo + y * W + xx] : 0;
+              else if (inside) x[xo + y * W + xx] += cols[co + i * Wo + j];
             }
           }
         }

@@ -276,15 +276,7 @@ export class TruncatedBPTT extends WindowedRule {
       }
     }
     // write the gradients the optimiser consumes
-    for (let l = 0; l < L; l++) {
-      const layer = net.layers[l];
-      const R = this.recs[l];
-      if (layer.trainable) {
-        layer.grads.W.a.set(R.gW);
-        if (layer.grads.b) layer.grads.b.a.set(R.gB);
-      }
-      if (layer.hyper.learnTau) layer.grads.tauM.a.set(R.gTau);
-    }
+    this.writeGradients(this.recs);
     return lossSum;
   }
 }

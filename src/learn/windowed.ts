@@ -106,6 +106,18 @@ export abstract class WindowedRule {
     return out;
   }
 
+  /** Write the window's gradients (float64 records per layer) into the network's gradient buffers. */
+  protected writeGradients(recs: readonly { gW: Float64Array; gB: Float64Array; gTau: Float64Array }[]): void {
+    this.net.layers.forEach((layer, l) => {
+      const R = recs[l];
+      if (layer.trainable) {
+        layer.grads.W.a.set(R.gW);
+        if (layer.grads.b) layer.grads.b.a.set(R.gB);
+      }
+      if (layer.hyper.learnTau) layer.grads.tauM.a.set(R.gTau);
+    });
+  }
+
   /** End the current window now: gradients, optimiser step, clamp. A no-op on an empty window. */
   flush(): void {
     if (this.t === 0) return;

@@ -191,10 +191,15 @@ export class ConvProjection implements Projection {
     }
   }
 
-  grads(k: Backend, ws: Workspace, err: FBuf, _rIn: FBuf): void {
-    const w = ws as ConvWs;
+  /** err (B × F·P) into errT (F × B·P), the layout of the products */
+  private featureMajor(k: Backend, w: ConvWs, err: FBuf): void {
     w.toFeature.src = err;
     this.k_.permute(k, w.toFeature);
+  }
+
+  grads(k: Backend, ws: Workspace, err: FBuf, _rIn: FBuf): void {
+    const w = ws as ConvWs;
+    this.featureMajor(k, w, err);
     // cols still hold this step's patches (forward ran first in the step)
     k.gemm(false, true, this.F, this.CKK, w.B * this.P, w.gradScale, w.errT, w.cols, 0, this.gW);
     if (this.gB) {
@@ -205,8 +210,7 @@ export class ConvProjection implements Projection {
 
   backward(k: Backend, ws: Workspace, err: FBuf, errDown: FBuf): void {
     const w = ws as ConvWs;
-    w.toFeature.src = err;
-    this.k_.permute(k, w.toFeature);
+    this.featureMajor(k, w, err);
     k.gemm(true, false, this.CKK, w.B * this.P, this.F, 1, this.W, w.errT, 0, w.dcols);
     w.ci.x = errDown;
     this.k_.col2im(k, w.ci);
