@@ -47,8 +47,8 @@ export abstract class WindowedRule {
     this.net = learner.net;
     if (this.net.loss !== 'mse') throw new Error(`${ruleName} supports the mse loss only (the network uses '${this.net.loss}')`);
     this.net.layers.forEach((l, i) => {
-      if (l.spec.type !== 'dense' || l.population.model !== 'gle' || l.projection.feedback !== 'transpose')
-        throw new Error(`${ruleName} supports dense GLE layers with feedback 'transpose' only (layer ${i} is ${l.spec.type}, feedback '${l.projection.feedback}')`);
+      if (l.spec.type !== 'dense' || l.population.model !== 'gle')
+        throw new Error(`${ruleName} supports dense GLE layers only (layer ${i} is ${l.spec.type})`);
     });
     this.windowSteps = windowSteps;
   }

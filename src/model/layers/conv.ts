@@ -215,6 +215,14 @@ export class ConvProjection implements Projection {
     w.ci.x = errDown;
     this.k_.col2im(k, w.ci);
   }
+
+  vjpForward(): void {
+    throw new Error('conv layers have no vector-Jacobian products yet (BPTT runs dense layers only)');
+  }
+
+  vjpBackward(): void {
+    throw new Error('conv layers have no vector-Jacobian products yet (BPTT runs dense layers only)');
+  }
 }
 
 export function build(k: Backend, l: ResolvedLayer, rng: Rng): ConvProjection {

@@ -166,6 +166,21 @@ export class DenseProjection implements Projection {
   backward(k: Backend, ws: Workspace, err: FBuf, errDown: FBuf): void {
     k.gemm(false, false, ws.B, this.nIn, this.nOut, 1, err, this.FB ?? this.W, 0, errDown);
   }
+
+  vjpForward(k: Backend, B: number, gDrive: FBuf, rIn: FBuf, gW: FBuf, gB: FBuf | null, gIn: FBuf | null): void {
+    k.gemm(true, false, this.nOut, this.nIn, B, 1, gDrive, rIn, 1, gW);
+    if (gB && this.b) {
+      const g = gB.a, d = gDrive.a, n = this.nOut;
+      for (let b = 0; b < B; b++) for (let j = 0; j < n; j++) g[j] += d[b * n + j];
+    }
+    if (gIn) k.gemm(false, false, B, this.nIn, this.nOut, 1, gDrive, this.W, 1, gIn);
+  }
+
+  vjpBackward(k: Backend, B: number, err: FBuf, gErrDown: FBuf, gErr: FBuf, gW: FBuf): void {
+    k.gemm(false, true, B, this.nOut, this.nIn, 1, gErrDown, this.FB ?? this.W, 1, gErr);
+    // B (fixed or learned) is not W: the error path then adds nothing to W's gradient
+    if (!this.FB) k.gemm(true, false, this.nOut, this.nIn, B, 1, err, gErrDown, 1, gW);
+  }
 }
 
 export function build(k: Backend, l: ResolvedLayer, rng: Rng, feedbackRng: Rng): DenseProjection {

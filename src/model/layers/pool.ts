@@ -100,6 +100,14 @@ export class MaxPoolProjection implements Projection {
     w.back.dx = errDown;
     this.kb(k, w.back);
   }
+
+  vjpForward(): void {
+    throw new Error('maxpool layers have no vector-Jacobian products yet (BPTT runs dense layers only)');
+  }
+
+  vjpBackward(): void {
+    throw new Error('maxpool layers have no vector-Jacobian products yet (BPTT runs dense layers only)');
+  }
 }
 
 export function build(k: Backend, l: ResolvedLayer): MaxPoolProjection {

@@ -80,6 +80,14 @@ export interface Projection {
   grads(k: Backend, ws: Workspace, err: FBuf, rIn: FBuf): void;
   /** the error sent down (B × nIn): through Wᵀ, or the feedback matrix B */
   backward(k: Backend, ws: Workspace, err: FBuf, errDown: FBuf): void;
+  /**
+   * Vector-Jacobian products for exact gradients through time (truncated BPTT), accumulating (+=), through backend k:
+   * of `forward` (drive = W rIn + b): gW += gDriveᵀ-weighted inputs, gB += Σ gDrive, gIn += ∂drive/∂rIn ᵀ gDrive;
+   * of `backward` (errDown = f(err)): gErr += its transpose applied to gErrDown, and gW += its weight part when the
+   * error path uses W itself. Types that do not support them (yet) throw.
+   */
+  vjpForward(k: Backend, B: number, gDrive: FBuf, rIn: FBuf, gW: FBuf, gB: FBuf | null, gIn: FBuf | null): void;
+  vjpBackward(k: Backend, B: number, err: FBuf, gErrDown: FBuf, gErr: FBuf, gW: FBuf): void;
 }
 
 /** One state or per-step field of a neuron model: its key, its name in traces and checkpoints, its size. */
