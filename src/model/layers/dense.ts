@@ -167,8 +167,8 @@ export class DenseProjection implements Projection {
     k.gemm(false, false, ws.B, this.nIn, this.nOut, 1, err, this.FB ?? this.W, 0, errDown);
   }
 
-  vjpForward(k: Backend, B: number, gDrive: FBuf, rIn: FBuf, gW: FBuf, gB: FBuf | null, gIn: FBuf | null): void {
-    k.gemm(true, false, this.nOut, this.nIn, B, 1, gDrive, rIn, 1, gW);
+  vjpForward(k: Backend, B: number, gDrive: FBuf, rIn: FBuf, gW: FBuf | null, gB: FBuf | null, gIn: FBuf | null): void {
+    if (gW) k.gemm(true, false, this.nOut, this.nIn, B, 1, gDrive, rIn, 1, gW);
     if (gB && this.b) {
       const g = gB.a, d = gDrive.a, n = this.nOut;
       for (let b = 0; b < B; b++) for (let j = 0; j < n; j++) g[j] += d[b * n + j];

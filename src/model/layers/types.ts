@@ -86,7 +86,7 @@ export interface Projection {
    * of `backward` (errDown = f(err)): gErr += its transpose applied to gErrDown, and gW += its weight part when the
    * error path uses W itself. Types that do not support them (yet) throw.
    */
-  vjpForward(k: Backend, B: number, gDrive: FBuf, rIn: FBuf, gW: FBuf, gB: FBuf | null, gIn: FBuf | null): void;
+  vjpForward(k: Backend, B: number, gDrive: FBuf, rIn: FBuf, gW: FBuf | null, gB: FBuf | null, gIn: FBuf | null): void;
   vjpBackward(k: Backend, B: number, err: FBuf, gErrDown: FBuf, gErr: FBuf, gW: FBuf): void;
 }
 
