@@ -348,3 +348,42 @@ test('the kernel registry lists the generic kernels every backend can run', () =
   const names = listKernels().map((x) => x.name);
   for (const n of ['gle.neurons', 'relay.neurons', 'im2col', 'col2im', 'maxpool.forward', 'maxpool.backward']) assert.ok(names.includes(n), n);
 });
+
+test('a feedback-alignment and a conv + pool network survive a checkpoint round trip (B, state and Adam moments), and traces record the fields each layer has', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { saveCheckpoint, readCheckpoint, applyCheckpoint } = await import('../src/io/checkpoint.js');
+  const { recordTrace } = await import('../src/io/trace.js');
+  const dir = mkdtempSync(join(tmpdir(), 'gle-arch-'));
+  try {
+    const specs: NetworkSpecInput[] = [
+      { ...randomSpec(new Rng(4), 'float32', 'learned') },
+      {
+        input_size: 16, input_shape: [1, 4, 4], dt: 0.1, seed: 1, loss: 'mse', beta: 0.5, optimizer: { type: 'adam', lr: 0.01 },
+        layers: [{ type: 'conv2d', channels: 2, kernel: 3, phi: 'tanh', tau_m: 0.5, tau_r: 0.2 }, { type: 'maxpool', kernel: 2 }, { size: 2, tau_m: 0.5 }],
+      },
+    ];
+    for (const [n, spec] of specs.entries()) {
+      const k = new JsBackend('float32');
+      const a = new GLENetwork(spec, k, { batchSize: 2 });
+      const la = new Learner(a);
+      const x = new Float32Array(2 * a.nIn).map((_, i) => Math.cos(i)), y = new Float32Array(2 * a.nOut).fill(0.3);
+      for (let t = 0; t < 15; t++) la.trainStep(x, y);
+      const d = join(dir, `n${n}`);
+      saveCheckpoint(d, a, la);
+      const ck = readCheckpoint(d);
+      const b = new GLENetwork(ck.spec, k, { batchSize: 2 });
+      const lb = new Learner(b);
+      applyCheckpoint(ck, b, lb);
+      for (let t = 0; t < 5; t++) assert.deepEqual(Array.from(lb.trainStep(x, y).a), Array.from(la.trainStep(x, y).a), `net ${n} continues exactly`);
+      const tr = recordTrace(b, lb, [x, x], [y, y]);
+      if (n === 1) {
+        assert.ok(tr.trace.layers[0].u && !tr.trace.layers[1].u, 'the pooling stage has no membrane');
+        assert.equal(tr.trace.layers[1].e_bottom.length, 2);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

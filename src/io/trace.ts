@@ -261,7 +261,10 @@ export function recordTrace(
   const B = net.B;
   const L = net.layers.length;
   const trace: GoldenTrace['trace'] = { output: [], loss: [], layers: net.layers.map(() => ({})), grads: {}, params: {} };
-  for (const l of trace.layers) for (const f of LAYER_FIELDS) l[f] = [];
+  // the fields each layer's neuron model has (a pooling stage has no u, v, prosp_u)
+  trace.layers.forEach((rec, l) => {
+    for (const f of LAYER_FIELDS) if (net.field(l, f)) rec[f] = [];
+  });
   const learn = net.parameters();
   for (const p of learn) {
     trace.grads[p.name] = [];
@@ -286,7 +289,7 @@ export function recordTrace(
     trace.output.push(nest(out.a, B));
     const lv = net.lastLoss();
     trace.loss.push(Number.isNaN(lv) ? null : lv);
-    for (let l = 0; l < L; l++) for (const f of LAYER_FIELDS) trace.layers[l][f].push(nest(bufOf(net, l, f), B));
+    for (let l = 0; l < L; l++) for (const f of LAYER_FIELDS) trace.layers[l][f]?.push(nest(bufOf(net, l, f), B));
     for (const p of learn) {
       trace.grads[p.name].push(shaped(p.g.a, p.shape));
       trace.params[p.name].push(shaped(p.p.a, p.shape));
