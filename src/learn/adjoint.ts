@@ -44,9 +44,9 @@ import type { Learner } from './learner.js';
 import type { FBuf } from '../kernels/types.js';
 import { JsBackend } from '../kernels/js/index.js';
 import { phiDerivs } from './bptt.js';
-import { WindowedRule, type WindowOptions } from './windowed.js';
+import { type GradRec, WindowedRule, type WindowOptions, gradRec } from './windowed.js';
 
-interface AdjRec {
+interface AdjRec extends GradRec {
   nIn: number;
   nOut: number;
   rB: FBuf[]; // one B × nIn buffer per step
@@ -61,10 +61,6 @@ interface AdjRec {
   lamAt: FBuf;
   /** B × nOut: λ[t] dt, the operand of this layer's weight VJP */
   lamDt: FBuf;
-  gW: FBuf;
-  gB: FBuf;
-  gTau: Float64Array;
-  views: { gW: Float64Array; gB: Float64Array; gTau: Float64Array };
 }
 
 export type AdjointOptions = WindowOptions;
@@ -96,8 +92,8 @@ export class AdjointLearner extends WindowedRule {
     const f = (n: number) => new Float64Array(n);
     const k = this.k;
     this.recs = this.net.layers.map((l) => {
-      const gW = k.alloc(l.nOut * l.nIn), gB = k.alloc(l.nOut), gTau = f(l.nOut);
       return {
+        ...gradRec(k, l.nOut, l.nIn),
         nIn: l.nIn,
         nOut: l.nOut,
         rB: Array.from({ length: T }, () => k.alloc(B * l.nIn)),
@@ -109,10 +105,6 @@ export class AdjointLearner extends WindowedRule {
         gR: k.alloc(B * l.nOut),
         lamAt: k.alloc(B * l.nOut),
         lamDt: k.alloc(B * l.nOut),
-        gW,
-        gB,
-        gTau,
-        views: { gW: gW.a as Float64Array, gB: gB.a as Float64Array, gTau },
       };
     });
     this.lastWindowSteps = 0;

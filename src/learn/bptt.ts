@@ -37,7 +37,7 @@ import type { FBuf, PhiCode } from '../kernels/types.js';
 import { JsBackend } from '../kernels/js/index.js';
 import { phiDerivs as phiDerivsInto } from '../kernels/phi.js';
 import type { Learner } from './learner.js';
-import { WindowedRule, type WindowOptions } from './windowed.js';
+import { type GradRec, WindowedRule, type WindowOptions, gradRec } from './windowed.js';
 
 /** [dφ/dx, d r'/dx] of the rate function (the shared table in kernels/phi.ts). */
 export function phiDerivs(phi: PhiCode, x: number, out: Float64Array): void {
@@ -51,7 +51,7 @@ function copyInto(dst: Float64Array, off: number, src: FBuf, n: number): void {
 }
 
 /** Per-layer window records (T × B × n, row-major by step) and reverse-sweep buffers. */
-interface LayerRec {
+interface LayerRec extends GradRec {
   nIn: number;
   nOut: number;
   u0: Float64Array; // previous u
@@ -76,11 +76,6 @@ interface LayerRec {
   /** adjoints of this step's drive s and prospective error ĕ (B × nOut) */
   gS: FBuf;
   gPv: FBuf;
-  gW: FBuf;
-  gB: FBuf;
-  gTau: Float64Array;
-  /** float64 views of gW, gB, gTau for writeGradients */
-  views: { gW: Float64Array; gB: Float64Array; gTau: Float64Array };
 }
 
 export type BPTTOptions = WindowOptions;
@@ -107,8 +102,8 @@ export class TruncatedBPTT extends WindowedRule {
     const steps = (n: number) => Array.from({ length: T }, () => k.alloc(n));
     this.recs = this.net.layers.map((l) => {
       const no = B * l.nOut, ni = B * l.nIn;
-      const gW = k.alloc(l.nOut * l.nIn), gB = k.alloc(l.nOut), gTau = f(l.nOut);
       return {
+        ...gradRec(k, l.nOut, l.nIn),
         nIn: l.nIn,
         nOut: l.nOut,
         u0: f(T * no),
@@ -131,10 +126,6 @@ export class TruncatedBPTT extends WindowedRule {
         pEB: k.alloc(ni),
         gS: k.alloc(no),
         gPv: k.alloc(no),
-        gW,
-        gB,
-        gTau,
-        views: { gW: gW.a as Float64Array, gB: gB.a as Float64Array, gTau },
       };
     });
   }

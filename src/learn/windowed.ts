@@ -4,7 +4,7 @@
  * gradients (subclass), step the optimiser and clamp the time constants. `step` has the contract of
  * `Learner.trainStep`. Allocation happens only when the batch size changes at a window boundary.
  */
-import type { FBuf } from '../kernels/types.js';
+import type { Backend, FBuf } from '../kernels/types.js';
 import type { GLENetwork } from '../model/network.js';
 import type { Learner } from './learner.js';
 import { decodeTarget } from '../model/losses.js';
@@ -14,6 +14,21 @@ export function recordTarget(target: ArrayLike<number> | null | undefined, dst: 
   const kind = decodeTarget(target, dst, labels, B, n, 'mse', off);
   if (kind === 'labels') for (let b = 0; b < B; b++) for (let j = 0; j < n; j++) dst[off + b * n + j] = j === labels[b] ? 1 : 0;
   return kind !== 'none';
+}
+
+/** A layer's window gradients, accumulated by the projections' VJPs (gW, gB) and the population's (gTau). */
+export interface GradRec {
+  gW: FBuf;
+  gB: FBuf;
+  gTau: Float64Array;
+  /** float64 views of the three, for `writeGradients` */
+  views: { gW: Float64Array; gB: Float64Array; gTau: Float64Array };
+}
+
+/** Gradient buffers of a layer with nOut neurons and nIn inputs on backend k (float64). */
+export function gradRec(k: Backend, nOut: number, nIn: number): GradRec {
+  const gW = k.alloc(nOut * nIn), gB = k.alloc(nOut), gTau = new Float64Array(nOut);
+  return { gW, gB, gTau, views: { gW: gW.a as Float64Array, gB: gB.a as Float64Array, gTau } };
 }
 
 export interface WindowOptions {
