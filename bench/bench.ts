@@ -46,7 +46,7 @@ interface Case {
 
 function flops(spec: NetworkSpecInput, B: number, training: boolean): number {
   let nIn = spec.input_size, f = 0;
-  for (const l of spec.layers) {
+  for (const l of parseSpec(spec).resolved) {
     f += (training ? 3 : 2) * 2 * B * nIn * l.size;
     nIn = l.size;
   }

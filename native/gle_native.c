@@ -2,10 +2,9 @@
  * gle_native: the `native` kernel backend of gle (Node N-API addon over OpenBLAS), float32 only.
  *
  * Exports (all buffers are Float32Arrays; lengths are checked, never trusted):
- *   makeLayer(B, nIn, nOut, [W, b|null, tauM, tauR, rBottom, rawErr, u, v, rPrime, uN, vN, rN, rPrimeN,
- *             eBottomN, instE, prospU, prospV, uDot, gW, gB|null, gTau]) -> handle (external)
+ *   makeLayer(B, nIn, nOut, [buffers in the order of gle_layout.h (W, b|null, tauM, ..., gTau)]) -> handle (external)
  *   layerStep(handle, phi, flags, Float64Array [dt, gamma])
- *   gemm(tA, tB, M, N, K, alpha, A, B, beta, C)
+ *   gemm(tA, tB, M, N, K, Float64Array [alpha, beta], A, B, C)
  *   activate(phi, x, r, rp, n)
  *   adam(p, g, m, v, n, Float64Array [lr, beta1, beta2, eps, bc1, bc2, weightDecay])
  *   (scalars travel in a reused Float64Array: passed as arguments, each double is a new heap number per call)
@@ -37,6 +36,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "gle_layout.h"
 
 /* ---- OpenBLAS entry points (declared here so no particular cblas.h location is needed) ---- */
 enum { RowMajor = 101, NoTrans = 111, Trans = 112 };
@@ -332,48 +333,48 @@ static inline float fsoftplus(float x, float *d) {
 static int phi_apply(int phi, const float *restrict x, float *restrict r, float *restrict rp, int n) {
   int i;
   switch (phi) {
-    case 0:
+    case PHI_LINEAR:
       for (i = 0; i < n; i++) {
         r[i] = x[i];
         rp[i] = 1.0f;
       }
       return 1;
-    case 1:
+    case PHI_TANH:
       for (i = 0; i < n; i++) {
         float d;
         r[i] = ftanh(x[i], &d);
         rp[i] = d;
       }
       return 1;
-    case 2:
+    case PHI_SIGMOID:
       for (i = 0; i < n; i++) {
         float d;
         r[i] = fsigmoid(x[i], &d);
         rp[i] = d;
       }
       return 1;
-    case 3:
+    case PHI_SOFTPLUS:
       for (i = 0; i < n; i++) {
         float d;
         r[i] = fsoftplus(x[i], &d);
         rp[i] = d;
       }
       return 1;
-    case 4:
+    case PHI_RELU:
       for (i = 0; i < n; i++) {
         float v = x[i];
         r[i] = v > 0.0f ? v : 0.0f;
         rp[i] = v > 0.0f ? 1.0f : 0.0f;
       }
       return 1;
-    case 5:
+    case PHI_HARD_SIGMOID:
       for (i = 0; i < n; i++) {
         float v = x[i];
         r[i] = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
         rp[i] = (v >= 0.0f && v <= 1.0f) ? 1.0f : 0.0f;
       }
       return 1;
-    case 6:
+    case PHI_HARD_TANH:
       for (i = 0; i < n; i++) {
         float v = x[i];
         r[i] = v < -1.0f ? -1.0f : (v > 1.0f ? 1.0f : v);
@@ -385,15 +386,8 @@ static int phi_apply(int phi, const float *restrict x, float *restrict r, float 
   }
 }
 
-/* ---- the per-layer handle ---- */
-enum {
-  F_W, F_b, F_tauM, F_tauR, F_rB, F_raw, F_u, F_v, F_rP, F_uN, F_vN, F_rN, F_rPN, F_eB, F_instE, F_pU, F_pV,
-  F_uDot, F_gW, F_gB, F_gTau, F_COUNT
-};
-static const char *const field_names[F_COUNT] = {
-  "W", "b", "tauM", "tauR", "rBottom", "rawErr", "u", "v", "rPrime", "uN", "vN", "rN", "rPrimeN", "eBottomN",
-  "instE", "prospU", "prospV", "uDot", "gW", "gB", "gTau"};
-
+/* ---- the per-layer handle: buffer indices F_*, field_names, field_size, flags and activation codes come from
+   gle_layout.h, generated from src/kernels/layout.ts ---- */
 typedef struct {
   int B, nIn, nOut;
   float *f[F_COUNT];
@@ -475,7 +469,7 @@ static napi_value js_make_layer(napi_env env, napi_callback_info info) {
   uint32_t count;
   NAPI_OK(napi_get_array_length(env, argv[3], &count));
   if (count != F_COUNT) {
-    napi_throw_type_error(env, NULL, "makeLayer: expected 21 buffers");
+    napi_throw_type_error(env, NULL, "makeLayer: wrong number of buffers (see gle_layout.h)");
     return NULL;
   }
   Layer *L = (Layer *)calloc(1, sizeof(Layer));
@@ -487,28 +481,8 @@ static napi_value js_make_layer(napi_env env, napi_callback_info info) {
   L->nIn = nIn;
   L->nOut = nOut;
   size_t need[F_COUNT];
-  size_t bo = (size_t)B * nOut, bi = (size_t)B * nIn;
-  need[F_W] = (size_t)nOut * nIn;
-  need[F_b] = nOut;
-  need[F_tauM] = nOut;
-  need[F_tauR] = nOut;
-  need[F_rB] = bi;
-  need[F_raw] = bo;
-  need[F_u] = bo;
-  need[F_v] = bo;
-  need[F_rP] = bo;
-  need[F_uN] = bo;
-  need[F_vN] = bo;
-  need[F_rN] = bo;
-  need[F_rPN] = bo;
-  need[F_eB] = bi;
-  need[F_instE] = bo;
-  need[F_pU] = bo;
-  need[F_pV] = bo;
-  need[F_uDot] = bo;
-  need[F_gW] = (size_t)nOut * nIn;
-  need[F_gB] = nOut;
-  need[F_gTau] = nOut;
+  const size_t by_class[4] = {(size_t)nOut * nIn, (size_t)nOut, (size_t)B * nOut, (size_t)B * nIn};
+  for (int i = 0; i < F_COUNT; i++) need[i] = by_class[field_size[i]];
   for (uint32_t i = 0; i < F_COUNT; i++) {
     napi_value el;
     napi_valuetype vt;
@@ -517,7 +491,7 @@ static napi_value js_make_layer(napi_env env, napi_callback_info info) {
       napi_throw_error(env, NULL, "makeLayer: cannot read buffers");
       return NULL;
     }
-    if ((i == F_b || i == F_gB) && (vt == napi_null || vt == napi_undefined)) {
+    if (field_optional[i] && (vt == napi_null || vt == napi_undefined)) {
       L->f[i] = NULL;
       continue;
     }
@@ -785,8 +759,8 @@ static void step_cols(void *arg, int t, int T) { /* part t of T */
 
 static void layer_step(Layer *L, int phi, int flags, float dt, float gamma) {
   const int nOut = L->nOut;
-  StepTask s = {L, phi, (flags & 1) != 0, (flags & 2) != 0, 0, (flags & 8) != 0, dt, gamma};
-  s.learnTau = s.grads && (flags & 4) != 0;
+  StepTask s = {L, phi, (flags & STEP_PROSPECTIVE) != 0, (flags & STEP_GRADS) != 0, 0, (flags & STEP_ERR_DOWN) != 0, dt, gamma};
+  s.learnTau = s.grads && (flags & STEP_LEARN_TAU) != 0;
   for (int j = 0; j < nOut; j++) {
     L->iTauM[j] = 1.0f / L->f[F_tauM][j];
     L->iTauR[j] = 1.0f / L->f[F_tauR][j];
@@ -832,7 +806,7 @@ static napi_value js_layer_step(napi_env env, napi_callback_info info) {
     return NULL;
   }
   const double dt = sc[0], gamma = sc[1];
-  if (phi < 0 || phi > 6) {
+  if (phi < 0 || phi >= PHI_COUNT) {
     napi_throw_range_error(env, NULL, "unknown activation code");
     return NULL;
   }
@@ -841,23 +815,23 @@ static napi_value js_layer_step(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_gemm(napi_env env, napi_callback_info info) {
-  size_t argc = 10;
-  napi_value argv[10];
+  size_t argc = 9;
+  napi_value argv[9];
   NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   bool tA, tB;
   int32_t M, N, K;
-  double alpha, beta;
+  double *sc;
   float *A, *Bm, *C;
-  size_t nA, nB, nC;
-  if (argc < 10 || napi_get_value_bool(env, argv[0], &tA) != napi_ok ||
+  size_t nA, nB, nC, nsc;
+  if (argc < 9 || napi_get_value_bool(env, argv[0], &tA) != napi_ok ||
       napi_get_value_bool(env, argv[1], &tB) != napi_ok || napi_get_value_int32(env, argv[2], &M) != napi_ok ||
       napi_get_value_int32(env, argv[3], &N) != napi_ok || napi_get_value_int32(env, argv[4], &K) != napi_ok ||
-      napi_get_value_double(env, argv[5], &alpha) != napi_ok || !get_f32(env, argv[6], &A, &nA) ||
-      !get_f32(env, argv[7], &Bm, &nB) || napi_get_value_double(env, argv[8], &beta) != napi_ok ||
-      !get_f32(env, argv[9], &C, &nC)) {
-    napi_throw_type_error(env, NULL, "gemm(tA, tB, M, N, K, alpha, A, B, beta, C) with Float32Arrays");
+      !get_f64(env, argv[5], &sc, &nsc) || nsc < 2 || !get_f32(env, argv[6], &A, &nA) ||
+      !get_f32(env, argv[7], &Bm, &nB) || !get_f32(env, argv[8], &C, &nC)) {
+    napi_throw_type_error(env, NULL, "gemm(tA, tB, M, N, K, Float64Array [alpha, beta], A, B, C) with Float32Arrays");
     return NULL;
   }
+  const double alpha = sc[0], beta = sc[1];
   if (M < 0 || N < 0 || K < 0 || nA < (size_t)M * K || nB < (size_t)K * N || nC < (size_t)M * N) {
     napi_throw_range_error(env, NULL, "gemm: a buffer is smaller than its matrix");
     return NULL;

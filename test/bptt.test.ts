@@ -40,6 +40,17 @@ const cases: Case[] = [
   { name: '2-3-3-2 tanh/softplus/linear, prospective errors, gamma 0.5', spec: denseSpec(true, 0.5, 0.5, 1), B: 3, warm: 25, win: 30 },
   { name: '2-3-3-2 tanh/softplus/linear, instantaneous errors, gamma 1', spec: denseSpec(false, 1, 0.3, 2), B: 3, warm: 25, win: 30 },
   {
+    // the error path runs through fixed random B matrices (feedback alignment): BPTT differentiates through them
+    name: '2-3-3-2 with feedback alignment (fixed B), prospective errors, gamma 0.5',
+    spec: (() => {
+      const s = denseSpec(true, 0.5, 0.5, 3);
+      return { ...s, layers: s.layers.map((l, i) => ({ ...l, feedback: i > 0 ? ('fixed' as const) : ('transpose' as const) })) };
+    })(),
+    B: 3,
+    warm: 25,
+    win: 30,
+  },
+  {
     name: 'LagLine 1-1-1 softplus, instantaneous errors, gamma 1, beta 0.01',
     spec: {
       input_size: 1,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { FBuf } from '../kernels/types.js';
 import { GLENetwork } from '../model/network.js';
-import type { NetworkSpecInput } from '../model/spec.js';
+import type { DenseLayerSpecInput, NetworkSpecInput } from '../model/spec.js';
 import { Learner } from '../learn/learner.js';
 import { Rng } from '../util/rng.js';
 import { SinesInput, SquareWaveInput } from '../data/signals.js';
@@ -58,7 +58,7 @@ function studentSpec(p: TeacherStudentParams, dtype: 'float32' | 'float64'): Net
     layers: t.layers.map((l, i) => ({
       ...l,
       // the adjoint student's errors do not feed back into its dynamics (reference "ie": gamma 0)
-      gamma: p.model === 'am' ? 0 : l.gamma,
+      gamma: p.model === 'am' ? 0 : (l as DenseLayerSpecInput).gamma,
       learn_tau: p.student.learn_tau,
       trainable: p.learnLayers === 'all' || p.learnLayers.includes(i),
     })),

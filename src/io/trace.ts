@@ -7,6 +7,7 @@
  */
 import type { Backend, FloatArray } from '../kernels/types.js';
 import { GLENetwork } from '../model/network.js';
+import { E_BOTTOM, GLE_POPULATION } from '../model/layers/populations.js';
 import type { NetworkSpecInput } from '../model/spec.js';
 import { Learner } from '../learn/learner.js';
 
@@ -54,8 +55,13 @@ export interface GoldenTrace {
   [k: string]: unknown;
 }
 
-export const LAYER_FIELDS = ['u', 'v', 'r', 'r_prime', 'prosp_u', 'prosp_v', 'inst_e', 'e_bottom'] as const;
-export type LayerField = (typeof LAYER_FIELDS)[number];
+/** The per-layer fields of the golden schema: the GLE population's declared state and per-step fields, and e_bottom. */
+export const LAYER_FIELDS: readonly string[] = [
+  ...GLE_POPULATION.state.map((f) => f.name),
+  ...GLE_POPULATION.scratch.filter((f) => f.name !== 'u_dot').map((f) => f.name),
+  E_BOTTOM.name,
+];
+export type LayerField = string;
 
 function flat(x: Nested): number[] {
   if (typeof x === 'number') return [x];
@@ -172,25 +178,9 @@ class Comparator {
 }
 
 function bufOf(net: GLENetwork, l: number, f: LayerField): FloatArray {
-  const s = net.state(l), sc = net.scratch(l);
-  switch (f) {
-    case 'u':
-      return s.u.a;
-    case 'v':
-      return s.v.a;
-    case 'r':
-      return s.r.a;
-    case 'r_prime':
-      return s.rPrime.a;
-    case 'e_bottom':
-      return s.eBottom.a;
-    case 'prosp_u':
-      return sc.prospU.a;
-    case 'prosp_v':
-      return sc.prospV.a;
-    case 'inst_e':
-      return sc.instE.a;
-  }
+  const b = net.field(l, f);
+  if (!b) throw new Error(`layer ${l} has no field '${f}'`);
+  return b.a;
 }
 
 function targetArg(g: GoldenTrace, t: number): ArrayLike<number> | null {
@@ -214,9 +204,9 @@ function namedParam(net: GLENetwork, name: string): FloatArray | null {
 }
 
 /** Re-run a recorded trace on a backend and compare every recorded quantity at every step. */
-export function replayTrace(g: GoldenTrace, backend: Backend, atol: number, rtol: number): ReplayReport {
+export function replayTrace(g: GoldenTrace, backend: Backend, atol: number, rtol: number, opts: { path?: 'auto' | 'composed' } = {}): ReplayReport {
   const spec = traceToSpec(g, backend.dtype, backend.name);
-  const net = new GLENetwork(spec, backend, { computeInputError: true, batchSize: g.batch_size });
+  const net = new GLENetwork(spec, backend, { computeInputError: true, batchSize: g.batch_size, path: opts.path });
   const learner = new Learner(net);
   const cmp = new Comparator(atol, rtol);
   const T = g.n_steps;
@@ -271,7 +261,10 @@ export function recordTrace(
   const B = net.B;
   const L = net.layers.length;
   const trace: GoldenTrace['trace'] = { output: [], loss: [], layers: net.layers.map(() => ({})), grads: {}, params: {} };
-  for (const l of trace.layers) for (const f of LAYER_FIELDS) l[f] = [];
+  // the fields each layer's neuron model has (a pooling stage has no u, v, prosp_u)
+  trace.layers.forEach((rec, l) => {
+    for (const f of LAYER_FIELDS) if (net.field(l, f)) rec[f] = [];
+  });
   const learn = net.parameters();
   for (const p of learn) {
     trace.grads[p.name] = [];
@@ -296,7 +289,7 @@ export function recordTrace(
     trace.output.push(nest(out.a, B));
     const lv = net.lastLoss();
     trace.loss.push(Number.isNaN(lv) ? null : lv);
-    for (let l = 0; l < L; l++) for (const f of LAYER_FIELDS) trace.layers[l][f].push(nest(bufOf(net, l, f), B));
+    for (let l = 0; l < L; l++) for (const f of LAYER_FIELDS) trace.layers[l][f]?.push(nest(bufOf(net, l, f), B));
     for (const p of learn) {
       trace.grads[p.name].push(shaped(p.g.a, p.shape));
       trace.params[p.name].push(shaped(p.p.a, p.shape));

@@ -21,30 +21,9 @@ export interface FBuf {
   readonly ptr: number;
 }
 
-/** Activation codes shared by every backend. */
-export const PHI = {
-  linear: 0,
-  tanh: 1,
-  sigmoid: 2,
-  softplus: 3,
-  relu: 4,
-  hard_sigmoid: 5,
-  hard_tanh: 6,
-} as const;
-export type PhiName = keyof typeof PHI;
-export type PhiCode = (typeof PHI)[PhiName];
+import type { PhiCode } from './layout.js';
 
-/** Flags of the fused layer step. */
-export const STEP = {
-  /** prospective error neurons (v ODE with tau_r, look-ahead with tau_m); otherwise prosp_v = inst_e */
-  PROSPECTIVE: 1,
-  /** write dW, db (and dtau_m when LEARN_TAU) */
-  GRADS: 2,
-  /** write the tau_m gradient (only with GRADS) */
-  LEARN_TAU: 4,
-  /** compute the error sent down, e_bottom = prosp_v W */
-  ERR_DOWN: 8,
-} as const;
+export { PHI, PHI_COUNT, STEP, DENSE_STEP_FIELDS, type PhiName, type PhiCode } from './layout.js';
 
 /**
  * Every buffer one dense GLE layer step touches. Created once per layer (and per state parity / batch size) by

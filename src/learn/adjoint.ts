@@ -41,21 +41,26 @@
  * integrates λ backward, writes the gradients, steps the optimiser and clamps the time constants.
  */
 import type { Learner } from './learner.js';
+import type { FBuf } from '../kernels/types.js';
+import { JsBackend } from '../kernels/js/index.js';
 import { phiDerivs } from './bptt.js';
-import { WindowedRule, type WindowOptions } from './windowed.js';
+import { type GradRec, WindowedRule, type WindowOptions, gradRec } from './windowed.js';
 
-interface AdjRec {
+interface AdjRec extends GradRec {
   nIn: number;
   nOut: number;
-  rB: Float64Array; // T × B × nIn
+  rB: FBuf[]; // one B × nIn buffer per step
   pu: Float64Array; // T × B × nOut
   ud: Float64Array;
   lam: Float64Array; // T × B × nOut
   aNext: Float64Array; // B × nOut: α[t+1]
   decay: Float64Array; // nOut
-  gW: Float64Array;
-  gB: Float64Array;
-  gTau: Float64Array;
+  /** B × nOut: δL/δr of this layer at one step (from the layer above's input VJP) */
+  gR: FBuf;
+  /** B × nOut: λ of the layer at the step above, the operand of that VJP */
+  lamAt: FBuf;
+  /** B × nOut: λ[t] dt, the operand of this layer's weight VJP */
+  lamDt: FBuf;
 }
 
 export type AdjointOptions = WindowOptions;
@@ -66,6 +71,8 @@ export class AdjointLearner extends WindowedRule {
 
   private recs: AdjRec[] = [];
   private readonly d2 = new Float64Array(2);
+  /** the backend of the backward integration: float64 js (see TruncatedBPTT); projections' VJPs run through it */
+  private readonly k = new JsBackend('float64');
 
   constructor(learner: Learner, windowSteps: number, opts: AdjointOptions = {}) {
     super(learner, windowSteps, opts, 'AdjointLearner');
@@ -83,19 +90,23 @@ export class AdjointLearner extends WindowedRule {
   protected allocateLayers(B: number): void {
     const T = this.windowSteps;
     const f = (n: number) => new Float64Array(n);
-    this.recs = this.net.layers.map((l) => ({
-      nIn: l.nIn,
-      nOut: l.nOut,
-      rB: f(T * B * l.nIn),
-      pu: f(T * B * l.nOut),
-      ud: f(T * B * l.nOut),
-      lam: f(T * B * l.nOut),
-      aNext: f(B * l.nOut),
-      decay: f(l.nOut),
-      gW: f(l.nOut * l.nIn),
-      gB: f(l.nOut),
-      gTau: f(l.nOut),
-    }));
+    const k = this.k;
+    this.recs = this.net.layers.map((l) => {
+      return {
+        ...gradRec(k, l.nOut, l.nIn),
+        nIn: l.nIn,
+        nOut: l.nOut,
+        rB: Array.from({ length: T }, () => k.alloc(B * l.nIn)),
+        pu: f(T * B * l.nOut),
+        ud: f(T * B * l.nOut),
+        lam: f(T * B * l.nOut),
+        aNext: f(B * l.nOut),
+        decay: f(l.nOut),
+        gR: k.alloc(B * l.nOut),
+        lamAt: k.alloc(B * l.nOut),
+        lamDt: k.alloc(B * l.nOut),
+      };
+    });
     this.lastWindowSteps = 0;
   }
 
@@ -115,16 +126,15 @@ export class AdjointLearner extends WindowedRule {
     const net = this.net, B = this.B;
     for (let l = 1; l < net.layers.length; l++) {
       const R = this.recs[l];
-      const ni = B * R.nIn, a = net.state(l - 1).r.a;
-      for (let i = 0; i < ni; i++) R.rB[t * ni + i] = a[i];
+      R.rB[t].a.set(net.state(l - 1).r.a.subarray(0, B * R.nIn));
     }
   }
 
   /** The input as stored, and prosp_u and u_dot of every layer at step t. */
   protected recordAfter(t: number): void {
     const net = this.net, B = this.B;
-    const R0 = this.recs[0], ni = B * R0.nIn, xin = net.input.a;
-    for (let i = 0; i < ni; i++) R0.rB[t * ni + i] = xin[i];
+    const R0 = this.recs[0];
+    R0.rB[t].a.set(net.input.a.subarray(0, B * R0.nIn));
     for (let l = 0; l < net.layers.length; l++) {
       const R = this.recs[l];
       const no = B * R.nOut, sc = net.scratch(l);
@@ -157,37 +167,40 @@ export class AdjointLearner extends WindowedRule {
       }
       lossSum += acc / (B * nO);
     }
+    const k = this.k;
     for (let l = L - 1; l >= 0; l--) {
       const layer = net.layers[l];
       const R = this.recs[l];
-      const nIn = R.nIn, nOut = R.nOut, no = B * nOut, ni = B * nIn;
+      const nOut = R.nOut, no = B * nOut;
       const tauM = layer.params.tauM.a, tauR = layer.params.tauR.a, phi = layer.hyper.phi;
       const above = l < L - 1 ? this.recs[l + 1] : null;
-      const Wab = l < L - 1 ? net.layers[l + 1].params.W.a : null;
-      const nAb = above ? above.nOut : 0;
+      const abProj = l < L - 1 ? net.layers[l + 1].projection : null;
+      const gR = R.gR.a, lamDt = R.lamDt.a;
       for (let j = 0; j < nOut; j++) R.decay[j] = Math.exp(-dt / tauM[j]);
       R.aNext.fill(0);
-      R.gW.fill(0);
-      R.gB.fill(0);
+      R.gW.a.fill(0);
+      R.gB.a.fill(0);
       R.gTau.fill(0);
       for (let t = T - 1; t >= 0; t--) {
         const last = t + 1 >= T;
+        // δL/δr at the time this layer's rate is consumed (one step later): the input VJP of the layer above
+        // applied to its λ[t+1], or the output error
+        gR.fill(0);
+        if (!last) {
+          if (above && abProj) {
+            const nAb = B * above.nOut;
+            above.lamAt.a.set(above.lam.subarray((t + 1) * nAb, (t + 2) * nAb));
+            abProj.vjpForward(k, B, above.lamAt, R.rB[t], null, null, R.gR);
+          } else if (this.hasT[t + 1]) {
+            const o = (t + 1) * B * nO;
+            for (let i = 0; i < no; i++) gR[i] = lossScale * (this.y[o + i] - this.tgt[o + i]);
+          }
+        }
         for (let b = 0; b < B; b++) {
           for (let j = 0; j < nOut; j++) {
             const i = b * nOut + j;
-            // δL/δr at the time this layer's rate is consumed (one step later)
-            let g = 0;
-            if (!last) {
-              if (above && Wab) {
-                const lo = (t + 1) * B * nAb + b * nAb;
-                for (let jj = 0; jj < nAb; jj++) g += Wab[jj * nOut + j] * above.lam[lo + jj];
-              } else if (this.hasT[t + 1]) {
-                const o = (t + 1) * B * nO + i;
-                g = lossScale * (this.y[o] - this.tgt[o]);
-              }
-            }
             phiDerivs(phi, R.pu[t * no + i], d2);
-            const a = d2[0] * g;
+            const a = d2[0] * gR[i];
             const tm = tauM[j];
             const beta = a - (tauR[j] * (R.aNext[i] - a)) / dt;
             const lamNext = last ? 0 : R.lam[(t + 1) * no + i];
@@ -195,23 +208,15 @@ export class AdjointLearner extends WindowedRule {
             R.lam[t * no + i] = lam;
             R.aNext[i] = a;
             const ld = lam * dt;
-            R.gB[j] += ld;
+            lamDt[i] = ld;
             R.gTau[j] -= ld * R.ud[t * no + i];
-            const ro = t * ni + b * nIn, wo = j * nIn;
-            for (let k = 0; k < nIn; k++) R.gW[wo + k] += ld * R.rB[ro + k];
           }
         }
+        // ∂L/∂W += λ dt r_preᵀ, ∂L/∂b += λ dt: the weight VJP of this layer's projection
+        layer.projection.vjpForward(k, B, R.lamDt, R.rB[t], R.gW, R.gB, null);
       }
     }
-    for (let l = 0; l < L; l++) {
-      const layer = net.layers[l];
-      const R = this.recs[l];
-      if (layer.trainable) {
-        layer.grads.W.a.set(R.gW);
-        if (layer.grads.b) layer.grads.b.a.set(R.gB);
-      }
-      if (layer.hyper.learnTau) layer.grads.tauM.a.set(R.gTau);
-    }
+    this.writeGradients(this.recs.map((R) => R.views));
     this.lastWindowSteps = T;
     return lossSum;
   }

@@ -34,57 +34,16 @@
  * dtype), so a step allocates nothing. Only the `mse` loss is supported.
  */
 import type { FBuf, PhiCode } from '../kernels/types.js';
+import { JsBackend } from '../kernels/js/index.js';
+import { phiDerivs as phiDerivsInto } from '../kernels/phi.js';
 import type { Learner } from './learner.js';
-import { WindowedRule, type WindowOptions } from './windowed.js';
+import { type GradRec, WindowedRule, type WindowOptions, gradRec } from './windowed.js';
 
-/**
- * φ'(x) as the derivative of the rate the kernel actually returns (softplus above torch's threshold 20 is the
- * identity) and φ''(x) as the derivative of the stored r' = φ'(x). 0 almost everywhere for the piecewise-linear ones.
- * Writes [φ', φ''] into out.
- */
+/** [dφ/dx, d r'/dx] of the rate function (the shared table in kernels/phi.ts). */
 export function phiDerivs(phi: PhiCode, x: number, out: Float64Array): void {
-  switch (phi) {
-    case 0: // linear
-      out[0] = 1;
-      out[1] = 0;
-      return;
-    case 1: {
-      const t = Math.tanh(x);
-      const d = 1 - t * t;
-      out[0] = d;
-      out[1] = -2 * t * d;
-      return;
-    }
-    case 2: {
-      const s = 1 / (1 + Math.exp(-x));
-      const d = s * (1 - s);
-      out[0] = d;
-      out[1] = d * (1 - 2 * s);
-      return;
-    }
-    case 3: {
-      // softplus: r' (what the kernel stores) is the logistic sigmoid, so φ'' = σ(1 − σ)
-      const s = 1 / (1 + Math.exp(-x));
-      out[0] = x > 20 ? 1 : s;
-      out[1] = s * (1 - s);
-      return;
-    }
-    case 4:
-      out[0] = x > 0 ? 1 : 0;
-      out[1] = 0;
-      return;
-    case 5:
-      out[0] = x >= 0 && x <= 1 ? 1 : 0;
-      out[1] = 0;
-      return;
-    case 6:
-      out[0] = x >= -1 && x <= 1 ? 1 : 0;
-      out[1] = 0;
-      return;
-    default:
-      throw new Error(`unknown activation code ${phi as number}`);
-  }
+  phiDerivsInto(phi, x, out, phiScratch);
 }
+const phiScratch = new Float64Array(5);
 
 function copyInto(dst: Float64Array, off: number, src: FBuf, n: number): void {
   const a = src.a;
@@ -92,31 +51,31 @@ function copyInto(dst: Float64Array, off: number, src: FBuf, n: number): void {
 }
 
 /** Per-layer window records (T × B × n, row-major by step) and reverse-sweep buffers. */
-interface LayerRec {
+interface LayerRec extends GradRec {
   nIn: number;
   nOut: number;
   u0: Float64Array; // previous u
   v0: Float64Array; // previous v
   rp0: Float64Array; // previous r'
-  rB: Float64Array; // r_bottom read (T × B × nIn)
+  rB: FBuf[]; // r_bottom read, one B × nIn buffer per step (operands of the projection's VJP)
   raw: Float64Array; // raw error read
   pu: Float64Array; // prosp_u computed
-  pv: Float64Array; // prosp_v computed
+  pv: FBuf[]; // prosp_v computed, one B × nOut buffer per step
   ud: Float64Array; // u_dot computed
   // adjoints of the state after the current step (n) and before it (p)
   nU: Float64Array;
   nV: Float64Array;
-  nR: Float64Array;
+  nR: FBuf;
   nRP: Float64Array;
-  nEB: Float64Array;
+  nEB: FBuf;
   pU: Float64Array;
   pV: Float64Array;
-  pR: Float64Array;
+  pR: FBuf;
   pRP: Float64Array;
-  pEB: Float64Array;
-  gW: Float64Array;
-  gB: Float64Array;
-  gTau: Float64Array;
+  pEB: FBuf;
+  /** adjoints of this step's drive s and prospective error ĕ (B × nOut) */
+  gS: FBuf;
+  gPv: FBuf;
 }
 
 export type BPTTOptions = WindowOptions;
@@ -124,6 +83,12 @@ export type BPTTOptions = WindowOptions;
 export class TruncatedBPTT extends WindowedRule {
   private recs: LayerRec[] = [];
   private readonly d2 = new Float64Array(2);
+  /**
+   * The backend of the reverse sweep: float64 js whatever the network's backend, so the window's gradient keeps the
+   * precision it always had; the projections' VJPs run their products through it (they read the network's W as
+   * buffers of any backend).
+   */
+  private readonly k = new JsBackend('float64');
 
   constructor(learner: Learner, windowSteps: number, opts: BPTTOptions = {}) {
     super(learner, windowSteps, opts, 'TruncatedBPTT');
@@ -133,32 +98,34 @@ export class TruncatedBPTT extends WindowedRule {
   protected allocateLayers(B: number): void {
     const T = this.windowSteps;
     const f = (n: number) => new Float64Array(n);
+    const k = this.k;
+    const steps = (n: number) => Array.from({ length: T }, () => k.alloc(n));
     this.recs = this.net.layers.map((l) => {
       const no = B * l.nOut, ni = B * l.nIn;
       return {
+        ...gradRec(k, l.nOut, l.nIn),
         nIn: l.nIn,
         nOut: l.nOut,
         u0: f(T * no),
         v0: f(T * no),
         rp0: f(T * no),
-        rB: f(T * ni),
+        rB: steps(ni),
         raw: f(T * no),
         pu: f(T * no),
-        pv: f(T * no),
+        pv: steps(no),
         ud: f(T * no),
         nU: f(no),
         nV: f(no),
-        nR: f(no),
+        nR: k.alloc(no),
         nRP: f(no),
-        nEB: f(ni),
+        nEB: k.alloc(ni),
         pU: f(no),
         pV: f(no),
-        pR: f(no),
+        pR: k.alloc(no),
         pRP: f(no),
-        pEB: f(ni),
-        gW: f(l.nOut * l.nIn),
-        gB: f(l.nOut),
-        gTau: f(l.nOut),
+        pEB: k.alloc(ni),
+        gS: k.alloc(no),
+        gPv: k.alloc(no),
       };
     });
   }
@@ -173,7 +140,7 @@ export class TruncatedBPTT extends WindowedRule {
       copyInto(R.u0, t * no, s.u, no);
       copyInto(R.v0, t * no, s.v, no);
       copyInto(R.rp0, t * no, s.rPrime, no);
-      if (l > 0) copyInto(R.rB, t * ni, net.state(l - 1).r, ni);
+      if (l > 0) R.rB[t].a.set(net.state(l - 1).r.a.subarray(0, ni));
       if (l < L - 1) copyInto(R.raw, t * no, net.state(l + 1).eBottom, no);
     }
     const top = this.recs[L - 1];
@@ -185,13 +152,13 @@ export class TruncatedBPTT extends WindowedRule {
   /** The input as stored (rounded to the net's dtype) and what every layer computed at step t. */
   protected recordAfter(t: number): void {
     const net = this.net, B = this.B;
-    copyInto(this.recs[0].rB, t * B * net.nIn, net.input, B * net.nIn);
+    this.recs[0].rB[t].a.set(net.input.a.subarray(0, B * net.nIn));
     for (let l = 0; l < net.layers.length; l++) {
       const R = this.recs[l];
       const no = B * R.nOut;
       const sc = net.scratch(l);
       copyInto(R.pu, t * no, sc.prospU, no);
-      copyInto(R.pv, t * no, sc.prospV, no);
+      R.pv[t].a.set(sc.prospV.a.subarray(0, no));
       copyInto(R.ud, t * no, sc.uDot, no);
     }
   }
@@ -215,118 +182,103 @@ export class TruncatedBPTT extends WindowedRule {
     for (const R of this.recs) {
       R.nU.fill(0);
       R.nV.fill(0);
-      R.nR.fill(0);
+      R.nR.a.fill(0);
       R.nRP.fill(0);
-      R.nEB.fill(0);
-      R.gW.fill(0);
-      R.gB.fill(0);
+      R.nEB.a.fill(0);
+      R.gW.a.fill(0);
+      R.gB.a.fill(0);
       R.gTau.fill(0);
     }
+    const k = this.k;
     for (let t = T - 1; t >= 0; t--) {
       for (const R of this.recs) {
         R.pU.fill(0);
         R.pV.fill(0);
-        R.pR.fill(0);
+        R.pR.a.fill(0);
         R.pRP.fill(0);
-        R.pEB.fill(0);
+        R.pEB.a.fill(0);
       }
       // loss term of step t: y[t] = r_top[t−1]
       if (this.hasT[t]) {
         const o = t * B * nO;
-        const top = this.recs[L - 1];
+        const pR = this.recs[L - 1].pR.a;
         let acc = 0;
         for (let i = 0; i < B * nO; i++) {
           const dlt = this.y[o + i] - this.tgt[o + i];
           acc += dlt * dlt;
-          top.pR[i] += lossScale * dlt;
+          pR[i] += lossScale * dlt;
         }
         lossSum += acc / (B * nO);
       }
       for (let l = 0; l < L; l++) {
         const layer = net.layers[l];
+        const proj = layer.projection;
         const R = this.recs[l];
-        const nIn = R.nIn, nOut = R.nOut;
-        const no = B * nOut, ni = B * nIn;
-        const W = layer.params.W.a, tauM = layer.params.tauM.a, tauR = layer.params.tauR.a;
+        const nOut = R.nOut;
+        const no = B * nOut;
+        const tauM = layer.params.tauM.a, tauR = layer.params.tauR.a;
         const gamma = layer.hyper.gamma, prospective = layer.hyper.prospective, phi = layer.hyper.phi;
         const errDown = l > 0 || net.computeInputError;
-        const oN = t * no, oI = t * ni;
+        const oN = t * no;
         const below = l > 0 ? this.recs[l - 1] : null;
         const above = l < L - 1 ? this.recs[l + 1] : null;
         const isTop = l === L - 1;
+        const nR = R.nR.a, gSa = R.gS.a, gPva = R.gPv.a;
+        // 1. the population (GLE neurons), up to ĕ: adjoints of ŭ, u̇, u and of the drive s; γ ĕ's share of ḡĕ
         for (let b = 0; b < B; b++) {
           for (let j = 0; j < nOut; j++) {
             const i = b * nOut + j;
             const k0 = oN + i;
-            const pu = R.pu[k0], pv = R.pv[k0], ud = R.ud[k0];
             const tm = tauM[j], tr = tauR[j];
-            phiDerivs(phi, pu, d2);
-            const gPu = R.nR[i] * d2[0] + R.nRP[i] * d2[1];
+            phiDerivs(phi, R.pu[k0], d2);
+            const gPu = nR[i] * d2[0] + R.nRP[i] * d2[1];
             const gUd = dt * R.nU[i] + tr * gPu;
             R.pU[i] += R.nU[i] + gPu - gUd / tm;
-            const gS = gUd / tm;
-            let gPv = (gamma * gUd) / tm;
-            if (errDown) {
-              const wo = j * nIn, eo = b * nIn;
-              for (let k = 0; k < nIn; k++) gPv += R.nEB[eo + k] * W[wo + k];
-            }
-            let gTau = (-gUd * ud) / tm;
+            gSa[i] = gUd / tm;
+            gPva[i] = (gamma * gUd) / tm;
+            R.gTau[j] += (-gUd * R.ud[k0]) / tm;
+          }
+        }
+        // 2. the projection's error path e_bottom = ĕ W (or ĕ B): ḡĕ += ḡe_bottom Wᵀ, ḡW += ĕᵀ ḡe_bottom
+        if (errDown) proj.vjpBackward(k, B, R.pv[t], R.nEB, R.gPv, R.gW);
+        // 3. the population from ĕ down to its inputs (raw error, r')
+        for (let b = 0; b < B; b++) {
+          for (let j = 0; j < nOut; j++) {
+            const i = b * nOut + j;
+            const k0 = oN + i;
+            const tm = tauM[j], tr = tauR[j];
+            const gPv = gPva[i];
             let gIe: number;
             if (prospective) {
               const ie = R.raw[k0] * R.rp0[k0];
               const vd = (ie - R.v0[k0]) / tr;
-              gTau += gPv * vd;
+              R.gTau[j] += gPv * vd;
               const gVd = dt * R.nV[i] + tm * gPv;
               R.pV[i] += R.nV[i] + gPv - gVd / tr;
               gIe = gVd / tr;
             } else {
               gIe = R.nV[i] + gPv;
             }
-            R.gTau[j] += gTau;
             R.pRP[i] += gIe * R.raw[k0];
             const gRaw = gIe * R.rp0[k0];
-            if (above) above.pEB[i] += gRaw;
-            else if (isTop && this.hasT[t] && beta !== 0) R.pR[i] -= beta * gRaw;
-            // s = W r_bottom + b
-            R.gB[j] += gS;
-            const wo = j * nIn, bo = b * nIn;
-            for (let k = 0; k < nIn; k++) {
-              R.gW[wo + k] += gS * R.rB[oI + bo + k];
-              if (errDown) R.gW[wo + k] += pv * R.nEB[bo + k];
-              if (below) below.pR[bo + k] += gS * W[wo + k];
-            }
+            if (above) above.pEB.a[i] += gRaw;
+            else if (isTop && this.hasT[t] && beta !== 0) R.pR.a[i] -= beta * gRaw;
           }
         }
+        // 4. the projection's drive s = W r_bottom + b: ḡW += ḡsᵀ r_bottom, ḡb += Σ ḡs, ḡr_bottom += ḡs W
+        proj.vjpForward(k, B, R.gS, R.rB[t], R.gW, R.gB, below ? below.pR : null);
       }
       // the adjoints of the state before step t become those after step t−1
       for (const R of this.recs) {
-        let s = R.nU;
-        R.nU = R.pU;
-        R.pU = s;
-        s = R.nV;
-        R.nV = R.pV;
-        R.pV = s;
-        s = R.nR;
-        R.nR = R.pR;
-        R.pR = s;
-        s = R.nRP;
-        R.nRP = R.pRP;
-        R.pRP = s;
-        s = R.nEB;
-        R.nEB = R.pEB;
-        R.pEB = s;
+        [R.nU, R.pU] = [R.pU, R.nU];
+        [R.nV, R.pV] = [R.pV, R.nV];
+        [R.nR, R.pR] = [R.pR, R.nR];
+        [R.nRP, R.pRP] = [R.pRP, R.nRP];
+        [R.nEB, R.pEB] = [R.pEB, R.nEB];
       }
     }
     // write the gradients the optimiser consumes
-    for (let l = 0; l < L; l++) {
-      const layer = net.layers[l];
-      const R = this.recs[l];
-      if (layer.trainable) {
-        layer.grads.W.a.set(R.gW);
-        if (layer.grads.b) layer.grads.b.a.set(R.gB);
-      }
-      if (layer.hyper.learnTau) layer.grads.tauM.a.set(R.gTau);
-    }
+    this.writeGradients(this.recs.map((R) => R.views));
     return lossSum;
   }
 }

@@ -4,20 +4,31 @@
  * gradients (subclass), step the optimiser and clamp the time constants. `step` has the contract of
  * `Learner.trainStep`. Allocation happens only when the batch size changes at a window boundary.
  */
-import type { FBuf } from '../kernels/types.js';
+import type { Backend, FBuf } from '../kernels/types.js';
 import type { GLENetwork } from '../model/network.js';
 import type { Learner } from './learner.js';
+import { decodeTarget } from '../model/losses.js';
 
 /** Copy one step's target (values, or Int32Array labels one-hot encoded) into dst; false when there is none. */
-export function recordTarget(target: ArrayLike<number> | null | undefined, dst: Float64Array, off: number, B: number, n: number): boolean {
-  if (!target) return false;
-  if (target instanceof Int32Array && target.length === B) {
-    for (let b = 0; b < B; b++) for (let j = 0; j < n; j++) dst[off + b * n + j] = j === target[b] ? 1 : 0;
-    return true;
-  }
-  if (target.length !== B * n) throw new Error(`target has ${target.length} values, expected B*n_out = ${B}*${n}`);
-  for (let i = 0; i < B * n; i++) dst[off + i] = target[i];
-  return true;
+export function recordTarget(target: ArrayLike<number> | null | undefined, dst: Float64Array, off: number, B: number, n: number, labels: Int32Array): boolean {
+  const kind = decodeTarget(target, dst, labels, B, n, 'mse', off);
+  if (kind === 'labels') for (let b = 0; b < B; b++) for (let j = 0; j < n; j++) dst[off + b * n + j] = j === labels[b] ? 1 : 0;
+  return kind !== 'none';
+}
+
+/** A layer's window gradients, accumulated by the projections' VJPs (gW, gB) and the population's (gTau). */
+export interface GradRec {
+  gW: FBuf;
+  gB: FBuf;
+  gTau: Float64Array;
+  /** float64 views of the three, for `writeGradients` */
+  views: { gW: Float64Array; gB: Float64Array; gTau: Float64Array };
+}
+
+/** Gradient buffers of a layer with nOut neurons and nIn inputs on backend k (float64). */
+export function gradRec(k: Backend, nOut: number, nIn: number): GradRec {
+  const gW = k.alloc(nOut * nIn), gB = k.alloc(nOut), gTau = new Float64Array(nOut);
+  return { gW, gB, gTau, views: { gW: gW.a as Float64Array, gB: gB.a as Float64Array, gTau } };
 }
 
 export interface WindowOptions {
@@ -39,6 +50,7 @@ export abstract class WindowedRule {
   protected y = new Float64Array(0);
   protected tgt = new Float64Array(0);
   protected hasT = new Uint8Array(0);
+  private labels = new Int32Array(0);
 
   constructor(
     readonly learner: Learner,
@@ -49,6 +61,10 @@ export abstract class WindowedRule {
     if (!Number.isInteger(windowSteps) || windowSteps < 1) throw new Error(`${ruleName} window must be a positive integer number of steps, got ${windowSteps}`);
     this.net = learner.net;
     if (this.net.loss !== 'mse') throw new Error(`${ruleName} supports the mse loss only (the network uses '${this.net.loss}')`);
+    this.net.layers.forEach((l, i) => {
+      if (l.spec.type !== 'dense' || l.population.model !== 'gle')
+        throw new Error(`${ruleName} supports dense GLE layers only (layer ${i} is ${l.spec.type})`);
+    });
     this.windowSteps = windowSteps;
   }
 
@@ -64,6 +80,7 @@ export abstract class WindowedRule {
     this.y = new Float64Array(T * B * nO);
     this.tgt = new Float64Array(T * B * nO);
     this.hasT = new Uint8Array(T);
+    this.labels = new Int32Array(B);
     this.allocateLayers(B);
   }
 
@@ -85,7 +102,7 @@ export abstract class WindowedRule {
     }
     if (x && x.length !== B * net.nIn) throw new Error(`input has ${x.length} values, expected B*n_in = ${B}*${net.nIn}`);
     const t = this.t, nO = net.nOut;
-    const has = recordTarget(target, this.tgt, t * B * nO, B, nO);
+    const has = recordTarget(target, this.tgt, t * B * nO, B, nO, this.labels);
     this.hasT[t] = has ? 1 : 0;
     this.recordBefore(t, has);
     const wasTraining = net.training;
@@ -102,6 +119,18 @@ export abstract class WindowedRule {
     this.t++;
     if (this.t === this.windowSteps) this.flush();
     return out;
+  }
+
+  /** Write the window's gradients (float64 records per layer) into the network's gradient buffers. */
+  protected writeGradients(recs: readonly { gW: Float64Array; gB: Float64Array; gTau: Float64Array }[]): void {
+    this.net.layers.forEach((layer, l) => {
+      const R = recs[l];
+      if (layer.trainable) {
+        layer.grads.W.a.set(R.gW);
+        if (layer.grads.b) layer.grads.b.a.set(R.gB);
+      }
+      if (layer.hyper.learnTau) layer.grads.tauM.a.set(R.gTau);
+    });
   }
 
   /** End the current window now: gradients, optimiser step, clamp. A no-op on an empty window. */

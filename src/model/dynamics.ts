@@ -29,11 +29,11 @@
  * returns the top rate of step t−1, and r' starts at 0 (all errors are zero at t = 0).
  *
  * Records here are plain data: parameters (W, b, τ_m, τ_r), state (u, v, r, r', e_bottom) and hyper-parameters
- * (dt, γ, φ, flags) are kept apart; `gleLayerStep` reads the previous state and writes the next one into
+ * (dt, γ, φ, flags) are kept apart; a step reads the previous state and writes the next one into
  * preallocated buffers through the kernel backend (see `Backend.layerStep`, whose js implementation in
  * src/kernels/js reads line by line like the equations above).
  */
-import type { Backend, FBuf, LayerStepArgs, PhiCode } from '../kernels/types.js';
+import type { FBuf, LayerStepArgs, PhiCode } from '../kernels/types.js';
 import { STEP } from '../kernels/types.js';
 
 /** Learnable and fixed parameters of one dense GLE layer. */
@@ -125,9 +125,4 @@ export function layerStepArgs(
     gB: g.b,
     gTau: g.tauM,
   };
-}
-
-/** One GLE layer step: previous state → next state (see the equations above). */
-export function gleLayerStep(k: Backend, args: LayerStepArgs, h: LayerHyper, dt: number, flags: number): void {
-  k.layerStep(args, h.phi, dt, h.gamma, flags);
 }

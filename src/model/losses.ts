@@ -9,6 +9,41 @@
 import type { FloatArray } from '../kernels/types.js';
 
 export type LossKind = 'mse' | 'ce' | 'nll';
+export type TargetKind = 'none' | 'values' | 'labels';
+
+/**
+ * Decode one step's target (the one place that reads the forms `step` accepts):
+ * - null/undefined: 'none';
+ * - an Int32Array of B class labels → labels[0..B) ('labels');
+ * - B × n values → values[off ..) ('values');
+ * - B plain numbers with a classification loss (ce/nll) → labels.
+ * Throws naming the expected lengths otherwise. Allocates nothing.
+ */
+export function decodeTarget(
+  target: ArrayLike<number> | null | undefined,
+  values: FloatArray | Float64Array,
+  labels: Int32Array,
+  B: number,
+  n: number,
+  loss: LossKind,
+  off = 0,
+): TargetKind {
+  if (!target) return 'none';
+  if (target instanceof Int32Array && target.length === B) {
+    labels.set(target);
+    return 'labels';
+  }
+  if (target.length === B * n) {
+    if (off === 0) values.set(target as ArrayLike<number>);
+    else for (let i = 0; i < B * n; i++) values[off + i] = target[i];
+    return 'values';
+  }
+  if (target.length === B && loss !== 'mse') {
+    for (let i = 0; i < B; i++) labels[i] = target[i];
+    return 'labels';
+  }
+  throw new Error(`target has ${target.length} values, expected B*n_out = ${B * n} (or B = ${B} labels as Int32Array)`);
+}
 
 export function targetError(
   loss: LossKind,

@@ -18,38 +18,24 @@
  * (consecutive neuron groups; counts must add up to the layer size).
  */
 import { z } from 'zod';
-import { PHI, type PhiName } from '../kernels/types.js';
+import { finite, type TauSpec } from './layers/neuron.js';
+import * as dense from './layers/dense.js';
+import * as conv from './layers/conv.js';
+import * as pool from './layers/pool.js';
+import * as flatten from './layers/flatten.js';
+import type { ResolvedLayer } from './layers/types.js';
 
-const finite = z.number().finite();
+export type { TauSpec };
+export type { ResolvedLayer };
 
-const TauGroups = z.object({ groups: z.array(z.object({ count: z.number().int().positive(), value: finite })).min(1) }).strict();
-const TauSpec = z.union([finite, z.array(finite).min(1), TauGroups]);
-export type TauSpec = z.infer<typeof TauSpec>;
-
-const phiNames = Object.keys(PHI) as [PhiName, ...PhiName[]];
-
-const LayerSpec = z
-  .object({
-    name: z.string().optional(),
-    size: z.number().int().positive(),
-    phi: z.string().default('linear'),
-    bias: z.boolean().default(true),
-    tau_m: TauSpec,
-    tau_r: TauSpec.optional(),
-    gamma: finite.default(0),
-    learn_tau: z.boolean().default(false),
-    prospective_errors: z.boolean().optional(),
-    /** learn W / b (default true); frozen layers still run and pass errors down */
-    trainable: z.boolean().default(true),
-    init: z
-      .object({
-        weight: z.array(z.array(finite)).optional(),
-        bias: z.array(finite).optional(),
-      })
-      .strict()
-      .optional(),
-  })
-  .strict();
+/**
+ * A layer spec: a discriminated union on `type` (each type's module exports its schema); a layer without `type` is
+ * today's GLE dense layer, so every older spec and checkpoint keeps loading.
+ */
+const LayerSpec = z.preprocess(
+  (v) => (v !== null && typeof v === 'object' && !Array.isArray(v) && !('type' in v) ? { type: 'dense', ...(v as object) } : v),
+  z.discriminatedUnion('type', [dense.schema, conv.schema1d, conv.schema2d, pool.schema, flatten.schema]),
+);
 
 export const OptimizerSpec = z.discriminatedUnion('type', [
   z
@@ -93,6 +79,8 @@ export const NetworkSpecSchema = z
   .object({
     name: z.string().optional(),
     input_size: z.number().int().positive(),
+    /** the input as a map for conv / pooling layers: [C, L] or [C, H, W] (product = input_size) */
+    input_shape: z.array(z.number().int().positive()).min(1).max(3).optional(),
     dt: finite.positive(),
     dtype: z.enum(['float32', 'float64']).default('float32'),
     backend: z.enum(['auto', 'js', 'wasm', 'native']).default('auto'),
@@ -108,19 +96,17 @@ export const NetworkSpecSchema = z
   })
   .strict();
 
-export type NetworkSpecInput = z.input<typeof NetworkSpecSchema>;
+/** A layer as written in JSON: `type` may be left out for a dense layer. */
+export type LayerSpecInput =
+  | (Omit<z.input<typeof dense.schema>, 'type'> & { type?: 'dense' })
+  | z.input<typeof conv.schema1d>
+  | z.input<typeof conv.schema2d>
+  | z.input<typeof pool.schema>
+  | z.input<typeof flatten.schema>;
+export type DenseLayerSpecInput = Omit<z.input<typeof dense.schema>, 'type'> & { type?: 'dense' };
+export type NetworkSpecInput = Omit<z.input<typeof NetworkSpecSchema>, 'layers'> & { layers: LayerSpecInput[] };
 export type NetworkSpec = z.output<typeof NetworkSpecSchema>;
 export type LayerSpec = z.output<typeof LayerSpec>;
-
-/** A fully resolved layer: per-neuron time constants as plain arrays. */
-export interface ResolvedLayer extends LayerSpec {
-  name: string;
-  nIn: number;
-  phiCode: (typeof PHI)[PhiName];
-  tauM: number[];
-  tauR: number[];
-  prospective: boolean;
-}
 
 export interface ResolvedSpec extends NetworkSpec {
   resolved: ResolvedLayer[];
@@ -139,35 +125,6 @@ function pathStr(path: (string | number)[]): string {
   return s || '(root)';
 }
 
-function expandTau(t: TauSpec, n: number, where: string, issues: string[]): number[] {
-  if (typeof t === 'number') return new Array<number>(n).fill(t);
-  if (Array.isArray(t)) {
-    if (t.length !== n) issues.push(`${where}: has ${t.length} entries but the layer has ${n} neurons`);
-    return t.slice(0, n).concat(new Array<number>(Math.max(0, n - t.length)).fill(t[t.length - 1] ?? 1));
-  }
-  const out: number[] = [];
-  for (const g of t.groups) for (let i = 0; i < g.count; i++) out.push(g.value);
-  if (out.length !== n) issues.push(`${where}: groups add up to ${out.length} neurons but the layer has ${n}`);
-  while (out.length < n) out.push(out[out.length - 1] ?? 1);
-  return out.slice(0, n);
-}
-
-/** Report each bad time constant once: per field for a scalar, per neuron for a vector or groups. */
-function checkTaus(v: number[], raw: TauSpec, where: string, dt: number, issues: string[]): void {
-  const bad = (t: number) => (!(t > 0) ? `must be > 0, got ${t}` : t < dt * (1 - 1e-12) ? `${t} is smaller than dt ${dt}` : null);
-  if (typeof raw === 'number') {
-    const m = bad(raw);
-    if (m) issues.push(`${where}: ${m}`);
-    return;
-  }
-  let n = 0;
-  v.forEach((t, j) => {
-    const m = bad(t);
-    if (m && n++ < 5) issues.push(`${where}[${j}]: ${m}`);
-  });
-  if (n > 5) issues.push(`${where}: ${n - 5} more neurons with the same problem`);
-}
-
 /** Validate and resolve a spec (parsed JSON or an object). Throws SpecError listing every problem found. */
 export function parseSpec(input: unknown): ResolvedSpec {
   const r = NetworkSpecSchema.safeParse(input);
@@ -184,34 +141,37 @@ export function parseSpec(input: unknown): ResolvedSpec {
   const spec = r.data;
   const issues: string[] = [];
   const resolved: ResolvedLayer[] = [];
-  let nIn = spec.input_size;
+  let shape: number[] = [spec.input_size];
+  if (spec.input_shape) {
+    const n = spec.input_shape.reduce((a, b) => a * b, 1);
+    if (n !== spec.input_size) issues.push(`input_shape: [${spec.input_shape.join(', ')}] holds ${n} values but input_size is ${spec.input_size}`);
+    else shape = spec.input_shape;
+  }
+  const ctx = { dt: spec.dt, prospective: spec.prospective_errors };
   spec.layers.forEach((l, i) => {
     const where = `layers[${i}]`;
-    if (!(l.phi in PHI)) issues.push(`${where}.phi: unknown activation '${l.phi}' (expected one of ${phiNames.join(', ')})`);
-    const tauM = expandTau(l.tau_m, l.size, `${where}.tau_m`, issues);
-    const tauR = l.tau_r === undefined ? tauM.slice() : expandTau(l.tau_r, l.size, `${where}.tau_r`, issues);
-    checkTaus(tauM, l.tau_m, `${where}.tau_m`, spec.dt, issues);
-    if (l.tau_r !== undefined) checkTaus(tauR, l.tau_r, `${where}.tau_r`, spec.dt, issues);
-    if (l.init?.weight) {
-      const w = l.init.weight;
-      if (w.length !== l.size || w.some((row) => row.length !== nIn))
-        issues.push(`${where}.init.weight: shape is ${w.length} x ${w[0]?.length ?? 0}, expected ${l.size} x ${nIn} (out x in)`);
+    let r: ResolvedLayer;
+    switch (l.type) {
+      case 'flatten':
+        shape = flatten.resolveShape(shape);
+        return;
+      case 'dense':
+        r = dense.resolve(l, shape, where, ctx, issues);
+        break;
+      case 'conv1d':
+      case 'conv2d':
+        r = conv.resolve(l, shape, where, ctx, issues);
+        break;
+      case 'maxpool':
+        r = pool.resolve(l, shape, where, issues);
+        break;
     }
-    if (l.init?.bias) {
-      if (!l.bias) issues.push(`${where}.init.bias: given but the layer has bias: false`);
-      else if (l.init.bias.length !== l.size) issues.push(`${where}.init.bias: has ${l.init.bias.length} entries, expected ${l.size}`);
-    }
-    resolved.push({
-      ...l,
-      name: l.name ?? `layer_${i}`,
-      nIn,
-      phiCode: PHI[l.phi as PhiName],
-      tauM,
-      tauR,
-      prospective: l.prospective_errors ?? spec.prospective_errors,
-    });
-    nIn = l.size;
+    r.name = l.name ?? `layer_${resolved.length}`;
+    resolved.push(r);
+    shape = r.outShape;
   });
+  if (resolved.length === 0) issues.push('layers: no layer with neurons (flatten alone is not a network)');
+  else if (resolved[resolved.length - 1].neuron === 'relay') issues.push(`layers[${spec.layers.length - 1}]: the top layer must have neurons (not ${resolved[resolved.length - 1].type})`);
   if (spec.clamp_tau_min !== null && spec.clamp_tau_max !== null && spec.clamp_tau_max < spec.clamp_tau_min)
     issues.push(`clamp_tau_max: ${spec.clamp_tau_max} is below clamp_tau_min ${spec.clamp_tau_min}`);
   if (issues.length) throw new SpecError(issues);

@@ -5,6 +5,13 @@
 // Semantics follow the reference backend src/kernels/js/index.ts (see the Backend doc comments in
 // src/kernels/types.ts); arithmetic here is float32 throughout.
 
+import {
+  PHI_TANH, PHI_SIGMOID, PHI_SOFTPLUS, PHI_RELU, PHI_HARD_SIGMOID, PHI_HARD_TANH,
+  STEP_PROSPECTIVE, STEP_GRADS, STEP_LEARN_TAU, STEP_ERR_DOWN, S_B, S_NIN, S_NOUT, S_SCRATCH_WT, S_SCRATCH_INV,
+  F_W, F_b, F_tauM, F_tauR, F_rB, F_raw, F_u, F_v, F_rP, F_uN, F_vN, F_rN, F_rPN, F_eB, F_instE, F_pU, F_pV, F_uDot,
+  F_gW, F_gB, F_gTau,
+} from './layout';
+
 // ---------------------------------------------------------------------------------------------------------
 // Matrix product core: C[M x N] = alpha * sum_k a(i,k) * Bm[k, j]  (+ beta * C when mode == 1)
 // a(i,k) = A[i*saI + k*saK] (any strides, so A may be transposed), Bm rows contiguous with leading dim ldb.
@@ -378,36 +385,36 @@ const MAGIC: f32 = 12582912.0;
   stv(prp, v128.and(one, v128.and(f32x4.ge(x, vlo), f32x4.le(x, one))), full);
 }
 
-/** r = phi(x), rp = phi'(x) over n contiguous entries. Codes as PHI in src/kernels/types.ts. */
+/** r = phi(x), rp = phi'(x) over n contiguous entries. Codes PHI_* from ./layout (src/kernels/layout.ts). */
 function actArr(phi: i32, x: usize, r: usize, rp: usize, n: i32): void {
   const nv = n & ~3;
   switch (phi) {
-    case 1: {
+    case PHI_TANH: {
       for (let o: usize = 0, e: usize = <usize>nv << 2; o < e; o += 16) actTanh(x + o, r + o, rp + o, true);
       for (let o: usize = <usize>nv << 2, e: usize = <usize>n << 2; o < e; o += 4) actTanh(x + o, r + o, rp + o, false);
       break;
     }
-    case 2: {
+    case PHI_SIGMOID: {
       for (let o: usize = 0, e: usize = <usize>nv << 2; o < e; o += 16) actSigmoid(x + o, r + o, rp + o, true);
       for (let o: usize = <usize>nv << 2, e: usize = <usize>n << 2; o < e; o += 4) actSigmoid(x + o, r + o, rp + o, false);
       break;
     }
-    case 3: {
+    case PHI_SOFTPLUS: {
       for (let o: usize = 0, e: usize = <usize>nv << 2; o < e; o += 16) actSoftplus(x + o, r + o, rp + o, true);
       for (let o: usize = <usize>nv << 2, e: usize = <usize>n << 2; o < e; o += 4) actSoftplus(x + o, r + o, rp + o, false);
       break;
     }
-    case 4: {
+    case PHI_RELU: {
       for (let o: usize = 0, e: usize = <usize>nv << 2; o < e; o += 16) actRelu(x + o, r + o, rp + o, true);
       for (let o: usize = <usize>nv << 2, e: usize = <usize>n << 2; o < e; o += 4) actRelu(x + o, r + o, rp + o, false);
       break;
     }
-    case 5: {
+    case PHI_HARD_SIGMOID: {
       for (let o: usize = 0, e: usize = <usize>nv << 2; o < e; o += 16) actClamp(x + o, r + o, rp + o, true, 0);
       for (let o: usize = <usize>nv << 2, e: usize = <usize>n << 2; o < e; o += 4) actClamp(x + o, r + o, rp + o, false, 0);
       break;
     }
-    case 6: {
+    case PHI_HARD_TANH: {
       for (let o: usize = 0, e: usize = <usize>nv << 2; o < e; o += 16) actClamp(x + o, r + o, rp + o, true, -1);
       for (let o: usize = <usize>nv << 2, e: usize = <usize>n << 2; o < e; o += 4) actClamp(x + o, r + o, rp + o, false, -1);
       break;
@@ -464,14 +471,17 @@ export function adam(
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// The fused GLE layer step. `sp` points at an i32 struct written once by the loader:
-//  0 B, 1 nIn, 2 nOut, 3 W, 4 b (0 = none), 5 tauM, 6 tauR, 7 rBottom, 8 rawErr, 9 u, 10 v, 11 rPrime,
-//  12 uN, 13 vN, 14 rN, 15 rPrimeN, 16 eBottomN, 17 instE, 18 prospU, 19 prospV, 20 uDot, 21 gW, 22 gB (0 = none),
-//  23 gTau, 24 transient scratch for W^T (nIn*nOut floats), 25 transient scratch for 1/tauM, 1/tauR (2*nOut)
+// The fused GLE layer step. `sp` points at an i32 struct written once by the loader: B, nIn, nOut, one pointer per
+// buffer (0 = none for the optional b and gB), then the transient scratch for W^T (nIn*nOut floats) and for
+// 1/tauM, 1/tauR (2*nOut). Word indices (S_*, F_*) and flags (STEP_*) come from ./layout (generated from
+// src/kernels/layout.ts).
 // ---------------------------------------------------------------------------------------------------------
 
 @inline function fld(sp: usize, i: i32): usize {
   return <usize>load<i32>(sp + (<usize>i << 2));
+}
+@inline function fld32(sp: usize, i: i32): i32 {
+  return load<i32>(sp + (<usize>i << 2));
 }
 
 @inline function elem(
@@ -520,17 +530,17 @@ export function adam(
 }
 
 export function layerStep(sp: usize, phi: i32, dt: f32, gamma: f32, flags: i32): void {
-  const B = load<i32>(sp);
-  const nIn = load<i32>(sp, 4);
-  const nOut = load<i32>(sp, 8);
-  const W = fld(sp, 3), bias = fld(sp, 4), tauM = fld(sp, 5), tauR = fld(sp, 6);
-  const rBottom = fld(sp, 7), rawErr = fld(sp, 8), u = fld(sp, 9), v = fld(sp, 10), rP = fld(sp, 11);
-  const uN = fld(sp, 12), vN = fld(sp, 13), rN = fld(sp, 14), rPN = fld(sp, 15), eB = fld(sp, 16);
-  const instE = fld(sp, 17), pU = fld(sp, 18), pV = fld(sp, 19), uDot = fld(sp, 20);
-  const gW = fld(sp, 21), gB = fld(sp, 22), gTau = fld(sp, 23), WT = fld(sp, 24);
-  const itauM = fld(sp, 25);
+  const B = fld32(sp, S_B);
+  const nIn = fld32(sp, S_NIN);
+  const nOut = fld32(sp, S_NOUT);
+  const W = fld(sp, F_W), bias = fld(sp, F_b), tauM = fld(sp, F_tauM), tauR = fld(sp, F_tauR);
+  const rBottom = fld(sp, F_rB), rawErr = fld(sp, F_raw), u = fld(sp, F_u), v = fld(sp, F_v), rP = fld(sp, F_rP);
+  const uN = fld(sp, F_uN), vN = fld(sp, F_vN), rN = fld(sp, F_rN), rPN = fld(sp, F_rPN), eB = fld(sp, F_eB);
+  const instE = fld(sp, F_instE), pU = fld(sp, F_pU), pV = fld(sp, F_pV), uDot = fld(sp, F_uDot);
+  const gW = fld(sp, F_gW), gB = fld(sp, F_gB), gTau = fld(sp, F_gTau), WT = fld(sp, S_SCRATCH_WT);
+  const itauM = fld(sp, S_SCRATCH_INV);
   const itauR = itauM + (<usize>nOut << 2);
-  const prospective = (flags & 1) != 0;
+  const prospective = (flags & STEP_PROSPECTIVE) != 0;
 
   // s = r_bottom W^T (B x nOut) into uDot; W^T materialised so the kernel streams rows
   transpose(W, nOut, nIn, WT);
@@ -556,14 +566,14 @@ export function layerStep(sp: usize, phi: i32, dt: f32, gamma: f32, flags: i32):
   // r_new = phi(prosp_u), r'_new = phi'(prosp_u): one specialised pass over the contiguous B x nOut block
   actArr(phi, pU, rN, rPN, B * nOut);
 
-  if ((flags & 2) != 0) {
+  if ((flags & STEP_GRADS) != 0) {
     const invB: f32 = 1 / <f32>B;
     // gW = -(prosp_v^T r_bottom) / B  (nOut x nIn; a(j,b) = pV[b*nOut + j])
     mm(nOut, nIn, B, -invB, pV, 1, nOut, rBottom, nIn, 0, gW, nIn);
     const vneg = f32x4.splat(-invB);
     const vpos = f32x4.splat(invB);
     const doB = gB != 0;
-    const doT = (flags & 4) != 0;
+    const doT = (flags & STEP_LEARN_TAU) != 0;
     let j = 0;
     for (; j + 4 <= nOut; j += 4) {
       const jo: usize = <usize>j << 2;
@@ -577,7 +587,7 @@ export function layerStep(sp: usize, phi: i32, dt: f32, gamma: f32, flags: i32):
     }
   }
 
-  if ((flags & 8) != 0) {
+  if ((flags & STEP_ERR_DOWN) != 0) {
     // e_bottom = prosp_v W  (B x nIn)
     mm(B, nIn, nOut, 1, pV, nOut, 1, W, nIn, 0, eB, nIn);
   }

@@ -154,7 +154,7 @@ export class MnistSim {
   ) {
     this.spec = 'resolved' in spec ? (spec as ResolvedSpec) : parseSpec(spec);
     if (this.spec.input_size !== 1) throw new Error(`MNIST-1D streams one point per step: the spec's input_size must be 1, not ${this.spec.input_size}`);
-    const nOut = this.spec.layers[this.spec.layers.length - 1].size;
+    const nOut = this.spec.resolved[this.spec.resolved.length - 1].size;
     if (nOut !== 10) throw new Error(`MNIST-1D has 10 classes: the top layer must have size 10, not ${nOut}`);
     this.B = opts.batch ?? 8;
     this.net = new GLENetwork(this.spec, backend, { batchSize: this.B });

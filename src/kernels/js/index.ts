@@ -4,6 +4,8 @@
  */
 import type { AdamScalars, Backend, DType, FBuf, FloatArray, LayerStepArgs, PhiCode } from '../types.js';
 import { STEP } from '../types.js';
+import { PHI_X, phiEval, phiRecord } from '../phi.js';
+import { type GleNeuronArgs, gleNeurons } from '../generic.js';
 
 class JsBuf implements FBuf {
   readonly ptr = 0;
@@ -13,47 +15,13 @@ class JsBuf implements FBuf {
   }
 }
 
-/** phi and phi' of one value; shared by `activate` and the fused step. Returns phi, writes phi' to out[0]. */
-function phiScalar(phi: PhiCode, x: number, d: { p: number }): number {
-  switch (phi) {
-    case 0: // linear
-      d.p = 1;
-      return x;
-    case 1: {
-      // tanh
-      const t = Math.tanh(x);
-      d.p = 1 - t * t;
-      return t;
-    }
-    case 2: {
-      // sigmoid
-      const s = 1 / (1 + Math.exp(-x));
-      d.p = s * (1 - s);
-      return s;
-    }
-    case 3: {
-      // softplus with torch's threshold 20; derivative is the logistic sigmoid
-      d.p = 1 / (1 + Math.exp(-x));
-      return x > 20 ? x : Math.log1p(Math.exp(x));
-    }
-    case 4: // relu
-      d.p = x > 0 ? 1 : 0;
-      return x > 0 ? x : 0;
-    case 5: // hard sigmoid = clamp(x, 0, 1)
-      d.p = x >= 0 && x <= 1 ? 1 : 0;
-      return x < 0 ? 0 : x > 1 ? 1 : x;
-    case 6: // hard tanh = clamp(x, -1, 1)
-      d.p = x >= -1 && x <= 1 ? 1 : 0;
-      return x < -1 ? -1 : x > 1 ? 1 : x;
-    default:
-      throw new Error(`unknown activation code ${phi as number}`);
-  }
-}
-
 export class JsBackend implements Backend {
   readonly name = 'js' as const;
   readonly info: Record<string, string | number | boolean>;
-  private readonly d = { p: 0 };
+  /** φ, r', r'', dφ/dx of one value (phi.ts) */
+  private readonly d = phiRecord();
+  /** the population-step record of each fused-step argument record (written once) */
+  private readonly pop = new WeakMap<LayerStepArgs, GleNeuronArgs>();
 
   constructor(readonly dtype: DType = 'float32') {
     this.info = { backend: 'js', dtype };
@@ -65,47 +33,34 @@ export class JsBackend implements Backend {
 
   layerStep(L: LayerStepArgs, phi: PhiCode, dt: number, gamma: number, flags: number): void {
     const { B, nIn, nOut } = L;
-    const W = L.W.a, tauM = L.tauM.a, tauR = L.tauR.a;
+    const W = L.W.a;
     const bias = L.b ? L.b.a : null;
-    const rB = L.rBottom.a, raw = L.rawErr.a;
-    const u = L.u.a, v = L.v.a, rP = L.rPrime.a;
-    const uN = L.uN.a, vN = L.vN.a, rN = L.rN.a, rPN = L.rPrimeN.a;
-    const instE = L.instE.a, pU = L.prospU.a, pV = L.prospV.a, uDot = L.uDot.a;
-    const prospective = (flags & STEP.PROSPECTIVE) !== 0;
-    const d = this.d;
-
+    const rB = L.rBottom.a, uDot = L.uDot.a;
+    // drive s = W r_bottom + b into u_dot, then the GLE population step (the generic kernel, which overwrites u_dot)
     for (let bi = 0; bi < B; bi++) {
       const xo = bi * nIn;
       const ro = bi * nOut;
       for (let j = 0; j < nOut; j++) {
-        const i = ro + j;
-        // drive s = W r_bottom + b
         let s = bias ? bias[j] : 0;
         const wo = j * nIn;
         for (let k = 0; k < nIn; k++) s += W[wo + k] * rB[xo + k];
-        // error neuron
-        const ie = raw[i] * rP[i];
-        instE[i] = ie;
-        let pv: number;
-        if (prospective) {
-          const vd = (ie - v[i]) / tauR[j];
-          vN[i] = v[i] + dt * vd;
-          pv = v[i] + tauM[j] * vd;
-        } else {
-          vN[i] = ie;
-          pv = ie;
-        }
-        pV[i] = pv;
-        // membrane
-        const ud = (s + gamma * pv - u[i]) / tauM[j];
-        uDot[i] = ud;
-        uN[i] = u[i] + dt * ud;
-        const pu = u[i] + tauR[j] * ud;
-        pU[i] = pu;
-        rN[i] = phiScalar(phi, pu, d);
-        rPN[i] = d.p;
+        uDot[ro + j] = s;
       }
     }
+    let pa = this.pop.get(L);
+    if (!pa) {
+      pa = {
+        B, n: nOut, drive: L.uDot, rawErr: L.rawErr, u: L.u, v: L.v, rPrime: L.rPrime, uN: L.uN, vN: L.vN, rN: L.rN,
+        rPrimeN: L.rPrimeN, instE: L.instE, prospU: L.prospU, prospV: L.prospV, uDot: L.uDot, tauM: L.tauM, tauR: L.tauR,
+        gTau: L.gTau, phi, dt, gamma, flags,
+      };
+      this.pop.set(L, pa);
+    }
+    pa.phi = phi;
+    pa.flags = flags;
+    if (pa.dt !== dt) pa.dt = dt;
+    if (pa.gamma !== gamma) pa.gamma = gamma;
+    gleNeurons(this, pa);
 
     if (flags & STEP.GRADS) {
       // read the (possibly rounded) stored prosp_v so every backend and precision sees the same quantity
@@ -126,15 +81,6 @@ export class JsBackend implements Backend {
           let acc = 0;
           for (let bi = 0; bi < B; bi++) acc += pVs[bi * nOut + j];
           gB[j] = -acc * invB;
-        }
-      }
-      if (flags & STEP.LEARN_TAU) {
-        const gT = L.gTau.a;
-        const uD = L.uDot.a;
-        for (let j = 0; j < nOut; j++) {
-          let acc = 0;
-          for (let bi = 0; bi < B; bi++) acc += pVs[bi * nOut + j] * uD[bi * nOut + j];
-          gT[j] = acc * invB;
         }
       }
     }
@@ -174,8 +120,10 @@ export class JsBackend implements Backend {
   activate(phi: PhiCode, x: FBuf, r: FBuf, rp: FBuf, n: number): void {
     const xa = x.a, ra = r.a, pa = rp.a, d = this.d;
     for (let i = 0; i < n; i++) {
-      ra[i] = phiScalar(phi, xa[i], d);
-      pa[i] = d.p;
+      d[PHI_X] = xa[i];
+      phiEval(phi, d);
+      ra[i] = d[0];
+      pa[i] = d[1];
     }
   }
 
@@ -197,4 +145,3 @@ export class JsBackend implements Backend {
   }
 }
 
-export { phiScalar };

@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { AdamScalars, Backend, DType, FBuf, LayerStepArgs, PhiCode } from '../types.js';
+import { DENSE_STEP_FIELDS } from '../layout.js';
 import { registerBackendLoader } from '../index.js';
 import { UserError } from '../../util/errors.js';
 import { chooseCoreType, parseCpuFlags, slowCoreWarning, type CoreTypeChoice } from './coretype.js';
@@ -19,10 +20,12 @@ export { chooseCoreType, coreTypeForFlags, parseCpuFlags, slowCoreWarning } from
 
 /** The addon's exports (see native/gle_native.c). */
 interface Addon {
+  /** bufs: one per DENSE_STEP_FIELDS entry, in that order (null for an absent optional one) */
   makeLayer(B: number, nIn: number, nOut: number, bufs: (Float32Array | null)[]): object;
   /** scalars: [dt, gamma] */
   layerStep(h: object, phi: number, flags: number, scalars: Float64Array): void;
-  gemm(tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, A: Float32Array, B: Float32Array, beta: number, C: Float32Array): void;
+  /** scalars: [alpha, beta] */
+  gemm(tA: boolean, tB: boolean, M: number, N: number, K: number, scalars: Float64Array, A: Float32Array, B: Float32Array, C: Float32Array): void;
   activate(phi: number, x: Float32Array, r: Float32Array, rp: Float32Array, n: number): void;
   /** scalars: [lr, beta1, beta2, eps, bc1, bc2, weightDecay] */
   adam(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number, scalars: Float64Array): void;
@@ -104,7 +107,7 @@ function selfTest(addon: Addon, threads: number): void {
           const A = Float32Array.from({ length: M * K }, rnd);
           const B = Float32Array.from({ length: K * N }, rnd);
           const C = new Float32Array(M * N).fill(Number.NaN);
-          addon.gemm(tA, tB, M, N, K, 1, A, B, 0, C);
+          addon.gemm(tA, tB, M, N, K, Float64Array.of(1, 0), A, B, C);
           const R = refGemm(tA, tB, M, N, K, A, B);
           for (let i = 0; i < C.length; i++) {
             if (!(Math.abs(C[i] - R[i]) <= 1e-5 * Math.sqrt(K) + 1e-4 * Math.abs(R[i]))) {
@@ -248,13 +251,8 @@ export class NativeBackend implements Backend {
   }
 
   private register(L: LayerStepArgs): Registered {
-    const keep = [
-      f32(L.W, 'W'), f32(L.b, 'b'), f32(L.tauM, 'tauM'), f32(L.tauR, 'tauR'), f32(L.rBottom, 'rBottom'),
-      f32(L.rawErr, 'rawErr'), f32(L.u, 'u'), f32(L.v, 'v'), f32(L.rPrime, 'rPrime'), f32(L.uN, 'uN'),
-      f32(L.vN, 'vN'), f32(L.rN, 'rN'), f32(L.rPrimeN, 'rPrimeN'), f32(L.eBottomN, 'eBottomN'),
-      f32(L.instE, 'instE'), f32(L.prospU, 'prospU'), f32(L.prospV, 'prospV'), f32(L.uDot, 'uDot'),
-      f32(L.gW, 'gW'), f32(L.gB, 'gB'), f32(L.gTau, 'gTau'),
-    ];
+    const rec = L as unknown as Record<string, FBuf | null>;
+    const keep = DENSE_STEP_FIELDS.map((f) => f32(rec[f.key], f.key));
     const r: Registered = { h: this.ld.addon.makeLayer(L.B, L.nIn, L.nOut, keep), keep };
     this.handles.set(L, r);
     return r;
@@ -269,7 +267,10 @@ export class NativeBackend implements Backend {
   }
 
   gemm(tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, A: FBuf, B: FBuf, beta: number, C: FBuf): void {
-    this.ld.addon.gemm(tA, tB, M, N, K, alpha, A.a as Float32Array, B.a as Float32Array, beta, C.a as Float32Array);
+    const sc = this.scalars;
+    sc[0] = alpha;
+    sc[1] = beta;
+    this.ld.addon.gemm(tA, tB, M, N, K, sc, A.a as Float32Array, B.a as Float32Array, C.a as Float32Array);
   }
 
   activate(phi: PhiCode, x: FBuf, r: FBuf, rp: FBuf, n: number): void {

@@ -17,6 +17,7 @@
  * is no import cycle).
  */
 import type { AdamScalars, Backend, DType, FBuf, LayerStepArgs, PhiCode } from '../types.js';
+import { DENSE_STEP_FIELDS, PHI_COUNT, WASM_STRUCT, sizeOf } from '../layout.js';
 import { WASM_KERNELS_BASE64, WASM_KERNELS_RELAXED_BASE64 } from './kernels-binary.js';
 
 /** The functions the kernel module exports (pointers are byte offsets into its memory). */
@@ -32,8 +33,6 @@ export interface KernelExports {
 }
 
 const PAGE = 65536;
-/** Fields of the per-LayerStepArgs struct (see the layout comment in wasm/assembly/kernels.ts). */
-const STRUCT_INTS = 26;
 
 /** Smallest module using a v128 instruction (i32.const 0; i8x16.splat): validates only with SIMD support. */
 const SIMD_PROBE = new Uint8Array([
@@ -187,48 +186,31 @@ export class WasmBackend implements Backend {
     for (const [k, x] of [['B', B], ['nIn', nIn], ['nOut', nOut]] as const) {
       if (!Number.isInteger(x) || x < 1) throw new Error(`wasm backend: layerStep ${k} must be a positive integer, got ${x}`);
     }
-    const bo = B * nOut, bi = B * nIn, w = nOut * nIn;
-    const fields = [
-      this.ptrOf(L.W, w, 'W'),
-      L.b ? this.ptrOf(L.b, nOut, 'b') : 0,
-      this.ptrOf(L.tauM, nOut, 'tauM'),
-      this.ptrOf(L.tauR, nOut, 'tauR'),
-      this.ptrOf(L.rBottom, bi, 'rBottom'),
-      this.ptrOf(L.rawErr, bo, 'rawErr'),
-      this.ptrOf(L.u, bo, 'u'),
-      this.ptrOf(L.v, bo, 'v'),
-      this.ptrOf(L.rPrime, bo, 'rPrime'),
-      this.ptrOf(L.uN, bo, 'uN'),
-      this.ptrOf(L.vN, bo, 'vN'),
-      this.ptrOf(L.rN, bo, 'rN'),
-      this.ptrOf(L.rPrimeN, bo, 'rPrimeN'),
-      this.ptrOf(L.eBottomN, bi, 'eBottomN'),
-      this.ptrOf(L.instE, bo, 'instE'),
-      this.ptrOf(L.prospU, bo, 'prospU'),
-      this.ptrOf(L.prospV, bo, 'prospV'),
-      this.ptrOf(L.uDot, bo, 'uDot'),
-      this.ptrOf(L.gW, w, 'gW'),
-      L.gB ? this.ptrOf(L.gB, nOut, 'gB') : 0,
-      this.ptrOf(L.gTau, nOut, 'gTau'),
-    ];
+    const w = nOut * nIn;
+    const rec = L as unknown as Record<string, FBuf | null>;
+    const fields = DENSE_STEP_FIELDS.map((f) => {
+      const buf = rec[f.key];
+      if (buf === null && 'optional' in f && f.optional) return 0;
+      return this.ptrOf(buf as FBuf, sizeOf(f.size, B, nIn, nOut), f.key);
+    });
     // transient scratch (W^T, then 1/tauM, 1/tauR), shared with every other struct and with gemm
     const wt = this.scratch(w + 2 * nOut + 4);
     const inv = wt + (((w * 4) + 15) & ~15);
-    const sp = this.reserve(STRUCT_INTS * 4);
+    const sp = this.reserve(WASM_STRUCT.INTS * 4);
     const i32 = this.i32;
     const o = sp >> 2;
     i32[o] = B;
     i32[o + 1] = nIn;
     i32[o + 2] = nOut;
-    for (let i = 0; i < fields.length; i++) i32[o + 3 + i] = fields[i];
-    i32[o + 24] = wt;
-    i32[o + 25] = inv;
+    for (let i = 0; i < fields.length; i++) i32[o + WASM_STRUCT.FIELDS + i] = fields[i];
+    i32[o + WASM_STRUCT.SCRATCH_WT] = wt;
+    i32[o + WASM_STRUCT.SCRATCH_INV] = inv;
     this.structs.set(L, sp);
     return sp;
   }
 
   layerStep(L: LayerStepArgs, phi: PhiCode, dt: number, gamma: number, flags: number): void {
-    if (!(phi >= 0 && phi <= 6)) throw new Error(`unknown activation code ${phi as number}`);
+    if (!(phi >= 0 && phi < PHI_COUNT)) throw new Error(`unknown activation code ${phi as number}`);
     let sp = this.structs.get(L);
     if (sp === undefined) sp = this.makeStruct(L);
     this.ex.layerStep(sp, phi, dt, gamma, flags);
@@ -243,7 +225,7 @@ export class WasmBackend implements Backend {
   }
 
   activate(phi: PhiCode, x: FBuf, r: FBuf, rp: FBuf, n: number): void {
-    if (!(phi >= 0 && phi <= 6)) throw new Error(`unknown activation code ${phi as number}`);
+    if (!(phi >= 0 && phi < PHI_COUNT)) throw new Error(`unknown activation code ${phi as number}`);
     this.ex.activate(phi, this.ptrOf(x, n, 'x'), this.ptrOf(r, n, 'r'), this.ptrOf(rp, n, 'rp'), n);
   }
 

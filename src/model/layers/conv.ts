@@ -1,0 +1,230 @@
+/**
+ * `conv1d` and `conv2d` layers: a convolution projection (cross-correlation, no kernel flip; stride and zero padding)
+ * feeding neurons of any model, one time constant per output channel. Maps of one batch row are channel-major
+ * (C × H × W, index c·H·W + h·W + w; conv1d: C × L). The weight is F × C × kh × kw (LE's layout), stored flat.
+ *
+ * Through the backend: im2col (cols = C·kh·kw × B·P, P = Ho·Wo positions), one matrix product for the drive of every
+ * batch row, a layout change to B × F·P; the error sent down is the transposed convolution (Wᵀ · err, then col2im);
+ * the gradients are gW = −(1/B) Σ_{b,p} err ⊗ patch (a sum over positions, a mean over the batch) and
+ * gb = −(1/B) Σ_{b,p} err. (LE's reference averages the bias gradient over positions too: the LE layer type sets it.)
+ */
+import { z } from 'zod';
+import type { Backend, FBuf } from '../../kernels/types.js';
+import { getKernel } from '../../kernels/registry.js';
+import type { BiasArgs, BiasGradArgs, ConvGeom, Im2colArgs, PermuteArgs } from '../../kernels/generic.js';
+import type { Rng } from '../../util/rng.js';
+import { finite, neuronFields, resolveNeurons, type NeuronSpecOut } from './neuron.js';
+import { keepBoxed } from './types.js';
+import type { Projection, ProjTensor, ResolvedLayer, Workspace } from './types.js';
+
+const common = {
+  name: z.string().optional(),
+  /** output channels (filters) */
+  channels: z.number().int().positive(),
+  stride: z.number().int().positive().default(1),
+  padding: z.number().int().min(0).default(0),
+  bias: z.boolean().default(true),
+  trainable: z.boolean().default(true),
+  init: z
+    .object({
+      /** F × C × k (conv1d) or F × C × kh × kw (conv2d), nested or flat */
+      weight: z.array(z.unknown()).optional(),
+      bias: z.array(finite).optional(),
+    })
+    .strict()
+    .optional(),
+  ...neuronFields,
+};
+
+export const schema1d = z.object({ type: z.literal('conv1d'), kernel: z.number().int().positive(), ...common }).strict();
+export const schema2d = z
+  .object({ type: z.literal('conv2d'), kernel: z.union([z.number().int().positive(), z.tuple([z.number().int().positive(), z.number().int().positive()])]), ...common })
+  .strict();
+export type Conv1dSpec = z.output<typeof schema1d>;
+export type Conv2dSpec = z.output<typeof schema2d>;
+
+/** C × H × W of an input shape for a 2-d (or, with h = 1, 1-d) window; null when it does not fit. */
+export function mapShape(inShape: number[], dims: 1 | 2): [number, number, number] | null {
+  if (dims === 1) {
+    if (inShape.length === 1) return [1, 1, inShape[0]];
+    if (inShape.length === 2) return [inShape[0], 1, inShape[1]];
+    return null;
+  }
+  return inShape.length === 3 ? [inShape[0], inShape[1], inShape[2]] : null;
+}
+
+export function geometry(C: number, H: number, W: number, kh: number, kw: number, stride: number, padH: number, padW: number): ConvGeom {
+  const Ho = Math.floor((H + 2 * padH - kh) / stride) + 1;
+  const Wo = Math.floor((W + 2 * padW - kw) / stride) + 1;
+  return { C, H, W, kh, kw, stride, padH, padW, Ho, Wo };
+}
+
+export function resolve(l: Conv1dSpec | Conv2dSpec, inShape: number[], where: string, ctx: { dt: number; prospective: boolean }, issues: string[]): ResolvedLayer {
+  const dims = l.type === 'conv1d' ? 1 : 2;
+  const m = mapShape(inShape, dims);
+  const [kh, kw] = typeof l.kernel === 'number' ? (dims === 1 ? [1, l.kernel] : [l.kernel, l.kernel]) : l.kernel;
+  let g: ConvGeom = geometry(1, 1, 1, 1, 1, 1, 0, 0);
+  if (!m) issues.push(`${where}: ${l.type} needs an input of shape ${dims === 1 ? '[C, L]' : '[C, H, W]'}, got [${inShape.join(', ')}] (set input_shape on the network)`);
+  else {
+    g = geometry(m[0], m[1], m[2], kh, kw, l.stride, dims === 1 ? 0 : l.padding, l.padding);
+    if (g.Ho < 1 || g.Wo < 1) issues.push(`${where}: kernel ${kh}x${kw} does not fit the ${m[1]}x${m[2]} input`);
+  }
+  const F = l.channels, P = Math.max(1, g.Ho * g.Wo);
+  if (l.init?.bias && l.init.bias.length !== F) issues.push(`${where}.init.bias: has ${l.init.bias.length} entries, expected ${F}`);
+  const wantW = F * g.C * kh * kw;
+  if (l.init?.weight && flatten(l.init.weight).length !== wantW) issues.push(`${where}.init.weight: has ${flatten(l.init.weight).length} values, expected ${wantW} (F x C x kh x kw)`);
+  const outShape = dims === 1 ? [F, g.Wo] : [F, g.Ho, g.Wo];
+  return {
+    ...(l as (Conv1dSpec | Conv2dSpec) & NeuronSpecOut),
+    ...resolveNeurons(l, F, P, where, ctx, issues),
+    type: l.type,
+    name: l.name ?? '',
+    nIn: inShape.reduce((a, b) => a * b, 1),
+    size: F * P,
+    inShape,
+    outShape,
+    feedback: 'transpose',
+    geom: g,
+    channels: F,
+    init: l.init ? { bias: l.init.bias, weight: l.init.weight } : undefined,
+  };
+}
+
+function flatten(x: unknown): number[] {
+  const out: number[] = [];
+  const rec = (y: unknown) => {
+    if (Array.isArray(y)) for (const z of y) rec(z);
+    else out.push(Number(y));
+  };
+  rec(x);
+  return out;
+}
+
+interface ConvWs extends Workspace {
+  /** −1/B (a field: see DenseWs) */
+  gradScale: number;
+  cols: FBuf; // CKK × B·P
+  dcols: FBuf; // CKK × B·P
+  out: FBuf; // F × B·P
+  errT: FBuf; // F × B·P
+  im: Im2colArgs;
+  ci: Im2colArgs;
+  toBatch: PermuteArgs;
+  toFeature: PermuteArgs;
+  bias: BiasArgs;
+  biasGrad: BiasGradArgs;
+}
+
+export class ConvProjection implements Projection {
+  readonly type: 'conv1d' | 'conv2d';
+  readonly nIn: number;
+  readonly nOut: number;
+  readonly W: FBuf;
+  readonly b: FBuf | null;
+  readonly gW: FBuf;
+  readonly gB: FBuf | null;
+  readonly feedback = 'transpose' as const;
+  readonly tensors: ProjTensor[];
+  readonly g: ConvGeom;
+  readonly F: number;
+  readonly P: number;
+  readonly CKK: number;
+  private readonly k_;
+
+  constructor(k: Backend, l: ResolvedLayer, rng: Rng) {
+    this.type = l.type as 'conv1d' | 'conv2d';
+    const g = l.geom!;
+    this.g = g;
+    this.F = l.channels!;
+    this.P = g.Ho * g.Wo;
+    this.CKK = g.C * g.kh * g.kw;
+    this.nIn = l.nIn;
+    this.nOut = l.size;
+    this.W = k.alloc(this.F * this.CKK);
+    this.b = l.bias ? k.alloc(this.F) : null;
+    // PyTorch Conv default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = C·kh·kw
+    const bound = 1 / Math.sqrt(this.CKK);
+    for (let i = 0; i < this.W.n; i++) this.W.a[i] = rng.range(-bound, bound);
+    if (this.b) for (let i = 0; i < this.F; i++) this.b.a[i] = rng.range(-bound, bound);
+    if (l.init?.weight) this.W.a.set(flatten(l.init.weight));
+    if (this.b && l.init?.bias) this.b.a.set(l.init.bias);
+    this.gW = k.alloc(this.W.n);
+    this.gB = this.b ? k.alloc(this.F) : null;
+    const wShape = this.type === 'conv1d' ? [this.F, g.C, g.kw] : [this.F, g.C, g.kh, g.kw];
+    this.tensors = [{ suffix: 'weight', buf: this.W, grad: this.gW, shape: wShape }];
+    if (this.b) this.tensors.push({ suffix: 'bias', buf: this.b, grad: this.gB, shape: [this.F] });
+    this.k_ = {
+      im2col: getKernel<Im2colArgs>(k, 'im2col'),
+      col2im: getKernel<Im2colArgs>(k, 'col2im'),
+      permute: getKernel<PermuteArgs>(k, 'permute.fbp'),
+      bias: getKernel<BiasArgs>(k, 'bias.add'),
+      biasGrad: getKernel<BiasGradArgs>(k, 'bias.grad'),
+    };
+  }
+
+  workspace(k: Backend, B: number): ConvWs {
+    const NP = B * this.P, F = this.F, P = this.P;
+    const cols = k.alloc(this.CKK * NP), dcols = k.alloc(this.CKK * NP), out = k.alloc(F * NP), errT = k.alloc(F * NP);
+    const W = this.W;
+    const ws: ConvWs = {
+      B, gradScale: 0, cols, dcols, out, errT,
+      im: { g: this.g, B, x: W, cols },
+      ci: { g: this.g, B, x: W, cols: dcols },
+      toBatch: { B, F, P, toBatch: true, src: out, dst: W },
+      toFeature: { B, F, P, toBatch: false, src: W, dst: errT },
+      bias: { B, F, P, y: W, bias: this.b ?? W },
+      biasGrad: { B, F, P, y: W, g: this.gB ?? W, scale: -1 / B },
+    };
+    return keepBoxed(ws, 'gradScale', -1 / B);
+  }
+
+  forward(k: Backend, ws: Workspace, rIn: FBuf, drive: FBuf): void {
+    const w = ws as ConvWs;
+    w.im.x = rIn;
+    this.k_.im2col(k, w.im);
+    k.gemm(false, false, this.F, w.B * this.P, this.CKK, 1, this.W, w.cols, 0, w.out);
+    w.toBatch.dst = drive;
+    this.k_.permute(k, w.toBatch);
+    if (this.b) {
+      w.bias.y = drive;
+      this.k_.bias(k, w.bias);
+    }
+  }
+
+  /** err (B × F·P) into errT (F × B·P), the layout of the products */
+  private featureMajor(k: Backend, w: ConvWs, err: FBuf): void {
+    w.toFeature.src = err;
+    this.k_.permute(k, w.toFeature);
+  }
+
+  grads(k: Backend, ws: Workspace, err: FBuf, _rIn: FBuf): void {
+    const w = ws as ConvWs;
+    this.featureMajor(k, w, err);
+    // cols still hold this step's patches (forward ran first in the step)
+    k.gemm(false, true, this.F, this.CKK, w.B * this.P, w.gradScale, w.errT, w.cols, 0, this.gW);
+    if (this.gB) {
+      w.biasGrad.y = err;
+      this.k_.biasGrad(k, w.biasGrad);
+    }
+  }
+
+  backward(k: Backend, ws: Workspace, err: FBuf, errDown: FBuf): void {
+    const w = ws as ConvWs;
+    this.featureMajor(k, w, err);
+    k.gemm(true, false, this.CKK, w.B * this.P, this.F, 1, this.W, w.errT, 0, w.dcols);
+    w.ci.x = errDown;
+    this.k_.col2im(k, w.ci);
+  }
+
+  vjpForward(): void {
+    throw new Error('conv layers have no vector-Jacobian products yet (BPTT runs dense layers only)');
+  }
+
+  vjpBackward(): void {
+    throw new Error('conv layers have no vector-Jacobian products yet (BPTT runs dense layers only)');
+  }
+}
+
+export function build(k: Backend, l: ResolvedLayer, rng: Rng): ConvProjection {
+  return new ConvProjection(k, l, rng);
+}
