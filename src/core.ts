@@ -20,4 +20,5 @@ export { SquareWaveInput, SinesInput } from './data/signals.js';
 export { LogMelExtractor } from './data/speech/melspec.js';
 export { decodeWav } from './data/speech/wav.js';
 export { Rng } from './util/rng.js';
+export { setMemoryLimit, memoryLimit, estimateNetworkBytes } from './model/memory.js';
 export { UserError } from './util/errors.js';

@@ -14,8 +14,9 @@
 import type { Backend, FBuf, LayerStepArgs } from '../kernels/types.js';
 import { Rng } from '../util/rng.js';
 import { type LayerGrads, type LayerHyper, type LayerParams, type LayerScratch, type LayerState, layerStepArgs, stepFlags } from './dynamics.js';
-import { type NetworkSpecInput, type ResolvedLayer, type ResolvedSpec, parseSpec, specToJson } from './spec.js';
+import { type NetworkSpecInput, type ResolvedLayer, type ResolvedSpec, parseSpec, SpecError, specToJson } from './spec.js';
 import { type LossKind, lossValue, targetError } from './losses.js';
+import { sizeProblems } from './memory.js';
 
 export interface DenseLayer {
   readonly spec: ResolvedLayer;
@@ -183,6 +184,8 @@ export class GLENetwork {
     if (this.cur && this.cur.B === B) return;
     let set = this.sets.get(B);
     if (!set) {
+      const big = sizeProblems(this.nIn, this.layers.map((l) => l.nOut), this.k.dtype, B);
+      if (big.length) throw new SpecError(big);
       set = this.makeSet(B);
       this.sets.set(B, set);
     }

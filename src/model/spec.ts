@@ -19,6 +19,7 @@
  */
 import { z } from 'zod';
 import { PHI, type PhiName } from '../kernels/types.js';
+import { sizeProblems } from './memory.js';
 
 const finite = z.number().finite();
 
@@ -146,10 +147,39 @@ function expandTau(t: TauSpec, n: number, where: string, issues: string[]): numb
     return t.slice(0, n).concat(new Array<number>(Math.max(0, n - t.length)).fill(t[t.length - 1] ?? 1));
   }
   const out: number[] = [];
+  const total = t.groups.reduce((a, g) => a + g.count, 0);
+  if (total !== n) {
+    issues.push(`${where}: groups add up to ${total} neurons but the layer has ${n}`);
+    return new Array<number>(n).fill(t.groups[0].value);
+  }
   for (const g of t.groups) for (let i = 0; i < g.count; i++) out.push(g.value);
   if (out.length !== n) issues.push(`${where}: groups add up to ${out.length} neurons but the layer has ${n}`);
   while (out.length < n) out.push(out[out.length - 1] ?? 1);
   return out.slice(0, n);
+}
+
+const F32_MAX = 3.4028234663852886e38;
+
+/** float32 specs: every number that goes into a float32 buffer must fit (1e39 would silently become Infinity). */
+function float32Range(spec: NetworkSpec, issues: string[]): void {
+  const check = (v: unknown, where: string) => {
+    if (typeof v === 'number') {
+      if (Math.abs(v) > F32_MAX) issues.push(`${where}: ${v} does not fit in float32 (largest ${F32_MAX.toExponential(4)}); use dtype float64 or a smaller value`);
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const before = issues.length;
+        check(v[i], `${where}[${i}]`);
+        if (issues.length > before) return; // one per array is enough
+      }
+    } else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) check(x, `${where}.${k}`);
+  };
+  spec.layers.forEach((l, i) => {
+    check(l.tau_m, `layers[${i}].tau_m`);
+    if (l.tau_r !== undefined) check(l.tau_r, `layers[${i}].tau_r`);
+    if (l.init) check(l.init, `layers[${i}].init`);
+  });
+  if (spec.optimizer) check(spec.optimizer, 'optimizer');
+  if (spec.beta !== undefined) check(spec.beta, 'beta');
 }
 
 /** Report each bad time constant once: per field for a scalar, per neuron for a vector or groups. */
@@ -182,7 +212,11 @@ export function parseSpec(input: unknown): ResolvedSpec {
     );
   }
   const spec = r.data;
+  // sizes first: a spec too large to hold is refused before anything per-neuron is expanded (src/model/memory.ts)
+  const sizeIssues = sizeProblems(spec.input_size, spec.layers.map((l) => l.size), spec.dtype);
+  if (sizeIssues.length) throw new SpecError(sizeIssues);
   const issues: string[] = [];
+  if (spec.dtype === 'float32') float32Range(spec, issues);
   const resolved: ResolvedLayer[] = [];
   let nIn = spec.input_size;
   spec.layers.forEach((l, i) => {

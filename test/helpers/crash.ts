@@ -1,0 +1,110 @@
+/**
+ * Kill-at-random-instants harness (used by test/crash.test.ts and bench/crash-kill.ts): runs `gle run` in a child
+ * process, SIGKILLs it after a random delay (with GLE_TEST_CKPT_PAUSE_MS set, so kills also land inside checkpoint
+ * writes), resumes with `--resume` (killing again at random) until a run completes, and compares what it left with an
+ * uninterrupted reference run: metrics.jsonl and metrics.csv byte for byte, summary.json without its timing fields,
+ * and the checkpoint's model files byte for byte.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const GLE = join(ROOT, 'bin', 'gle.js');
+
+export interface Exit {
+  code: number | null;
+  signal: string | null;
+  stderr: string;
+  killed: boolean;
+}
+
+/** Run gle with `args`; when `killAfterMs` is given, SIGKILL it then (if still running). */
+export function gle(args: string[], opts: { killAfterMs?: number; env?: Record<string, string> } = {}): Promise<Exit> {
+  return new Promise((res) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', GLE, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, GLE_FROM_SOURCE: '1', ...(opts.env ?? {}) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    let killed = false;
+    const t = opts.killAfterMs !== undefined ? setTimeout(() => {
+      killed = p.kill('SIGKILL');
+    }, opts.killAfterMs) : null;
+    p.on('close', (code, signal) => {
+      if (t) clearTimeout(t);
+      res({ code, signal, stderr, killed: killed && signal === 'SIGKILL' });
+    });
+  });
+}
+
+/** Strip what legitimately differs between an uninterrupted and a resumed run (timing, directory, session). */
+export function comparableSummary(dir: string): string {
+  const s = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as Record<string, unknown>;
+  for (const k of ['dir', 'wall_s', 'steps_per_s', 'session_steps', 'machine', 'backend_info']) delete s[k]; // backend_info: the thread choice reflects the machine's load
+  return JSON.stringify(s);
+}
+
+function files(dir: string, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const f of readdirSync(join(dir, prefix)).sort()) {
+    const rel = prefix ? join(prefix, f) : f;
+    if (f.endsWith('.safetensors') || f === 'spec.json') out.push(rel);
+    else if (!f.includes('.')) out.push(...files(dir, rel));
+  }
+  return out;
+}
+
+/** The differences between a run directory and the reference one (empty = identical). */
+export function differences(ref: string, dir: string): string[] {
+  const diffs: string[] = [];
+  if (!existsSync(join(dir, 'summary.json'))) return ['no summary.json'];
+  for (const f of ['metrics.jsonl', 'metrics.csv']) {
+    if (!readFileSync(join(ref, f)).equals(readFileSync(join(dir, f)))) diffs.push(f);
+  }
+  if (comparableSummary(ref) !== comparableSummary(dir)) diffs.push('summary.json');
+  const ck = join(ref, 'checkpoint');
+  for (const f of files(ck)) {
+    const p = join(dir, 'checkpoint', f);
+    if (!existsSync(p) || !readFileSync(join(ck, f)).equals(readFileSync(p))) diffs.push(`checkpoint/${f}`);
+  }
+  for (const f of readdirSync(dir)) if (f.startsWith('.') || f === 'run.lock') diffs.push(`leftover ${f}`);
+  return diffs;
+}
+
+export interface CrashResult {
+  kills: number;
+  /** kills that left no resumable run directory (the run had not yet written config.json): started over fresh */
+  restarts: number;
+  attempts: number;
+  diffs: string[];
+  errors: string[];
+}
+
+/**
+ * One run of `args` (fresh, into `dir`), killed `kills` times at random instants in [minMs, maxMs) and resumed each
+ * time, then resumed to completion; compared with `ref`.
+ */
+export async function crashRun(args: string[], dir: string, ref: string, kills: number, rand: () => number, minMs: number, maxMs: number, pauseMs = 2): Promise<CrashResult> {
+  const env = { GLE_TEST_CKPT_PAUSE_MS: String(pauseMs) };
+  const r: CrashResult = { kills: 0, restarts: 0, attempts: 0, diffs: [], errors: [] };
+  let done = false;
+  for (let i = 0; i <= kills + 20 && !done; i++) {
+    const fresh = !existsSync(join(dir, 'config.json'));
+    if (fresh && i > 0) r.restarts++;
+    const cmd = fresh ? ['run', ...args, '--out', dir] : ['run', '--resume', dir, '--progress', 'off'];
+    const killAt = r.kills < kills ? minMs + rand() * (maxMs - minMs) : undefined;
+    r.attempts++;
+    const e = await gle(cmd, { killAfterMs: killAt, env });
+    if (e.killed) r.kills++;
+    else if (e.code === 0) done = true;
+    else r.errors.push(`${cmd.join(' ')} -> exit ${e.code}: ${e.stderr.trim().split('\n').pop()}`);
+    if (r.errors.length > 2) break;
+  }
+  if (!done) r.errors.push('never completed');
+  else r.diffs = differences(ref, dir);
+  return r;
+}
