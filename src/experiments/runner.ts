@@ -187,6 +187,8 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
       applySet(params, a);
     }
     const defaults = resolveParams(def, cfg.quick);
+    const missing = Object.keys(defaults).filter((k) => !(k in params));
+    if (missing.length) throw new UserError(`--resume ${opts.resume}: config.json params lack ${missing.map((k) => `'${k}'`).join(', ')} (not a config this version wrote)`);
     checkParams(def.name, params, defaults);
     seed = cfg.seed;
     quick = cfg.quick;

@@ -25,7 +25,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, ren
 import { basename, dirname, join } from 'node:path';
 import type { FBuf } from '../kernels/types.js';
 import { GLENetwork } from '../model/network.js';
-import { parseSpec, type ResolvedSpec } from '../model/spec.js';
+import { parseSpec, SpecError, type ResolvedSpec } from '../model/spec.js';
 import type { Learner } from '../learn/learner.js';
 import { UserError } from '../util/errors.js';
 import { readFileBytes, readJsonFile, writeFileAtomic } from './files.js';
@@ -224,7 +224,7 @@ export function readCheckpoint(dir: string): LoadedCheckpoint {
   try {
     spec = parseSpec(readJsonFile(specPath));
   } catch (e) {
-    const msg = (e as Error).message;
+    const msg = e instanceof SpecError ? `invalid network spec: ${e.issues.join('; ')}` : (e as Error).message;
     throw new UserError(msg.startsWith(specPath) ? `checkpoint ${msg}` : `checkpoint ${specPath}: ${msg}`);
   }
   const bytes = readFileBytes(modelPath, 'checkpoint model');
