@@ -237,7 +237,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
         resumeAt = { step: 0 };
         notice(`gle: note: ${dir} has no checkpoint yet; starting the run over from step 0 (same config and seed)`);
       }
-      const first = (cfg.backend as { name?: string } | undefined)?.name;
+      const first = (cfg.backend as { backend?: string; name?: string } | undefined)?.backend ?? (cfg.backend as { name?: string } | undefined)?.name;
       const prev = (cfg.resumes?.length ? (cfg.resumes[cfg.resumes.length - 1] as { backend?: string }).backend : undefined) ?? first;
       if (prev && prev !== backend.name) notice(`gle: warning: resuming on backend ${backend.name}, the run was last on ${prev}; results may differ in the last bits from an uninterrupted run (recorded in config.json)`);
       const entry = {

@@ -20,8 +20,11 @@ export interface Exit {
   killed: boolean;
 }
 
-/** Run gle with `args`; when `killAfterMs` is given, SIGKILL it then (if still running). */
-export function gle(args: string[], opts: { killAfterMs?: number; env?: Record<string, string> } = {}): Promise<Exit> {
+/**
+ * Run gle with `args`; when `killAfterMs` is given, SIGKILL it that long after it has taken the lock of `lockDir`
+ * (so the kill lands in the run's work, not in Node's start-up; if it never takes the lock, it runs to its end).
+ */
+export function gle(args: string[], opts: { killAfterMs?: number; lockDir?: string; env?: Record<string, string> } = {}): Promise<Exit> {
   return new Promise((res) => {
     const p = spawn(process.execPath, ['--import', 'tsx', GLE, ...args], {
       cwd: ROOT,
@@ -31,10 +34,25 @@ export function gle(args: string[], opts: { killAfterMs?: number; env?: Record<s
     let stderr = '';
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     let killed = false;
-    const t = opts.killAfterMs !== undefined ? setTimeout(() => {
-      killed = p.kill('SIGKILL');
-    }, opts.killAfterMs) : null;
+    let t: NodeJS.Timeout | null = null;
+    let exited = false;
+    if (opts.killAfterMs !== undefined && opts.lockDir) {
+      const lockPath = join(opts.lockDir, 'run.lock');
+      const poll = () => {
+        if (exited) return;
+        let held = false;
+        try {
+          held = JSON.parse(readFileSync(lockPath, 'utf8')).pid === p.pid;
+        } catch {
+          /* not there yet */
+        }
+        if (held) t = setTimeout(() => (killed = p.kill('SIGKILL')), opts.killAfterMs);
+        else t = setTimeout(poll, 10);
+      };
+      poll();
+    }
     p.on('close', (code, signal) => {
+      exited = true;
       if (t) clearTimeout(t);
       res({ code, signal, stderr, killed: killed && signal === 'SIGKILL' });
     });
@@ -85,8 +103,8 @@ export interface CrashResult {
 }
 
 /**
- * One run of `args` (fresh, into `dir`), killed `kills` times at random instants in [minMs, maxMs) and resumed each
- * time, then resumed to completion; compared with `ref`.
+ * One run of `args` (fresh, into `dir`), killed `kills` times at random instants in [minMs, maxMs) after it took the
+ * run's lock, and resumed each time, then resumed to completion; compared with `ref`.
  */
 export async function crashRun(args: string[], dir: string, ref: string, kills: number, rand: () => number, minMs: number, maxMs: number, pauseMs = 2): Promise<CrashResult> {
   const env = { GLE_TEST_CKPT_PAUSE_MS: String(pauseMs) };
@@ -98,7 +116,7 @@ export async function crashRun(args: string[], dir: string, ref: string, kills: 
     const cmd = fresh ? ['run', ...args, '--out', dir] : ['run', '--resume', dir, '--progress', 'off'];
     const killAt = r.kills < kills ? minMs + rand() * (maxMs - minMs) : undefined;
     r.attempts++;
-    const e = await gle(cmd, { killAfterMs: killAt, env });
+    const e = await gle(cmd, { killAfterMs: killAt, lockDir: dir, env });
     if (e.killed) r.kills++;
     else if (e.code === 0) done = true;
     else r.errors.push(`${cmd.join(' ')} -> exit ${e.code}: ${e.stderr.trim().split('\n').pop()}`);
