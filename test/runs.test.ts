@@ -185,16 +185,15 @@ test('lab server: security headers on every response, and only loopback Host nam
 test('crash test: runs SIGKILLed at random instants (also inside checkpoint writes) and resumed end byte-identical to an uninterrupted run', { timeout: 300_000 }, async () => {
   const args = ['lagline', '--quick', '--set', 'trainSteps=2000', '--progress', 'off', '--checkpoint-seconds', '0'];
   const ref = join(dir, 'crash-ref');
-  const r0 = await gle(['run', ...args, '--out', ref]);
-  assert.equal(r0.code, 0, r0.stderr);
+  await runExperiment({ experiment: 'lagline', quick: true, set: ['trainSteps=2000'], out: ref, ...quiet }); // uninterrupted, in-process
   let seed = Number(process.env.GLE_CRASH_SEED ?? 12345);
   const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
   let kills = 0;
   for (let i = 0; i < 2; i++) {
-    const r = await crashRun(args, join(dir, `crash-${i}`), ref, 3, rand, 0, 2500);
+    const r = await crashRun(args, join(dir, `crash-${i}`), ref, 2, rand, 0, 2500);
     kills += r.kills;
     assert.deepEqual(r.errors, [], `run ${i}`);
     assert.deepEqual(r.diffs, [], `run ${i}: differs from the uninterrupted run`);
   }
-  assert.ok(kills >= 4, `${kills} kills landed`);
+  assert.ok(kills >= 3, `${kills} kills landed`);
 });

@@ -149,7 +149,7 @@ export const classifyTask: TaskFn = async (ctx: RunContext) => {
     if (last.n > 0) ctx.guard(last.loss, net, learner, { step: stepsBefore + steps, unit: 'step' });
     const reduced = learner.scheduler ? learner.scheduler.step(last.loss) : false;
     best = Math.max(best, last.acc);
-    ctx.metrics.append({ kind: 'train', epoch, step: steps, loss: lossSum / Math.max(1, n), acc: trainAcc, n, lr: learner.lr, wall_s: (performance.now() - t0) / 1000 });
+    ctx.metrics.append({ kind: 'train', epoch, step: stepsBefore + steps, loss: lossSum / Math.max(1, n), acc: trainAcc, n, lr: learner.lr, wall_s: (performance.now() - t0) / 1000 });
     ctx.metrics.append({ kind: 'eval', epoch, split, acc: last.acc, loss: last.loss, n: last.n, lr: learner.lr });
     curve.epoch.push(epoch);
     curve.acc.push(last.acc);

@@ -15,7 +15,7 @@
  * Divergence (guard.ts): a task calls `ctx.guard` at its logging points; a non-finite loss, state or parameter stops
  * the run with exit code 3, keeps the last good checkpoint and records `diverged` in summary.json.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import os from 'node:os';
 import { createNodeBackend } from '../node.js';
@@ -225,6 +225,8 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
   let metrics: MetricsLog | null = null;
   try {
     if (opts.resume && cfg) {
+      // temp files of writes a kill cut off (writeFileAtomic's .NAME.*.tmp, the metrics CSV's NAME.tmp-*)
+      for (const f of readdirSync(dir)) if (/^\..+\.tmp$/.test(f) || /\.tmp-\d+-[a-z0-9]+$/.test(f)) rmSync(join(dir, f), { force: true });
       const ckDir = join(dir, 'checkpoint');
       if (recoverCheckpoint(ckDir)) {
         resumeFrom = ckDir;
