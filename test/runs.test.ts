@@ -85,12 +85,8 @@ test('two runs into one --out: the second is refused while the first runs, and t
   const firstExit = new Promise<number | null>((res) => p.on('close', (code) => res(code)));
   for (let i = 0; i < 1200 && !existsSync(join(out, 'metrics.jsonl')); i++) await new Promise((r) => setTimeout(r, 50));
   assert.ok(existsSync(join(out, 'config.json')), 'the first run started');
-  const second = await gle(['run', 'lagline', '--quick', '--seed', '4', '--progress', 'off', '--out', out]);
-  assert.equal(second.code, 2, second.stderr);
-  assert.match(second.stderr, /already holds a run/);
-  const resume = await gle(['run', '--resume', out, '--progress', 'off']);
-  assert.equal(resume.code, 2, resume.stderr);
-  assert.match(resume.stderr, new RegExp(`is in use by pid ${p.pid}`));
+  await assert.rejects(runExperiment({ experiment: 'lagline', quick: true, seed: 4, out, ...quiet }), (e: unknown) => e instanceof UserError && e.exitCode === 2 && /already holds a run/.test(e.message));
+  await assert.rejects(runExperiment({ experiment: '', resume: out, ...quiet }), (e: unknown) => e instanceof UserError && new RegExp(`is in use by pid ${p.pid}`).test(e.message));
   p.kill('SIGINT');
   assert.equal(await firstExit, 130);
   assert.equal(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).seed, 0);

@@ -214,7 +214,12 @@ export interface LoadedCheckpoint {
 
 /** Read and validate a checkpoint directory (spec.json + model.safetensors [+ meta.json]). */
 export function readCheckpoint(dir: string): LoadedCheckpoint {
-  if (!existsSync(dir)) throw new UserError(`checkpoint ${dir}: no such directory`);
+  if (!existsSync(dir)) {
+    const parent = dirname(dir);
+    const prev = existsSync(parent) ? readdirSync(parent).find((f) => f.startsWith(`.${basename(dir)}.old-`)) : undefined;
+    if (prev) throw new UserError(`checkpoint ${dir}: no such directory; a save cut off by a crash left the previous checkpoint at ${join(parent, prev)} (gle run --resume on the run directory puts it back)`);
+    throw new UserError(`checkpoint ${dir}: no such directory`);
+  }
   const specPath = join(dir, 'spec.json');
   const modelPath = join(dir, 'model.safetensors');
   if (!existsSync(specPath)) throw new UserError(`checkpoint ${dir}: missing spec.json`);

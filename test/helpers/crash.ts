@@ -26,9 +26,11 @@ export interface Exit {
  */
 export function gle(args: string[], opts: { killAfterMs?: number; lockDir?: string; env?: Record<string, string> } = {}): Promise<Exit> {
   return new Promise((res) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', GLE, ...args], {
+    // GLE_CRASH_COMPILED=1: run the compiled CLI (dist/, from `npm run build`), which starts faster than tsx
+    const compiled = process.env.GLE_CRASH_COMPILED === '1';
+    const p = spawn(process.execPath, compiled ? [GLE, ...args] : ['--import', 'tsx', GLE, ...args], {
       cwd: ROOT,
-      env: { ...process.env, GLE_FROM_SOURCE: '1', ...(opts.env ?? {}) },
+      env: { ...process.env, ...(compiled ? {} : { GLE_FROM_SOURCE: '1' }), ...(opts.env ?? {}) },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
