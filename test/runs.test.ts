@@ -144,6 +144,10 @@ test('a fresh run that fails to start leaves nothing behind', async () => {
   const out = join(dir, 'nostart');
   await assert.rejects(runExperiment({ experiment: 'gsc-small', quick: true, out, set: ['data="/no/such/folder"'], ...quiet }), UserError);
   assert.ok(!existsSync(out));
+  const empty = join(dir, 'empty-out');
+  mkdirSync(empty);
+  await assert.rejects(runExperiment({ experiment: 'gsc-small', quick: true, out: empty, set: ['data="/no/such/folder"'], ...quiet }), UserError);
+  assert.deepEqual(readdirSync(empty), [], 'an empty --out stays empty');
 });
 
 test('lab server: security headers on every response, and only loopback Host names are served', async () => {

@@ -270,7 +270,8 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
     metrics = new MetricsLog(dir, { resume: opts.resume !== undefined, keep: keepRecords });
   } catch (e) {
     lock.release();
-    if (created && !started) rmSync(dir, { recursive: true, force: true });
+    if (!opts.resume && created) rmSync(dir, { recursive: true, force: true });
+    else if (!opts.resume) for (const f of ['config.json', 'metrics.jsonl', 'metrics.csv']) rmSync(join(dir, f), { force: true });
     throw e;
   }
   const log = metrics;
@@ -359,11 +360,12 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
     writeFileAtomic(join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
     return summary;
   } catch (e) {
-    if (created && !started && log.length === 0 && !(e instanceof DivergenceError)) {
-      // failed before recording anything: leave nothing behind
+    if (!opts.resume && !started && log.length === 0 && !(e instanceof DivergenceError)) {
+      // failed before recording anything: leave nothing behind (an empty directory given as --out stays, empty)
       log.close();
       lock.release();
-      rmSync(dir, { recursive: true, force: true });
+      if (created) rmSync(dir, { recursive: true, force: true });
+      else for (const f of ['config.json', 'metrics.jsonl', 'metrics.csv', 'figures']) rmSync(join(dir, f), { recursive: true, force: true });
     }
     throw e;
   } finally {
