@@ -37,6 +37,7 @@ function checkValue(key: string, path: string, v: unknown, def: unknown, out: st
     return;
   }
   if (typeof def === 'number') {
+    if (v === null && !(key in COUNTS) && !POSITIVE.has(key)) return; // optional numbers (e.g. clampTauMin: null = off)
     if (typeof v !== 'number' || !Number.isFinite(v)) {
       out.push(`${path} must be a finite number, got ${show(v)}`);
       return;
@@ -52,7 +53,8 @@ function checkValue(key: string, path: string, v: unknown, def: unknown, out: st
     return;
   }
   if (typeof def === 'string') {
-    if (typeof v !== 'string') out.push(`${path} must be a string, got ${show(v)}`);
+    // a string or a list (e.g. learnLayers: 'all' | [0, 1]); the task checks the value itself
+    if (typeof v !== 'string' && !Array.isArray(v)) out.push(`${path} must be a string, got ${show(v)}`);
     return;
   }
   if (Array.isArray(def)) {
@@ -62,7 +64,7 @@ function checkValue(key: string, path: string, v: unknown, def: unknown, out: st
     }
     if (def.length && typeof def[0] === 'number')
       v.forEach((x, i) => {
-        if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) out.push(`${path}[${i}] must be a non-negative finite number, got ${show(x)}`);
+        if (typeof x !== 'number' || !Number.isFinite(x)) out.push(`${path}[${i}] must be a finite number, got ${show(x)}`);
       });
     return;
   }
@@ -101,7 +103,7 @@ export function checkParams(name: string, params: Obj, defaults: Obj): void {
 }
 
 /** The parameters `--resume --set` may change (they do not alter what the checkpoint's state means), per task. */
-export const RESUMABLE_SETS: Record<ExperimentDef['task'], string[]> = {
+export const RESUMABLE_SETS: Partial<Record<string, string[]>> & Record<ExperimentDef['task'], string[]> = {
   classify: ['epochs', 'checkpointEvery', 'data', 'featureCache', 'evalTrain'],
   'teacher-student': ['analysisSteps'],
 };

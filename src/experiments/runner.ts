@@ -180,10 +180,10 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
     if (!def) throw new UserError(`--resume ${opts.resume}: unknown experiment '${cfg.experiment}'`);
     params = JSON.parse(JSON.stringify(cfg.params)) as Record<string, unknown>;
     // --set on resume may change only what does not alter the meaning of the checkpoint's state
-    const allowed = RESUMABLE_SETS[def.task];
+    const allowed = RESUMABLE_SETS[def.task] ?? [];
     for (const a of opts.set ?? []) {
       const k = setKey(a);
-      if (k && !allowed.includes(k)) throw new UserError(`--resume --set ${k}: cannot be changed on resume (the checkpoint was made with the old value); what can: ${allowed.join(', ')}`);
+      if (k && !allowed.includes(k)) throw new UserError(`--resume --set ${k}: cannot be changed on resume (the checkpoint was made with the old value); what can: ${allowed.join(', ') || 'nothing, for this experiment'}`);
       applySet(params, a);
     }
     const defaults = resolveParams(def, cfg.quick);
