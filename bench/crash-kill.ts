@@ -27,8 +27,8 @@ const mnistEvery = Number(arg('mnist-every', '4'));
 const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
 
 const configs = [
-  { name: 'lagline', args: ['lagline', '--quick', '--set', 'initSteps=2000', '--set', 'initTeacherTau=1000', '--set', 'trainSteps=4000', '--set', 'finalWindows=[10,40]', '--progress', 'off', '--checkpoint-seconds', '0'], maxMs: 3000 },
-  { name: 'mnist1d', args: ['mnist1d-15k', '--quick', '--set', 'maxTrain=300', '--set', 'maxTest=100', '--set', 'batch=50', '--set', 'testBatch=100', '--set', 'epochs=3', '--progress', 'off'], maxMs: 6000 },
+  { name: 'lagline', args: ['lagline', '--quick', '--set', 'initSteps=1000', '--set', 'initTeacherTau=500', '--set', 'trainSteps=2000', '--set', 'finalWindows=[10,20]', '--progress', 'off', '--checkpoint-seconds', '0'], maxMs: 2500 },
+  { name: 'mnist1d', args: ['mnist1d-15k', '--quick', '--set', 'maxTrain=150', '--set', 'maxTest=50', '--set', 'batch=50', '--set', 'testBatch=50', '--set', 'epochs=3', '--progress', 'off'], maxMs: 6000 },
 ];
 rmSync(root, { recursive: true, force: true });
 mkdirSync(root, { recursive: true });

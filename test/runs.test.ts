@@ -70,6 +70,12 @@ test('one writer per run directory: a live lock is refused, a stale one taken ov
   const msgs: string[] = [];
   assert.equal(chooseRunDir(d, false, (m) => msgs.push(m)), `${d}-2`);
   assert.match(msgs[0], /already holds a run; writing this one to .*locked-2/);
+  // a start killed before config.json: its stale lock and temp file do not block a fresh run
+  const killed = join(dir, 'killed-start');
+  mkdirSync(killed);
+  writeFileSync(join(killed, 'run.lock'), JSON.stringify({ pid: dead, host: hostname(), started: 'x' }));
+  writeFileSync(join(killed, '.config.json.123.456.0.tmp'), '{"cut');
+  assert.equal(chooseRunDir(killed, true, () => {}), killed);
   writeFileSync(join(dir, 'plainfile'), 'x');
   assert.throws(() => chooseRunDir(join(dir, 'plainfile'), true, () => {}), /is a file/);
 });

@@ -94,11 +94,15 @@ export function acquireRunLock(dir: string, log: (msg: string) => void): RunLock
   throw new UserError(`cannot lock run directory ${dir}: another run keeps taking it`);
 }
 
-/** What is at `dir`: nothing, an empty directory (or one holding only a stale lock), a run, other files, a file. */
+/**
+ * What is at `dir`: nothing, an empty directory (or one holding only a stale lock and temp files of a start that was
+ * killed), a run, other files, a file.
+ */
 export function dirState(dir: string): 'missing' | 'empty' | 'run' | 'other' | 'file' {
   if (!existsSync(dir)) return 'missing';
   if (!statSync(dir).isDirectory()) return 'file';
-  const entries = readdirSync(dir).filter((f) => f !== LOCK_FILE);
+  // a start killed before it wrote config.json leaves at most its lock and a temp file: that counts as empty
+  const entries = readdirSync(dir).filter((f) => f !== LOCK_FILE && !/^\..+\.tmp$/.test(f));
   if (entries.length === 0) {
     if (existsSync(join(dir, LOCK_FILE))) {
       const held = readLock(join(dir, LOCK_FILE));

@@ -252,6 +252,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
       writeFileAtomic(join(dir, 'config.json'), JSON.stringify({ ...cfg, params, resumes: [...(cfg.resumes ?? []), entry] }, null, 2) + '\n');
       started = true;
     } else {
+      for (const f of readdirSync(dir)) if (/^\..+\.tmp$/.test(f)) rmSync(join(dir, f), { force: true }); // a killed start's
       const config = {
         experiment: def.name,
         description: def.description,
