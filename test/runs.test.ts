@@ -82,10 +82,10 @@ test('one writer per run directory: a live lock is refused, a stale one taken ov
 
 test('two runs into one --out: the second is refused while the first runs, and the first ends intact', async () => {
   const out = join(dir, 'two');
-  // the first run is kept busy in slow checkpoint writes (test hook) until we stop it with SIGINT (as Ctrl-C)
-  const p = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bin', 'gle.js'), 'run', 'lagline', '--quick', '--progress', 'off', '--checkpoint-seconds', '0', '--out', out], {
+  // the first run (155k steps) runs until we stop it with SIGINT (as Ctrl-C)
+  const p = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bin', 'gle.js'), 'run', 'lagline', '--quick', '--progress', 'off', '--out', out], {
     cwd: ROOT,
-    env: { ...process.env, GLE_FROM_SOURCE: '1', GLE_TEST_CKPT_PAUSE_MS: '100' },
+    env: { ...process.env, GLE_FROM_SOURCE: '1' },
     stdio: 'ignore',
   });
   const firstExit = new Promise<number | null>((res) => p.on('close', (code) => res(code)));
@@ -129,7 +129,7 @@ test('--resume: --set changes are recorded with the step they take effect, a bac
 
 test('a checkpoint save cut off between its renames is recovered; leftovers are cleaned', async () => {
   const out = join(dir, 'recover');
-  await runExperiment({ experiment: 'lagline', quick: true, out, set: ['trainSteps=500'], ...quiet });
+  await runExperiment({ experiment: 'lagline', quick: true, out, set: ['initSteps=500', 'initTeacherTau=200', 'trainSteps=500'], ...quiet });
   const ck = join(out, 'checkpoint');
   const model = readFileSync(join(ck, 'model.safetensors'));
   // the state a kill leaves between "checkpoint -> .old" and ".new -> checkpoint"
@@ -142,7 +142,7 @@ test('a checkpoint save cut off between its renames is recovered; leftovers are 
   // and --resume does it by itself
   renameSync(ck, join(out, '.checkpoint.old-9'));
   const r = await runExperiment({ experiment: '', resume: out, ...quiet });
-  assert.equal(r.steps, 5500);
+  assert.equal(r.steps, 1000);
   assert.ok(readFileSync(join(ck, 'model.safetensors')).equals(model));
 });
 
@@ -189,14 +189,15 @@ test('lab server: security headers on every response, and only loopback Host nam
 });
 
 test('crash test: runs SIGKILLed at random instants (also inside checkpoint writes) and resumed end byte-identical to an uninterrupted run', { timeout: 300_000 }, async () => {
-  const args = ['lagline', '--quick', '--set', 'trainSteps=2000', '--progress', 'off', '--checkpoint-seconds', '0'];
+  const set = ['initSteps=1000', 'initTeacherTau=500', 'trainSteps=2000', 'finalWindows=[10,20]'];
+  const args = ['lagline', '--quick', ...set.flatMap((a) => ['--set', a]), '--progress', 'off', '--checkpoint-seconds', '0'];
   const ref = join(dir, 'crash-ref');
-  await runExperiment({ experiment: 'lagline', quick: true, set: ['trainSteps=2000'], out: ref, ...quiet }); // uninterrupted, in-process
+  await runExperiment({ experiment: 'lagline', quick: true, set, out: ref, ...quiet }); // uninterrupted, in-process
   let seed = Number(process.env.GLE_CRASH_SEED ?? 12345);
   const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
   let kills = 0;
-  for (let i = 0; i < 2; i++) {
-    const r = await crashRun(args, join(dir, `crash-${i}`), ref, 2, rand, 0, 2500);
+  for (let i = 0; i < 1; i++) {
+    const r = await crashRun(args, join(dir, `crash-${i}`), ref, 4, rand, 0, 2000);
     kills += r.kills;
     assert.deepEqual(r.errors, [], `run ${i}`);
     assert.deepEqual(r.diffs, [], `run ${i}: differs from the uninterrupted run`);
