@@ -103,6 +103,12 @@ cases.push(
   ['one flipped byte in the shipped checkpoint', ['eval', '--checkpoint', ck, '--x', join(REPO, 'data/mnist1d/mnist1d_360_x_test.npy'), '--y', join(REPO, 'data/mnist1d/mnist1d_y_test.npy')], 2, /sha256 differs/],
   ['eval on 0 samples', ['eval', '--checkpoint', join(REPO, 'examples/checkpoints/mnist1d-15k-seed56'), '--x', emptyX, '--y', emptyY], 2, /0 samples|expected a 2-D|nothing to evaluate/],
   ['mnist1d generate --samples 1e9', ['mnist1d', 'generate', '--out', join(dir, 'gen'), '--samples', '1000000000'], 2, /--samples must be from 10 to 10000000/],
+  ['replay --atol Infinity', ['replay', '--atol', 'Infinity', join(REPO, 'test/fixtures/golden/lagline.json')], 2, /--atol and --rtol must be finite non-negative numbers/],
+  ['replay --rtol abc', ['replay', '--rtol', 'abc', join(REPO, 'test/fixtures/golden/lagline.json')], 2, /--atol and --rtol must be finite/],
+  ['eval --batch 0', ['eval', '--checkpoint', join(REPO, 'examples/checkpoints/mnist1d-15k-seed56'), '--x', emptyX, '--y', emptyY, '--batch', '0'], 2, /--batch must be a positive integer/],
+  ['simulate --steps 0', [...sim('s0.json', spec), '--steps', '0'], 2, /--steps must be a positive integer/],
+  ['lab --port 70000', ['lab', '--port', '70000', '--no-open'], 2, /--port must be an integer 0..65535/],
+  ['data speech-commands --seed -1', ['data', 'speech-commands', gscText, '--seed', '-1'], 2, /--seed must be a non-negative integer/],
   ['mnist1d generate --samples 5', ['mnist1d', 'generate', '--out', join(dir, 'gen'), '--samples', '5'], 2, /--samples must be from/],
 );
 cases.push(
