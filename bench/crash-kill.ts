@@ -38,6 +38,7 @@ for (const c of configs) {
   if (r.code !== 0) throw new Error(`reference ${c.name} failed: ${r.stderr}`);
 }
 let kills = 0, runs = 0, lost = 0, differing = 0, restarts = 0;
+const inSave = { staging: 0, betweenRenames: 0, cleanup: 0 };
 while (kills < target) {
   const c = configs[runs % mnistEvery === mnistEvery - 1 ? 1 : 0];
   const dir = join(root, `${c.name}-${runs}`);
@@ -45,10 +46,11 @@ while (kills < target) {
   runs++;
   kills += r.kills;
   restarts += r.restarts;
+  for (const k of Object.keys(inSave) as (keyof typeof inSave)[]) inSave[k] += r.inSave[k];
   if (r.errors.length) lost++;
   if (r.diffs.length) differing++;
-  console.log(`${c.name} run ${runs}: ${r.kills} kills, ${r.attempts} starts${r.restarts ? `, ${r.restarts} fresh restarts` : ''} -> ${r.errors.length ? `LOST ${r.errors.join(' | ')}` : r.diffs.length ? `DIFFERS ${r.diffs.join(', ')}` : 'identical'}`);
+  console.log(`${c.name} run ${runs}: ${r.kills} kills, ${r.attempts} starts${r.restarts ? `, ${r.restarts} fresh restarts` : ''}, in save ${r.inSave.staging}/${r.inSave.betweenRenames}/${r.inSave.cleanup} -> ${r.errors.length ? `LOST ${r.errors.join(' | ')}` : r.diffs.length ? `DIFFERS ${r.diffs.join(', ')}` : 'identical'}`);
   if (!r.errors.length && !r.diffs.length) rmSync(dir, { recursive: true, force: true });
 }
-console.log(`total: ${kills} kills over ${runs} runs (${restarts} before the first config.json), ${lost} lost, ${differing} differing; ${((Date.now() - t0) / 60000).toFixed(1)} min`);
+console.log(`total: ${kills} kills over ${runs} runs (${restarts} before the first config.json; inside a checkpoint save: ${inSave.staging} while staging, ${inSave.betweenRenames} between the renames, ${inSave.cleanup} before the old copy was removed), ${lost} lost, ${differing} differing; ${((Date.now() - t0) / 60000).toFixed(1)} min`);
 process.exitCode = lost || differing ? 1 : 0;

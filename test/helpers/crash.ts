@@ -111,6 +111,8 @@ export interface CrashResult {
   /** kills that left no resumable run directory (the run had not yet written config.json): started over fresh */
   restarts: number;
   attempts: number;
+  /** kills that left a checkpoint save unfinished: staging written / between the two renames / old copy not yet removed */
+  inSave: { staging: number; betweenRenames: number; cleanup: number };
   diffs: string[];
   errors: string[];
 }
@@ -121,7 +123,7 @@ export interface CrashResult {
  */
 export async function crashRun(args: string[], dir: string, ref: string, kills: number, rand: () => number, minMs: number, maxMs: number, pauseMs = 2): Promise<CrashResult> {
   const env = { GLE_TEST_CKPT_PAUSE_MS: String(pauseMs) };
-  const r: CrashResult = { kills: 0, restarts: 0, attempts: 0, diffs: [], errors: [] };
+  const r: CrashResult = { kills: 0, restarts: 0, attempts: 0, inSave: { staging: 0, betweenRenames: 0, cleanup: 0 }, diffs: [], errors: [] };
   let done = false;
   for (let i = 0; i <= kills + 20 && !done; i++) {
     const fresh = !existsSync(join(dir, 'config.json'));
@@ -130,7 +132,18 @@ export async function crashRun(args: string[], dir: string, ref: string, kills: 
     const killAt = r.kills < kills ? minMs + rand() * (maxMs - minMs) : undefined;
     r.attempts++;
     const e = await gle(cmd, { killAfterMs: killAt, lockDir: dir, env });
-    if (e.killed) r.kills++;
+    if (e.killed) {
+      r.kills++;
+      // where the kill left the checkpoint (before --resume recovers it)
+      if (existsSync(dir)) {
+        const left = readdirSync(dir);
+        const hasCk = left.includes('checkpoint');
+        if (left.some((f) => f.startsWith('.checkpoint.old-'))) {
+          if (hasCk) r.inSave.cleanup++;
+          else r.inSave.betweenRenames++;
+        } else if (left.some((f) => f.startsWith('.checkpoint.new-'))) r.inSave.staging++;
+      }
+    }
     else if (e.code === 0) done = true;
     else r.errors.push(`${cmd.join(' ')} -> exit ${e.code}: ${e.stderr.trim().split('\n').pop()}`);
     if (r.errors.length > 2) break;
