@@ -130,6 +130,8 @@ cases.push(
   ['--resume: config.json empty', ['run', '--resume', runWith('r2', '')], 2, /config.json: invalid JSON|unexpected end/i],
   ['--resume: config.json null', ['run', '--resume', runWith('r3', 'null')], 2, /config.json must hold a JSON object, got null/],
   ['--resume: config.json lacks params', ['run', '--resume', runWith('r4', '{"experiment":"lagline","seed":0,"quick":true}')], 2, /config.json has no params object/],
+  ['--resume with --seed', ['run', '--resume', join(dir, 'r6'), '--seed', '3'], 2, /--resume keeps the run's --seed; drop it/],
+  ['--resume with an experiment name', ['run', 'lagline', '--resume', join(dir, 'r6')], 2, /do not name an experiment with it/],
   ['--resume: not a directory', ['run', '--resume', existingFile], 2, /not a directory/],
   ['--resume: config.json params empty', ['run', '--resume', runWith('r5', JSON.stringify({ experiment: 'mnist1d-15k', seed: 0, quick: true, params: {} }))], 2, /params lack 'dataset'/],
   ['--resume --set of a parameter the checkpoint depends on', ['run', '--resume', runWith('r6', JSON.stringify({ experiment: 'mnist1d-15k', seed: 0, quick: true, params: resolveParams(findExperiment('mnist1d-15k')!, true) })), '--set', 'network.optimizer.lr=1e6'], 2, /--set network.optimizer.lr: cannot be changed on resume .*what can: epochs/],

@@ -36,8 +36,14 @@ export function register(program: Command): void {
     .addOption(new Option('--progress <mode>', 'progress display').choices(['auto', 'plain', 'off']).default('auto'))
     .option('--max-seconds <s>', 'stop cleanly after this many seconds', numArg('--max-seconds', 0))
     .option('--checkpoint-seconds <s>', 'teacher-student runs: checkpoint at the first logging point after this many seconds (0 = at every one; classify runs checkpoint per --set checkpointEvery epochs)', numArg('--checkpoint-seconds', -1), 60)
-    .action(async (experiment: string | undefined, o) => {
+    .action(async (experiment: string | undefined, o, cmd: Command) => {
       if (!experiment && !o.resume) throw new UserError(`name an experiment (one of ${EXPERIMENTS.map((e) => e.name).join(', ')}) or --resume DIR`);
+      if (o.resume) {
+        // a resumed run keeps its experiment, seed, --quick, dtype and directory: giving them again is a mistake
+        if (experiment) throw new UserError(`--resume continues the run in ${o.resume}; do not name an experiment with it`);
+        const fixed = ['seed', 'quick', 'dtype', 'out'].filter((k) => cmd.getOptionValueSource(k) === 'cli');
+        if (fixed.length) throw new UserError(`--resume keeps the run's ${fixed.map((k) => `--${k}`).join(', ')}; drop ${fixed.length > 1 ? 'them' : 'it'}`);
+      }
       const s = await runExperiment({
         experiment: experiment ?? '',
         seed: o.seed,
