@@ -29,4 +29,5 @@ export { decodeWav } from './data/speech/wav.js';
 export { Rng } from './util/rng.js';
 export * as spiking from './spiking/index.js';
 export * from './learn/alignment.js';
+export { setMemoryLimit, memoryLimit, estimateNetworkBytes } from './model/memory.js';
 export { UserError } from './util/errors.js';

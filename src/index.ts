@@ -5,7 +5,7 @@
 export * from './core.js';
 export { createNodeBackend } from './node.js';
 export type { NativeBackend } from './kernels/native/index.js';
-export { saveCheckpoint, readCheckpoint, applyCheckpoint } from './io/checkpoint.js';
+export { saveCheckpoint, readCheckpoint, applyCheckpoint, recoverCheckpoint } from './io/checkpoint.js';
 export { writeFileAtomic, readNpyFile, writeNpyFile, readJsonFile } from './io/files.js';
 export { loadMnist1d, loadXY } from './data/mnist1d-files.js';
 export { openKW12 } from './data/speech/files.js';

@@ -4,6 +4,11 @@
  */
 import { createBackend, type BackendName } from './kernels/index.js';
 import type { Backend, DType } from './kernels/types.js';
+import { totalmem } from 'node:os';
+import { setMemoryLimit } from './model/memory.js';
+
+// networks are checked against this machine's memory before allocating (src/model/memory.ts)
+setMemoryLimit(totalmem());
 
 let registered = false;
 async function ensureNative(): Promise<void> {

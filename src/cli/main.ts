@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../util/errors.js';
+import { SpecError } from '../model/spec.js';
 import { commands } from './commands/index.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -27,6 +28,11 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof UserError) {
       process.stderr.write(`gle: error: ${e.message}\n`);
       return e.exitCode;
+    }
+    if (e instanceof SpecError) {
+      // a network spec made invalid by a flag or --set (files are checked where they are read, naming the file)
+      process.stderr.write(`gle: error: ${e.issues.length === 1 ? e.message : `invalid network spec: ${e.issues.join('; ')}`}\n`);
+      return 2;
     }
     process.stderr.write(`gle: error: ${(e as Error).stack ?? String(e)}\n`);
     return 1;

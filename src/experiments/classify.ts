@@ -6,13 +6,12 @@
  * ReduceLROnPlateau; a checkpoint (network, optimiser, scheduler, RNG, epoch) is written so `--resume` continues
  * bit-identically.
  */
-import { join } from 'node:path';
 import type { FloatArray } from '../kernels/types.js';
 import { GLENetwork } from '../model/network.js';
 import { crossEntropyRow } from '../model/losses.js';
 import { Learner } from '../learn/learner.js';
 import { Rng } from '../util/rng.js';
-import { applyCheckpoint, readCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
+import { applyCheckpoint, readCheckpoint } from '../io/checkpoint.js';
 import { heatmapSvg, lineChartSvg } from '../report/plot.js';
 import type { RunContext, TaskFn } from './runner.js';
 import type { ClassifyParams } from './types.js';
@@ -92,17 +91,18 @@ export const classifyTask: TaskFn = async (ctx: RunContext) => {
   if (front) front.training = false;
   const rng = new Rng(ctx.seed);
   const split = p.evalSplit;
-  const ckDir = join(ctx.dir, 'checkpoint');
 
   let epoch = 0;
   let best = -Infinity;
   const curve: { epoch: number[]; acc: number[]; loss: number[]; trainAcc: number[]; trainEpoch: number[] } = { epoch: [], acc: [], loss: [], trainAcc: [], trainEpoch: [] };
   let last: EvalResult | null = null;
+  let stepsBefore = 0;
   if (ctx.resumeFrom) {
     const ck = readCheckpoint(ctx.resumeFrom);
     applyCheckpoint(ck, net, learner, ctx.resumeFrom);
-    const ex = (ck.meta?.extra ?? {}) as { epoch?: number; rng?: number[]; src?: number[]; best?: number; curve?: typeof curve };
+    const ex = (ck.meta?.extra ?? {}) as { epoch?: number; rng?: number[]; src?: number[]; best?: number; curve?: typeof curve; steps_total?: number };
     epoch = ex.epoch ?? 0;
+    stepsBefore = ex.steps_total ?? 0;
     if (ex.rng) rng.setState(ex.rng);
     if (ex.src && src.setState) src.setState(ex.src);
     best = ex.best ?? best;
@@ -134,6 +134,7 @@ export const classifyTask: TaskFn = async (ctx: RunContext) => {
         break;
       }
       const r = runBatch(net, front, b, learner);
+      ctx.guard(r.lossSum, net, learner, { step: stepsBefore + steps + b.steps, unit: 'step' });
       for (let i = 0; i < b.B; i++) if (r.pred[i] === b.labels[i]) correct++;
       n += b.B;
       lossSum += r.lossSum;
@@ -145,9 +146,10 @@ export const classifyTask: TaskFn = async (ctx: RunContext) => {
     epoch++;
     const trainAcc = correct / Math.max(1, n);
     last = evaluate(net, front, src, split, p.testBatch, p.maxTest);
+    if (last.n > 0) ctx.guard(last.loss, net, learner, { step: stepsBefore + steps, unit: 'step' });
     const reduced = learner.scheduler ? learner.scheduler.step(last.loss) : false;
     best = Math.max(best, last.acc);
-    ctx.metrics.append({ kind: 'train', epoch, step: steps, loss: lossSum / Math.max(1, n), acc: trainAcc, n, lr: learner.lr, wall_s: (performance.now() - t0) / 1000 });
+    ctx.metrics.append({ kind: 'train', epoch, step: stepsBefore + steps, loss: lossSum / Math.max(1, n), acc: trainAcc, n, lr: learner.lr, wall_s: (performance.now() - t0) / 1000 });
     ctx.metrics.append({ kind: 'eval', epoch, split, acc: last.acc, loss: last.loss, n: last.n, lr: learner.lr });
     curve.epoch.push(epoch);
     curve.acc.push(last.acc);
@@ -155,7 +157,7 @@ export const classifyTask: TaskFn = async (ctx: RunContext) => {
     curve.trainEpoch.push(epoch);
     curve.trainAcc.push(trainAcc);
     ctx.log(`epoch ${epoch}: train acc ${(100 * trainAcc).toFixed(2)}%, ${split} acc ${(100 * last.acc).toFixed(2)}% loss ${last.loss.toFixed(4)}${reduced ? ` (lr -> ${learner.lr.toExponential(3)})` : ''}`);
-    if (epoch % p.checkpointEvery === 0 || epoch === p.epochs) saveCheckpoint(ckDir, net, learner, { epoch, rng: rng.getState(), src: src.getState ? src.getState() : null, best, curve, frontend: p.frontend, dataset: p.dataset });
+    if (epoch % p.checkpointEvery === 0 || epoch === p.epochs) ctx.saveCheckpoint(net, learner, { epoch, rng: rng.getState(), src: src.getState ? src.getState() : null, best, curve, frontend: p.frontend, dataset: p.dataset, steps_total: stepsBefore + steps });
   }
   bar.stop();
   if (interrupted) ctx.log(`stopped during epoch ${epoch + 1}; the checkpoint holds the end of epoch ${epoch} (resume with --resume ${ctx.dir})`);
@@ -180,5 +182,5 @@ export const classifyTask: TaskFn = async (ctx: RunContext) => {
     ctx.figure('loss', await lineChartSvg({ title: `${split} loss per epoch`, xLabel: 'epoch', yLabel: 'cross-entropy', logY: true, xInteger: true, series: [{ name: split, x: curve.epoch, y: curve.loss }] }));
   }
   if (last) ctx.figure('confusion', await heatmapSvg({ title: `confusion matrix (${split}, epoch ${epoch})`, matrix: last.confusion, rowLabels: src.classNames, colLabels: src.classNames, showValues: true }));
-  return { final, steps, extra: { interrupted_in_epoch: interrupted ? epoch + 1 : null } };
+  return { final, steps, totalSteps: stepsBefore + steps, extra: { interrupted_in_epoch: interrupted ? epoch + 1 : null } };
 };

@@ -1,9 +1,21 @@
 /**
- * The one shared runner: resolves an experiment's config (defaults, --quick, --set), creates the run directory,
- * writes config.json, hands a RunContext to the experiment's task, and writes summary.json at the end — also when
- * stopped by Ctrl-C (SIGINT) or --max-seconds, in which case everything written so far is kept.
+ * The one shared runner: resolves an experiment's config (defaults, --quick, --set) and checks it, picks the run
+ * directory (never overwriting a run: an explicit --out that holds one is refused, the default name gets a fresh
+ * suffix), takes the directory's lock (one writer per run, see rundir.ts), writes config.json, hands a RunContext to
+ * the experiment's task, and writes summary.json at the end — also when stopped by Ctrl-C/SIGTERM or --max-seconds,
+ * in which case everything written so far is kept. A fresh run that fails before it has recorded anything removes
+ * the directory it created.
+ *
+ * Resume (`--resume DIR`): the checkpoint is recovered if a save was cut off (checkpoint.ts), metrics.jsonl is cut
+ * back to the records the checkpoint had seen (the resumed run writes the rest again, so its record is identical to
+ * an uninterrupted run's), and `--set` may change only the parameters listed in RESUMABLE_SETS (others are refused);
+ * every resume is recorded in config.json (`resumes`: when, from which step/epoch, the --set changes, the backend,
+ * with a warning when the backend differs from the one the run started on).
+ *
+ * Divergence (guard.ts): a task calls `ctx.guard` at its logging points; a non-finite loss, state or parameter stops
+ * the run with exit code 3, keeps the last good checkpoint and records `diverged` in summary.json.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import os from 'node:os';
 import { createNodeBackend } from '../node.js';
@@ -12,8 +24,14 @@ import { MetricsLog } from '../report/metrics.js';
 import { createProgress, type Progress } from '../report/progress.js';
 import { saveFigure } from '../report/figures.js';
 import { UserError } from '../util/errors.js';
-import { writeFileAtomic } from '../io/files.js';
+import { readJsonFile, writeFileAtomic } from '../io/files.js';
+import { readCheckpoint, recoverCheckpoint, saveCheckpoint, type CheckpointPart } from '../io/checkpoint.js';
+import type { GLENetwork } from '../model/network.js';
+import type { Learner } from '../learn/learner.js';
 import { findExperiment, EXPERIMENTS } from './registry.js';
+import { checkParams, RESUMABLE_SETS } from './params-check.js';
+import { acquireRunLock, chooseRunDir, type RunLock } from './rundir.js';
+import { checkFinite, DivergenceError } from './guard.js';
 import type { ExperimentDef, RunOptions, RunSummary } from './types.js';
 
 export interface RunContext {
@@ -37,9 +55,18 @@ export interface RunContext {
   /** a new backend of the same kind (for a second network such as a teacher) */
   newBackend(): Promise<Backend>;
   log(msg: string): void;
+  /**
+   * Save the run's checkpoint (DIR/checkpoint, atomically as a whole, with `parts` such as a teacher in it); the
+   * number of metric records so far is stored with it so a resume can cut the log back to this point.
+   */
+  saveCheckpoint(net: GLENetwork, learner: Learner | null, extra: Record<string, unknown>, parts?: Record<string, CheckpointPart>): void;
+  /** whether a periodic checkpoint is due (--checkpoint-seconds since the last one) */
+  checkpointDue(): boolean;
+  /** Stop the run (DivergenceError, exit 3) if `loss` or anything in `net` is not finite. */
+  guard(loss: number, net: GLENetwork, learner: Learner | null, at: { step: number; unit: 'step' | 'epoch' }): void;
 }
 
-export type TaskFn = (ctx: RunContext) => Promise<{ final: Record<string, number>; steps: number; extra?: Record<string, unknown> }>;
+export type TaskFn = (ctx: RunContext) => Promise<{ final: Record<string, number>; steps: number; totalSteps?: number; extra?: Record<string, unknown> }>;
 
 /** Parse `key=value` (value as JSON when it parses, else a string) and set it at the dotted path. */
 export function applySet(params: Record<string, unknown>, assignment: string): void {
@@ -102,6 +129,36 @@ const tasks: Record<string, () => Promise<TaskFn>> = {
   spiking: async () => (await import('./sal.js')).spikingTask,
 };
 
+interface RunConfig {
+  experiment: string;
+  seed: number;
+  quick: boolean;
+  params: Record<string, unknown>;
+  backend?: { name?: string };
+  resumes?: Record<string, unknown>[];
+  [k: string]: unknown;
+}
+
+/** Read a run's config.json, checking its shape (a damaged file is one clear line). */
+function readRunConfig(dir: string, flag: string): RunConfig {
+  const cfgPath = join(dir, 'config.json');
+  if (!existsSync(dir)) throw new UserError(`${flag} ${dir}: no such directory`);
+  if (!statSync(dir).isDirectory()) throw new UserError(`${flag} ${dir}: not a directory`);
+  if (!existsSync(cfgPath)) throw new UserError(`${flag} ${dir}: not a run directory (no config.json)`);
+  const cfg = readJsonFile(cfgPath);
+  const bad = (what: string) => new UserError(`${flag} ${dir}: config.json ${what}`);
+  if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw bad(`must hold a JSON object, got ${cfg === null ? 'null' : Array.isArray(cfg) ? 'an array' : typeof cfg}`);
+  const c = cfg as Record<string, unknown>;
+  if (typeof c.experiment !== 'string') throw bad(`has no experiment name`);
+  if (typeof c.seed !== 'number' || !Number.isInteger(c.seed) || c.seed < 0) throw bad(`seed must be a non-negative integer, got ${JSON.stringify(c.seed)}`);
+  if (typeof c.quick !== 'boolean') throw bad(`quick must be true or false, got ${JSON.stringify(c.quick)}`);
+  if (typeof c.params !== 'object' || c.params === null || Array.isArray(c.params)) throw bad(`has no params object`);
+  if (c.resumes !== undefined && !Array.isArray(c.resumes)) throw bad(`resumes must be a list`);
+  return c as RunConfig;
+}
+
+const setKey = (a: string) => a.slice(0, Math.max(0, a.indexOf('='))).trim();
+
 export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
   let def: ExperimentDef | undefined;
   let params: Record<string, unknown>;
@@ -109,23 +166,33 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
   let quick = opts.quick ?? false;
   let dir: string;
   let resumeFrom: string | null = null;
-  let writeResumeConfig: (() => void) | null = null;
+  let cfg: RunConfig | null = null;
+  let keepRecords: number | undefined;
+  let resumeAt: Record<string, unknown> = {};
+  const notice = (m: string) => process.stderr.write(`${m}\n`);
+  if (opts.maxSeconds !== undefined && !(Number.isFinite(opts.maxSeconds) && opts.maxSeconds > 0)) throw new UserError(`--max-seconds must be a positive number of seconds, got ${String(opts.maxSeconds)}`);
+  const ckEvery = opts.checkpointSeconds ?? 60;
+  if (!(Number.isFinite(ckEvery) && ckEvery >= 0)) throw new UserError(`--checkpoint-seconds must be a non-negative number, got ${String(opts.checkpointSeconds)}`);
+  if (opts.seed !== undefined && !(Number.isInteger(opts.seed) && opts.seed >= 0 && opts.seed <= 2 ** 32 - 1)) throw new UserError(`--seed must be an integer from 0 to ${2 ** 32 - 1}, got ${String(opts.seed)}`);
   if (opts.resume) {
     dir = resolve(opts.resume);
-    const cfgPath = join(dir, 'config.json');
-    if (!existsSync(cfgPath)) throw new UserError(`--resume ${opts.resume}: not a run directory (no config.json)`);
-    const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as { experiment: string; seed: number; quick: boolean; params: Record<string, unknown> };
+    cfg = readRunConfig(dir, '--resume');
     def = findExperiment(cfg.experiment);
     if (!def) throw new UserError(`--resume ${opts.resume}: unknown experiment '${cfg.experiment}'`);
-    params = cfg.params;
-    // --set on resume changes the remaining schedule (e.g. more epochs); the change is recorded in config.json
-    for (const a of opts.set ?? []) applySet(params, a);
-    // written once the backend is known to load, so a failed start leaves the run's config as it was
-    if (opts.set?.length) writeResumeConfig = () => writeFileAtomic(cfgPath, JSON.stringify({ ...cfg, params, resumed_with: opts.set }, null, 2) + '\n');
+    params = JSON.parse(JSON.stringify(cfg.params)) as Record<string, unknown>;
+    // --set on resume may change only what does not alter the meaning of the checkpoint's state
+    const allowed = RESUMABLE_SETS[def.task] ?? [];
+    for (const a of opts.set ?? []) {
+      const k = setKey(a);
+      if (k && !allowed.includes(k)) throw new UserError(`--resume --set ${k}: cannot be changed on resume (the checkpoint was made with the old value); what can: ${allowed.join(', ') || 'nothing, for this experiment'}`);
+      applySet(params, a);
+    }
+    const defaults = resolveParams(def, cfg.quick);
+    const missing = Object.keys(defaults).filter((k) => !(k in params));
+    if (missing.length) throw new UserError(`--resume ${opts.resume}: config.json params lack ${missing.map((k) => `'${k}'`).join(', ')} (not a config this version wrote)`);
+    checkParams(def.name, params, defaults);
     seed = cfg.seed;
     quick = cfg.quick;
-    resumeFrom = join(dir, 'checkpoint');
-    if (!existsSync(join(resumeFrom, 'meta.json'))) throw new UserError(`--resume ${opts.resume}: no checkpoint to resume from (checkpoint/meta.json missing)`);
   } else {
     def = findExperiment(opts.experiment);
     if (!def) throw new UserError(`unknown experiment '${opts.experiment}' (known: ${EXPERIMENTS.map((e) => e.name).join(', ')})`);
@@ -134,30 +201,82 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
       const net = (params.network ?? params.teacher ?? params) as Record<string, unknown>;
       net.dtype = opts.dtype;
     }
+    checkParams(def.name, params, resolveParams(def, quick));
     const model = typeof params.model === 'string' ? `-${params.model}` : '';
-    dir = resolve(opts.out ?? join('runs', `${def.name}${model}-seed${seed}${quick ? '-quick' : ''}`));
+    dir = chooseRunDir(resolve(opts.out ?? join('runs', `${def.name}${model}-seed${seed}${quick ? '-quick' : ''}`)), opts.out !== undefined, notice);
   }
   const specDtype = (((params.network ?? params.teacher) as Record<string, unknown>)?.dtype as 'float32' | 'float64' | undefined) ?? 'float32';
   const backendName = opts.backend ?? 'auto';
   const backend = await createNodeBackend(backendName, specDtype);
-  mkdirSync(dir, { recursive: true });
-  writeResumeConfig?.();
-
-  const config = {
-    experiment: def.name,
-    description: def.description,
-    task: def.task,
-    seed,
-    quick,
-    params,
-    backend: backend.info,
-    machine: machineInfo(),
-    git_commit: gitCommit(),
-    started: new Date().toISOString(),
-    command: `gle ${process.argv.slice(2).join(' ')}`,
-  };
-  if (!resumeFrom) writeFileAtomic(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-  const metrics = new MetricsLog(dir, { resume: resumeFrom !== null });
+  // from here on the run directory is ours: create it (fresh runs), lock it, and only then touch anything in it
+  const created = !existsSync(dir);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new UserError(`cannot create run directory ${dir}: ${(e as Error).message}`);
+  }
+  let lock: RunLock;
+  try {
+    lock = acquireRunLock(dir, notice);
+  } catch (e) {
+    if (created) rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  let started = false; // whether the run has recorded anything (then a failure keeps the directory)
+  let metrics: MetricsLog | null = null;
+  try {
+    if (opts.resume && cfg) {
+      // temp files of writes a kill cut off (writeFileAtomic's .NAME.*.tmp, the metrics CSV's NAME.tmp-*)
+      for (const f of readdirSync(dir)) if (/^\..+\.tmp$/.test(f) || /\.tmp-\d+-[a-z0-9]+$/.test(f)) rmSync(join(dir, f), { force: true });
+      const ckDir = join(dir, 'checkpoint');
+      if (recoverCheckpoint(ckDir)) {
+        resumeFrom = ckDir;
+        const ck = readCheckpoint(ckDir);
+        const ex = (ck.meta?.extra ?? {}) as Record<string, unknown>;
+        if (typeof ex.metrics_records === 'number') keepRecords = ex.metrics_records;
+        resumeAt = { step: typeof ex.step === 'number' ? ex.step : ck.meta?.steps ?? 0, ...(typeof ex.epoch === 'number' ? { epoch: ex.epoch } : {}) };
+      } else {
+        keepRecords = 0;
+        resumeAt = { step: 0 };
+        notice(`gle: note: ${dir} has no checkpoint yet; starting the run over from step 0 (same config and seed)`);
+      }
+      const first = (cfg.backend as { backend?: string; name?: string } | undefined)?.backend ?? (cfg.backend as { name?: string } | undefined)?.name;
+      const prev = (cfg.resumes?.length ? (cfg.resumes[cfg.resumes.length - 1] as { backend?: string }).backend : undefined) ?? first;
+      if (prev && prev !== backend.name) notice(`gle: warning: resuming on backend ${backend.name}, the run was last on ${prev}; results may differ in the last bits from an uninterrupted run (recorded in config.json)`);
+      const entry = {
+        at: new Date().toISOString(),
+        ...resumeAt,
+        set: opts.set ?? [],
+        backend: backend.name,
+        ...(prev && prev !== backend.name ? { backend_switched_from: prev } : {}),
+      };
+      writeFileAtomic(join(dir, 'config.json'), JSON.stringify({ ...cfg, params, resumes: [...(cfg.resumes ?? []), entry] }, null, 2) + '\n');
+      started = true;
+    } else {
+      for (const f of readdirSync(dir)) if (/^\..+\.tmp$/.test(f)) rmSync(join(dir, f), { force: true }); // a killed start's
+      const config = {
+        experiment: def.name,
+        description: def.description,
+        task: def.task,
+        seed,
+        quick,
+        params,
+        backend: backend.info,
+        machine: machineInfo(),
+        git_commit: gitCommit(),
+        started: new Date().toISOString(),
+        command: `gle ${process.argv.slice(2).join(' ')}`,
+      };
+      writeFileAtomic(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+    }
+    metrics = new MetricsLog(dir, { resume: opts.resume !== undefined, keep: keepRecords });
+  } catch (e) {
+    lock.release();
+    if (!opts.resume && created) rmSync(dir, { recursive: true, force: true });
+    else if (!opts.resume) for (const f of ['config.json', 'metrics.jsonl', 'metrics.csv']) rmSync(join(dir, f), { force: true });
+    throw e;
+  }
+  const log = metrics;
 
   let stop = false;
   const onSig = () => {
@@ -166,16 +285,20 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
     process.stderr.write('\ngle: stopping (Ctrl-C again to abort immediately); writing what we have...\n');
   };
   process.on('SIGINT', onSig);
+  process.on('SIGTERM', onSig);
   const t0 = performance.now();
   const deadline = opts.maxSeconds ? t0 + opts.maxSeconds * 1000 : Infinity;
   const progressMode = opts.progress ?? 'auto';
+  let lastCk = performance.now();
+  let ckStep: string | null = resumeFrom ? `${resumeAt.epoch !== undefined ? `epoch ${String(resumeAt.epoch)}` : `step ${String(resumeAt.step)}`}` : null;
+  const ckDir = join(dir, 'checkpoint');
   const ctx: RunContext = {
     dir,
     seed,
     quick,
     params,
     backend,
-    metrics,
+    metrics: log,
     resumeFrom,
     stopRequested: () => stop || performance.now() > deadline,
     breathe: () => new Promise<void>((res) => setImmediate(res)),
@@ -188,10 +311,37 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
     log: (msg) => {
       if (progressMode !== 'off') process.stderr.write(`${msg}\n`);
     },
+    saveCheckpoint: (net, learner, extra, parts) => {
+      saveCheckpoint(ckDir, net, learner, { ...extra, metrics_records: log.length }, parts);
+      started = true;
+      lastCk = performance.now();
+      ckStep = typeof extra.epoch === 'number' ? `epoch ${extra.epoch}` : `step ${String(extra.step ?? net.steps)}`;
+    },
+    checkpointDue: () => performance.now() - lastCk >= ckEvery * 1000,
+    guard: (loss, net, learner, at) =>
+      checkFinite(loss, net, learner, at, ckStep ? `; stopped, the last good checkpoint (${ckStep}) is kept in ${ckDir}` : '; stopped before any checkpoint was written'),
   };
   try {
     const task = await tasks[def.task]();
-    const res = await task(ctx);
+    let res: Awaited<ReturnType<TaskFn>>;
+    try {
+      res = await task(ctx);
+    } catch (e) {
+      if (e instanceof DivergenceError) {
+        const summary = {
+          experiment: def.name,
+          seed,
+          dir,
+          final: {},
+          diverged: { ...e.info, message: e.message, checkpoint_kept: ckStep },
+          wall_s: Math.round(((performance.now() - t0) / 1000) * 100) / 100,
+          backend: backend.name,
+          machine: machineInfo(),
+        };
+        writeFileAtomic(join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+      }
+      throw e;
+    }
     const wall = (performance.now() - t0) / 1000;
     const summary: RunSummary = {
       experiment: def.name,
@@ -199,18 +349,31 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
       dir,
       final: res.final,
       wall_s: Math.round(wall * 100) / 100,
-      steps: res.steps,
+      steps: res.totalSteps ?? res.steps,
+      session_steps: res.steps,
       steps_per_s: Math.round(res.steps / wall),
       backend: backend.name,
       backend_info: backend.info,
       interrupted: ctx.stopRequested(),
+      diverged: null,
       machine: machineInfo(),
       ...(res.extra ?? {}),
     };
     writeFileAtomic(join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
     return summary;
+  } catch (e) {
+    if (!opts.resume && !started && log.length === 0 && !(e instanceof DivergenceError)) {
+      // failed before recording anything: leave nothing behind (an empty directory given as --out stays, empty)
+      log.close();
+      lock.release();
+      if (created) rmSync(dir, { recursive: true, force: true });
+      else for (const f of ['config.json', 'metrics.jsonl', 'metrics.csv', 'figures']) rmSync(join(dir, f), { recursive: true, force: true });
+    }
+    throw e;
   } finally {
-    metrics.close();
+    log.close();
+    lock.release();
     process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
   }
 }

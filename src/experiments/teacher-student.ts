@@ -12,7 +12,7 @@ import { Learner } from '../learn/learner.js';
 import { Rng } from '../util/rng.js';
 import { SinesInput, SquareWaveInput } from '../data/signals.js';
 import { lineChartSvg } from '../report/plot.js';
-import { saveCheckpoint, readCheckpoint, applyCheckpoint } from '../io/checkpoint.js';
+import { readCheckpoint, applyCheckpoint } from '../io/checkpoint.js';
 import { UserError } from '../util/errors.js';
 import type { RunContext, TaskFn } from './runner.js';
 import type { Rule, TeacherStudentParams } from './types.js';
@@ -106,15 +106,6 @@ export const teacherStudentTask: TaskFn = async (ctx: RunContext) => {
   const setTaus = (from: 'teacher' | 'own') =>
     student.layers.forEach((l, i) => l.params.tauM.a.set(from === 'teacher' ? teacher.layers[i].params.tauM.a : tauSaved[i]));
 
-  let start = 0;
-  if (ctx.resumeFrom) {
-    const ck = readCheckpoint(ctx.resumeFrom);
-    applyCheckpoint(ck, student, learner, ctx.resumeFrom);
-    const tck = join(ctx.resumeFrom, 'teacher');
-    if (existsSync(tck)) applyCheckpoint(readCheckpoint(tck), teacher, null, tck);
-    start = Number((ck.meta?.extra as { step?: number })?.step ?? 0);
-    if (p.model !== 'gle' && p.model !== 'bp' && start > p.initSteps) ctx.log('note: windowed rules resume at a window boundary only approximately');
-  } else if (p.initTeacherTau > 0) setTaus('teacher');
 
   const x = new Float64Array(p.batch);
   const tg = new Float64Array(p.batch * student.nOut);
@@ -134,6 +125,26 @@ export const teacherStudentTask: TaskFn = async (ctx: RunContext) => {
   const lastWin = Math.round(4 / p.dt), last100 = Math.round(100 / p.dt);
   let lossLast4 = 0, lossLast100 = 0;
   const winLoss = p.finalWindows.map(() => ({ sum: 0, n: 0 }));
+  // everything the summary and figures accumulate travels in the checkpoint, so a resumed run ends identical
+  let start = 0;
+  if (ctx.resumeFrom) {
+    const ck = readCheckpoint(ctx.resumeFrom);
+    applyCheckpoint(ck, student, learner, ctx.resumeFrom);
+    const tck = join(ctx.resumeFrom, 'teacher');
+    if (existsSync(tck)) applyCheckpoint(readCheckpoint(tck), teacher, null, tck);
+    const ex = (ck.meta?.extra ?? {}) as Partial<TsState>;
+    start = Number(ex.step ?? 0);
+    if (ex.acc) {
+      ({ accLoss, accN, lossLast4, lossLast100 } = ex.acc);
+      ex.acc.winLoss.forEach((w, i) => winLoss[i] && Object.assign(winLoss[i], w));
+    }
+    if (ex.trace) for (const k of Object.keys(trace)) if (ex.trace[k]) trace[k] = ex.trace[k];
+    if (ex.series) Object.assign(series, ex.series);
+    if (p.model !== 'gle' && p.model !== 'bp' && start > p.initSteps) ctx.log('note: windowed rules resume at a window boundary only approximately');
+  } else if (p.initTeacherTau > 0) setTaus('teacher');
+  const state = (at: number): TsState => ({ step: at, experiment: 'teacher-student', model: p.model, acc: { accLoss, accN, lossLast4, lossLast100, winLoss }, trace, series });
+  const save = (at: number) => ctx.saveCheckpoint(student, learner, { ...state(at) }, { teacher: { net: teacher, extra: { step: at } } });
+
   const bar = ctx.progress(total - start, `${ctx.params.model ? `lagline/${p.model}` : 'teacher-student'}`);
   let step = start;
   const L = student.layers.length;
@@ -177,8 +188,10 @@ export const teacherStudentTask: TaskFn = async (ctx: RunContext) => {
         series.params[pt.name].push(pt.buf.a[0]);
       }
       ctx.metrics.append(rec);
+      ctx.guard(rec.loss as number, student, learner, { step: step + 1, unit: 'step' });
       accLoss = 0;
       accN = 0;
+      if (ctx.checkpointDue() && step + 1 < total) save(step + 1);
       bar.update(step + 1 - start, { loss: rec.loss as number });
     }
   }
@@ -187,9 +200,8 @@ export const teacherStudentTask: TaskFn = async (ctx: RunContext) => {
   void L;
 
   // final checkpoint (student with optimiser state, teacher state) — written even when interrupted
-  const ckDir = join(ctx.dir, 'checkpoint');
-  saveCheckpoint(ckDir, student, learner, { step, experiment: 'teacher-student', model: p.model });
-  saveCheckpoint(join(ckDir, 'teacher'), teacher, null, { step });
+  ctx.guard(accN ? accLoss / accN : 0, student, learner, { step, unit: 'step' });
+  save(step);
 
   const final: Record<string, number> = {};
   const teacherVals = new Map(teacher.allTensors().map((t) => [t.name, t.buf]));
@@ -257,5 +269,15 @@ export const teacherStudentTask: TaskFn = async (ctx: RunContext) => {
       }),
     );
   }
-  return { final, steps: step - start };
+  return { final, steps: step - start, totalSteps: step };
 };
+
+/** What a teacher-student checkpoint carries besides the networks (meta.json `extra`). */
+interface TsState {
+  step: number;
+  experiment: string;
+  model: Rule;
+  acc: { accLoss: number; accN: number; lossLast4: number; lossLast100: number; winLoss: { sum: number; n: number }[] };
+  trace: Record<string, { t: number[]; x: number[]; y: number[]; target: number[] }>;
+  series: { t: number[]; loss: number[]; params: Record<string, number[]> };
+}

@@ -88,6 +88,8 @@ export interface RunOptions {
   progress?: 'auto' | 'plain' | 'off';
   /** stop after this many wall seconds (still writing every output) */
   maxSeconds?: number;
+  /** teacher-student runs: save a checkpoint at the first logging point after this many seconds (default 60; 0 = at every one) */
+  checkpointSeconds?: number;
 }
 
 export interface RunSummary {
@@ -96,7 +98,10 @@ export interface RunSummary {
   dir: string;
   final: Record<string, number>;
   wall_s: number;
+  /** all steps of the run (also those before a resume) */
   steps: number;
+  /** steps run by this invocation (steps_per_s is over these) */
+  session_steps?: number;
   steps_per_s: number;
   backend: string;
   interrupted: boolean;

@@ -22,13 +22,14 @@ import { getKernel, type KernelImpl } from '../kernels/registry.js';
 import type { GleNeuronArgs, RelayArgs } from '../kernels/generic.js';
 import { Rng } from '../util/rng.js';
 import { type LayerGrads, type LayerHyper, type LayerParams, type LayerScratch, type LayerState, layerStepArgs, stepFlags } from './dynamics.js';
-import { type NetworkSpecInput, type ResolvedLayer, type ResolvedSpec, parseSpec, specToJson } from './spec.js';
+import { type NetworkSpecInput, type ResolvedLayer, type ResolvedSpec, parseSpec, SpecError, specToJson } from './spec.js';
 import { type LossKind, type TargetKind, decodeTarget, lossValue, targetError } from './losses.js';
 import type { PopulationDecl, Projection, Workspace } from './layers/types.js';
 import { E_BOTTOM, POPULATIONS } from './layers/populations.js';
 import { DenseProjection } from './layers/dense.js';
 import { ConvProjection } from './layers/conv.js';
 import { MaxPoolProjection } from './layers/pool.js';
+import { sizeProblems } from './memory.js';
 
 export interface Layer {
   readonly spec: ResolvedLayer;
@@ -237,6 +238,8 @@ export class GLENetwork {
     if (this.cur && this.cur.B === B) return;
     let set = this.sets.get(B);
     if (!set) {
+      const big = sizeProblems(this.nIn, this.layers.map((l) => l.nOut), this.k.dtype, B);
+      if (big.length) throw new SpecError(big);
       set = this.makeSet(B);
       this.sets.set(B, set);
     }

@@ -24,6 +24,7 @@ import * as conv from './layers/conv.js';
 import * as pool from './layers/pool.js';
 import * as flatten from './layers/flatten.js';
 import type { ResolvedLayer } from './layers/types.js';
+import { sizeProblems } from './memory.js';
 
 export type { TauSpec };
 export type { ResolvedLayer };
@@ -125,6 +126,31 @@ function pathStr(path: (string | number)[]): string {
   return s || '(root)';
 }
 
+const F32_MAX = 3.4028234663852886e38;
+
+/** float32 specs: every number that goes into a float32 buffer must fit (1e39 would silently become Infinity). */
+function float32Range(spec: NetworkSpec, issues: string[]): void {
+  const check = (v: unknown, where: string) => {
+    if (typeof v === 'number') {
+      if (Math.abs(v) > F32_MAX) issues.push(`${where}: ${v} does not fit in float32 (largest ${F32_MAX.toExponential(4)}); use dtype float64 or a smaller value`);
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const before = issues.length;
+        check(v[i], `${where}[${i}]`);
+        if (issues.length > before) return; // one per array is enough
+      }
+    } else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) check(x, `${where}.${k}`);
+  };
+  spec.layers.forEach((layer, i) => {
+    const l = layer as { tau_m?: unknown; tau_r?: unknown; init?: unknown };
+    if (l.tau_m !== undefined) check(l.tau_m, `layers[${i}].tau_m`);
+    if (l.tau_r !== undefined) check(l.tau_r, `layers[${i}].tau_r`);
+    if (l.init) check(l.init, `layers[${i}].init`);
+  });
+  if (spec.optimizer) check(spec.optimizer, 'optimizer');
+  if (spec.beta !== undefined) check(spec.beta, 'beta');
+}
+
 /** Validate and resolve a spec (parsed JSON or an object). Throws SpecError listing every problem found. */
 export function parseSpec(input: unknown): ResolvedSpec {
   const r = NetworkSpecSchema.safeParse(input);
@@ -139,7 +165,14 @@ export function parseSpec(input: unknown): ResolvedSpec {
     );
   }
   const spec = r.data;
+  // sizes first: a spec too large to hold is refused before anything per-neuron is expanded (src/model/memory.ts)
+  // (dense stacks here; other layer types are sized by the network before it allocates)
+  if (spec.layers.every((l) => l.type === 'dense')) {
+    const sizeIssues = sizeProblems(spec.input_size, spec.layers.map((l) => (l as { size: number }).size), spec.dtype);
+    if (sizeIssues.length) throw new SpecError(sizeIssues);
+  }
   const issues: string[] = [];
+  if (spec.dtype === 'float32') float32Range(spec, issues);
   const resolved: ResolvedLayer[] = [];
   let shape: number[] = [spec.input_size];
   if (spec.input_shape) {

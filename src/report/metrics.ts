@@ -13,7 +13,8 @@
  *    non-finite numbers are written `NaN`, `Infinity`, `-Infinity` (pandas/R read these); fields holding `,` `"` or a
  *    line break are quoted RFC-4180 style.
  *
- * With `{ resume: true }` the CSV is rebuilt from `metrics.jsonl` (so NaN cells of the old rows become empty).
+ * With `{ resume: true }` the CSV is rebuilt from `metrics.jsonl` (so NaN cells of the old rows become empty); with
+ * `keep: n` as well, only the first n records are kept (a resumed run truncates its log back to its checkpoint).
  *
  * {@link readMetrics} reads the records back from `metrics.jsonl` (tolerating a cut-off last line).
  */
@@ -43,6 +44,11 @@ export interface MetricsLogOptions {
    * Default false: start fresh (existing metrics files are truncated).
    */
   resume?: boolean;
+  /**
+   * With `resume`: keep only the first `keep` records (those the checkpoint being resumed from had seen), dropping
+   * records a killed run wrote after its last checkpoint, so the resumed run writes them again exactly once.
+   */
+  keep?: number;
 }
 
 /** Appends metric records to `dir/metrics.jsonl` and `dir/metrics.csv` (see the module header for the format). */
@@ -63,7 +69,8 @@ export class MetricsLog {
     this.jsonlPath = join(dir, METRICS_JSONL);
     this.csvPath = join(dir, METRICS_CSV);
     if (opts.resume && existsSync(this.jsonlPath)) {
-      const old = readMetrics(dir);
+      const all = readMetrics(dir);
+      const old = opts.keep !== undefined && opts.keep < all.length ? all.slice(0, opts.keep) : all;
       // drop a possibly cut-off last line by rewriting the jsonl from what parsed
       writeAtomic(this.jsonlPath, old.map((r) => JSON.stringify(r) + '\n').join(''));
       for (const r of old) this.addKeys(r);

@@ -124,7 +124,7 @@ export function register(program: Command): void {
     .option('--json', 'print the summary as JSON')
     .action((path: string, opts: { seed: string; json?: boolean }) => {
       const seed = Number(opts.seed);
-      if (!Number.isInteger(seed)) throw new UserError(`--seed must be an integer, got "${opts.seed}"`);
+      if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) throw new UserError(`--seed must be a non-negative integer, got "${opts.seed}"`);
       const s = summariseSpeechCommands(path, seed);
       process.stdout.write(opts.json ? `${JSON.stringify(s, null, 2)}\n` : `${formatSummary(s, seed)}\n`);
     });

@@ -30,6 +30,7 @@ export function register(program: Command): void {
       if (!o.x || !o.y) throw new UserError('give --x and --y (MNIST-1D format), or --data PATH (a Speech Commands folder)');
       const ck = readCheckpoint(o.checkpoint);
       const d = loadXY(o.x, o.y);
+      if (d.n === 0) throw new UserError(`${o.x}: holds 0 samples; nothing to evaluate`);
       if (ck.spec.input_size !== 1 && !(ck.meta?.extra as { frontend?: unknown })?.frontend) throw new UserError(`checkpoint ${o.checkpoint}: the network takes ${ck.spec.input_size} inputs per step; MNIST-1D data has 1`);
       const nOut = outputs(ck);
       for (let i = 0; i < d.n; i++) if (d.y[i] >= nOut) throw new UserError(`${o.y}: label ${d.y[i]} at index ${i} is outside the network's ${nOut} classes`);
@@ -77,6 +78,7 @@ async function evalSpeech(o: { checkpoint: string; data: string; split: string; 
     applyCheckpoint(ck, net, null, o.checkpoint, { state: o.carryState });
     if (!o.carryState) net.resetState();
     const r = evaluate(net, null, src, sp, o.batch, 0);
+    if (r.n === 0) throw new UserError(`${o.data}: the ${sp} split holds 0 clips; nothing to evaluate`);
     printResult(r, t1, backend.name, `${sp}: `);
     all.loss += r.loss * r.n;
     all.n += r.n;

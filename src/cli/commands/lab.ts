@@ -1,5 +1,7 @@
 /**
  * `gle lab [--port N] [--no-open]`: serve the built GLE Lab (lab/dist) on 127.0.0.1 only and print its URL.
+ * Every response carries security headers (nosniff, CSP with frame-ancestors 'none', X-Frame-Options) and a request
+ * whose Host header is not a loopback name gets 421 (DNS rebinding).
  * Builds the lab first (with Vite, a dev dependency) if lab/dist is missing. A taken --port is an error;
  * without --port the default 5317 is tried and a free port is used when it is busy.
  */
@@ -24,6 +26,35 @@ const MIME: Record<string, string> = {
   '.npy': 'application/octet-stream',
   '.map': 'application/json',
 };
+
+/**
+ * Headers sent with every response: no MIME sniffing, no framing (clickjacking), and a Content-Security-Policy that
+ * fits the app (its own scripts, module worker and WebAssembly; inline style attributes the plots use; data:/blob:
+ * images for the PNG export; nothing from elsewhere).
+ */
+export const SECURITY_HEADERS: Record<string, string> = {
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'Content-Security-Policy':
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; style-src 'self' 'unsafe-inline'; " +
+    "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+};
+
+/**
+ * Whether a request's Host header names this machine's loopback interface (127.0.0.1, localhost, [::1], with or
+ * without a port). Anything else is refused, so a page on another origin that rebinds its DNS name to 127.0.0.1
+ * cannot read what the lab serves.
+ */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (!host) return false;
+  const m = /^(\[[^\]]*\]|[^:]+)(?::(\d{1,5}))?$/.exec(host.trim().toLowerCase());
+  if (!m) return false;
+  const name = m[1];
+  return name === '127.0.0.1' || name === 'localhost' || name === '[::1]';
+}
 
 /** The lab/ folder of the project (found by walking up from this file, so it works from src/ and dist/). */
 export function labDir(): string {
@@ -70,6 +101,11 @@ function listen(server: Server, port: number): Promise<number> {
 export async function startLabServer(opts: { root: string; port?: number }): Promise<LabServer> {
   const root = resolve(opts.root);
   const server = createServer((req, res) => {
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+    if (!isLoopbackHost(req.headers.host)) {
+      res.writeHead(421, { 'Content-Type': 'text/plain' }).end('misdirected request: this server answers only to 127.0.0.1, localhost or [::1]');
+      return;
+    }
     let path: string;
     try {
       path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);

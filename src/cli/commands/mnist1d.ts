@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { UserError } from '../../util/errors.js';
+import { formatBytes, memoryLimit } from '../../model/memory.js';
 import { writeNpyFile } from '../../io/files.js';
 import { MNIST1D_FILES } from '../../data/mnist1d.js';
 import { MNIST1D_GEN_DEFAULTS, generateMnist1dLengths } from '../../data/mnist1d-gen.js';
@@ -19,6 +20,23 @@ function num(flag: string, integer = false) {
     }
     return x;
   };
+}
+
+/** Ranges of the generator's numbers (a wrong one would fail deep inside, or ask for gigabytes). */
+function checkGenerate(o: GenerateOpts): void {
+  const need = (ok: boolean, msg: string) => {
+    if (!ok) throw new UserError(msg);
+  };
+  need(o.samples >= 10 && o.samples <= 1e7, `--samples must be from 10 to 10000000, got ${o.samples}`);
+  need(o.trainSplit > 0 && o.trainSplit < 1, `--train-split must be between 0 and 1 (exclusive), got ${o.trainSplit}`);
+  need(Number.isInteger(o.seed) && o.seed >= 0 && o.seed <= 2 ** 32 - 1, `--seed must be a non-negative integer (at most ${2 ** 32 - 1}), got ${o.seed}`);
+  need(o.padding[0] >= 0 && o.padding[1] >= o.padding[0] && o.padding[1] <= 1e4, `--padding must be 0 <= lo <= hi <= 10000, got ${o.padding.join(',')}`);
+  need(o.maxTranslation >= 1 && o.maxTranslation <= 1e4, `--max-translation must be from 1 to 10000, got ${o.maxTranslation}`);
+  for (const [f, v] of [['--scale-coeff', o.scaleCoeff], ['--corr-noise', o.corrNoise], ['--iid-noise', o.iidNoise], ['--shear', o.shear]] as const)
+    need(v >= 0 && v <= 1e6, `${f} must be from 0 to 1e6, got ${v}`);
+  for (const l of o.length) need(l >= 8 && l <= 1e5, `--length values must be from 8 to 100000, got ${l}`);
+  const bytes = o.samples * o.length.reduce((a, l) => a + l * 4, 0);
+  need(bytes <= memoryLimit() / 2, `--samples ${o.samples} at length ${o.length.join(',')} would need ${formatBytes(bytes)} of samples, more than this machine can hold`);
 }
 
 function intList(flag: string) {
@@ -69,6 +87,7 @@ export function register(program: Command): void {
     .option('--shear <x>', 'shear scale', num('--shear'), d.shearScale)
     .action((o: GenerateOpts) => {
       if (o.padding.length !== 2) throw new UserError(`--padding must be two integers lo,hi`);
+      checkGenerate(o);
       const lengths = [...new Set(o.length)];
       const sets = generateMnist1dLengths(
         {

@@ -20,7 +20,7 @@ export function register(program: Command): void {
     .action(async (files: string[], o) => {
       const dtype = o.dtype as 'float32' | 'float64';
       const atol = o.atol ?? TOL[dtype].atol, rtol = o.rtol ?? TOL[dtype].rtol;
-      if (!(atol >= 0) || !(rtol >= 0)) throw new UserError('--atol and --rtol must be non-negative numbers');
+      if (!(atol >= 0 && Number.isFinite(atol)) || !(rtol >= 0 && Number.isFinite(rtol))) throw new UserError('--atol and --rtol must be finite non-negative numbers');
       const backend = await createNodeBackend(o.backend, dtype);
       let allOk = true;
       for (const f of files) {

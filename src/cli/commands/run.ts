@@ -6,8 +6,17 @@ import { UserError } from '../../util/errors.js';
 
 function intArg(name: string) {
   return (v: string) => {
-    if (!/^\d+$/.test(v)) throw new UserError(`${name} must be a non-negative integer, got '${v}'`);
+    if (!/^\d+$/.test(v) || Number(v) > 2 ** 32 - 1) throw new UserError(`${name} must be a non-negative integer (at most ${2 ** 32 - 1}), got '${v}'`);
     return Number(v);
+  };
+}
+
+/** A number flag: finite and > `above`. */
+function numArg(name: string, above: number) {
+  return (v: string) => {
+    const x = Number(v);
+    if (v.trim() === '' || !Number.isFinite(x) || !(x > above)) throw new UserError(`${name} must be a number ${above < 0 ? '>= 0' : `> ${above}`}, got '${v}'`);
+    return x;
   };
 }
 
@@ -25,9 +34,16 @@ export function register(program: Command): void {
     .option('--data <path>', 'data location for experiments that take one (speech: an extracted speech_commands_v0.02 folder)')
     .option('--resume <dir>', 'continue an interrupted run from its last checkpoint (--set may extend it, e.g. epochs=200)')
     .addOption(new Option('--progress <mode>', 'progress display').choices(['auto', 'plain', 'off']).default('auto'))
-    .option('--max-seconds <s>', 'stop cleanly after this many seconds', (v) => Number(v))
-    .action(async (experiment: string | undefined, o) => {
+    .option('--max-seconds <s>', 'stop cleanly after this many seconds', numArg('--max-seconds', 0))
+    .option('--checkpoint-seconds <s>', 'teacher-student runs: checkpoint at the first logging point after this many seconds (0 = at every one; classify runs checkpoint per --set checkpointEvery epochs)', numArg('--checkpoint-seconds', -1), 60)
+    .action(async (experiment: string | undefined, o, cmd: Command) => {
       if (!experiment && !o.resume) throw new UserError(`name an experiment (one of ${EXPERIMENTS.map((e) => e.name).join(', ')}) or --resume DIR`);
+      if (o.resume) {
+        // a resumed run keeps its experiment, seed, --quick, dtype and directory: giving them again is a mistake
+        if (experiment) throw new UserError(`--resume continues the run in ${o.resume}; do not name an experiment with it`);
+        const fixed = ['seed', 'quick', 'dtype', 'out'].filter((k) => cmd.getOptionValueSource(k) === 'cli');
+        if (fixed.length) throw new UserError(`--resume keeps the run's ${fixed.map((k) => `--${k}`).join(', ')}; drop ${fixed.length > 1 ? 'them' : 'it'}`);
+      }
       const s = await runExperiment({
         experiment: experiment ?? '',
         seed: o.seed,
@@ -39,6 +55,7 @@ export function register(program: Command): void {
         resume: o.resume,
         progress: o.progress,
         maxSeconds: o.maxSeconds,
+        checkpointSeconds: o.checkpointSeconds,
       });
       const fin = Object.entries(s.final)
         .map(([k, v]) => `${k}=${Math.abs(v) < 1e-3 || Math.abs(v) >= 1e4 ? v.toExponential(3) : v.toFixed(4)}`)

@@ -9,6 +9,7 @@ import { recordTrace } from '../../io/trace.js';
 import { readJsonFile, readNpyFile, writeFileAtomic } from '../../io/files.js';
 import { npyToNumbers } from '../../io/npy.js';
 import { UserError } from '../../util/errors.js';
+import { DivergenceError, nonFiniteTensor } from '../../experiments/guard.js';
 
 /** Load a T × B × n (or T × n, B = 1) sequence from .npy or JSON as T flat per-step arrays. */
 export function loadSequence(path: string, what: string, width: number | null): { steps: Float64Array[]; B: number; ints: boolean } {
@@ -19,7 +20,7 @@ export function loadSequence(path: string, what: string, width: number | null): 
     const a = readNpyFile(path);
     shape = a.shape;
     flat = npyToNumbers(a);
-    ints = !a.dtype.startsWith('float');
+    ints = what === 'target' && !a.dtype.startsWith('float') && shape.length === 2;
   } else {
     const j = readJsonFile(path);
     const dims: number[] = [];
@@ -41,7 +42,7 @@ export function loadSequence(path: string, what: string, width: number | null): 
     };
     rec(j, 0, '');
     flat = Float64Array.from(out);
-    ints = out.every((v) => Number.isInteger(v)) && dims.length === 2 && width !== null && width > 1;
+    ints = what === 'target' && out.every((v) => Number.isInteger(v)) && dims.length === 2 && width !== null && width > 1;
   }
   if (shape.length < 1 || shape.length > 3) throw new UserError(`${what} ${path}: expected shape (T, B, n), (T, n) or (T,), got (${shape.join(', ')})`);
   for (let i = 0; i < flat.length; i++) if (!Number.isFinite(flat[i])) throw new UserError(`${what} ${path}: value ${flat[i]} at flat index ${i} is not finite`);
@@ -72,10 +73,11 @@ export function register(program: Command): void {
       let spec;
       try {
         const raw = readJsonFile(specPath) as Record<string, unknown>;
+        if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UserError(`${specPath}: a network spec must be a JSON object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`);
         if (o.dtype) raw.dtype = o.dtype;
         spec = parseSpec(raw);
       } catch (e) {
-        if (e instanceof SpecError) throw new UserError(`${specPath}: ${e.message}`);
+        if (e instanceof SpecError) throw new UserError(`${specPath}: invalid network spec: ${e.issues.join('; ')}`);
         throw e;
       }
       const nIn = spec.input_size, nOut = spec.resolved[spec.resolved.length - 1].size;
@@ -85,6 +87,13 @@ export function register(program: Command): void {
         const tg = loadSequence(o.target, 'target', nOut);
         if (tg.steps.length < inp.steps.length) throw new UserError(`target ${o.target}: has ${tg.steps.length} steps, the input has ${inp.steps.length}`);
         if (tg.B !== inp.B) throw new UserError(`target ${o.target}: batch size ${tg.B} differs from the input's ${inp.B}`);
+        if (tg.ints) {
+          if (spec.loss !== 'ce') throw new UserError(`target ${o.target}: integer class labels need loss 'ce', the spec's loss is '${spec.loss}' (give float targets of shape (T, B, ${nOut}))`);
+          tg.steps.forEach((s, t) => {
+            for (let b = 0; b < s.length; b++)
+              if (!Number.isInteger(s[b]) || s[b] < 0 || s[b] >= nOut) throw new UserError(`target ${o.target}: label ${s[b]} at step ${t}, row ${b} is not a class index 0..${nOut - 1}`);
+          });
+        }
         targets = tg.steps.map((s) => (tg.ints ? Int32Array.from(s) : s));
       }
       let steps = inp.steps;
@@ -98,6 +107,10 @@ export function register(program: Command): void {
       const learner = new Learner(net);
       const t0 = performance.now();
       const trace = recordTrace(net, learner, steps, targets, { scenario: spec.name ?? specPath });
+      const bad = nonFiniteTensor(net, learner);
+      const lossBad = !Number.isFinite(net.lastLoss()) && targets !== null;
+      if (bad || lossBad)
+        throw new DivergenceError({ step: steps.length, unit: 'step', what: bad ? bad.what : 'loss', value: bad ? bad.value : String(net.lastLoss()) }, `; no trace written (lower the learning rate, check the time constants and inputs)`);
       writeFileAtomic(o.out, JSON.stringify(trace));
       process.stdout.write(`simulated ${steps.length} steps (B=${inp.B}, ${backend.name} ${backend.dtype}) in ${((performance.now() - t0) / 1000).toFixed(2)}s -> ${o.out}\n`);
     });

@@ -84,8 +84,14 @@ export function scanSpeechCommands(root: string): SpeechListing {
   const paths: string[] = [];
   for (const d of readdirSync(root, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     if (!d.isDirectory() || d.name.startsWith('_') || d.name.startsWith('.')) continue;
-    const files = readdirSync(join(root, d.name))
-      .filter((f) => f.endsWith('.wav') && f.includes('_nohash_'))
+    const files = readdirSync(join(root, d.name), { withFileTypes: true })
+      .filter((f) => f.name.endsWith('.wav') && f.name.includes('_nohash_'))
+      .map((f) => {
+        // a folder (or other non-file) named like a clip is refused now, not when training reaches it
+        if (!f.isFile() && !(f.isSymbolicLink() && statSync(join(root, d.name, f.name)).isFile()))
+          throw new UserError(`${join(root, d.name, f.name)}: not a file (expected a WAV clip)`);
+        return f.name;
+      })
       .sort();
     if (files.length === 0) continue;
     words.push(d.name);
@@ -112,7 +118,7 @@ export function scanSpeechCommands(root: string): SpeechListing {
 }
 
 /** Read a WAV file's header (first 64 KiB) and check the format; errors name the file. */
-export function inspectWav(path: string): WavInfo {
+export function inspectWav(path: string, headerBytes = 65536): WavInfo {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -120,12 +126,24 @@ export function inspectWav(path: string): WavInfo {
     throw new UserError(`${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   try {
-    const size = fstatSync(fd).size;
-    const buf = new Uint8Array(Math.min(size, 65536));
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new UserError(`${path}: not a file (expected a WAV clip)`);
+    const size = st.size;
+    const buf = new Uint8Array(Math.min(size, headerBytes));
     readSync(fd, buf, 0, buf.length, 0);
     return parseWavHeader(buf, path, size);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** inspectWav reading 4 KiB first (enough for the usual 44-byte header), the first 64 KiB if the header is longer. */
+function checkClip(path: string): void {
+  try {
+    inspectWav(path, 4096);
+  } catch (e) {
+    if (e instanceof UserError && /header too long|truncated "fmt "/.test(e.message)) inspectWav(path);
+    else throw e;
   }
 }
 
@@ -169,6 +187,8 @@ export interface OpenKW12Options {
   /** Feature cache for validation/testing: a directory, a FeatureCache, or false (none). Default: no cache. */
   cache?: string | FeatureCache | false;
   augment?: AugmentOptions;
+  /** check the header of every clip the splits use, and of the noise files, when opening (default true) */
+  checkFiles?: boolean;
 }
 
 export interface KW12Data {
@@ -208,5 +228,7 @@ export function openKW12(root: string, opts: OpenKW12Options = {}): KW12Data {
     counts[s] = built.counts;
     splits[s] = new KW12Split(built.clips, source, { split: s, noises, augment: opts.augment, seed: (seed * 7919 + 101 * (i + 1)) >>> 0, dtype });
   });
+  // every clip the splits can draw is checked (header, format, length) before anything trains on them
+  if (opts.checkFiles !== false) for (const s of SPLITS) for (const c of clips[s]) if (c.path) checkClip(join(root, c.path));
   return { listing, counts, clips, noises, ...splits, cache };
 }

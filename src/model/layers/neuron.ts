@@ -42,6 +42,11 @@ export function expandTau(t: TauSpec, n: number, where: string, issues: string[]
     return t.slice(0, n).concat(new Array<number>(Math.max(0, n - t.length)).fill(t[t.length - 1] ?? 1));
   }
   const out: number[] = [];
+  const total = t.groups.reduce((a, g) => a + g.count, 0);
+  if (total !== n) {
+    issues.push(`${where}: groups add up to ${total} neurons but the layer has ${n}`);
+    return new Array<number>(n).fill(t.groups[0].value);
+  }
   for (const g of t.groups) for (let i = 0; i < g.count; i++) out.push(g.value);
   if (out.length !== n) issues.push(`${where}: groups add up to ${out.length} neurons but the layer has ${n}`);
   while (out.length < n) out.push(out[out.length - 1] ?? 1);
