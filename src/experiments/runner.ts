@@ -99,6 +99,7 @@ export function machineInfo(): Record<string, string | number> {
 const tasks: Record<string, () => Promise<TaskFn>> = {
   'teacher-student': async () => (await import('./teacher-student.js')).teacherStudentTask,
   classify: async () => (await import('./classify.js')).classifyTask,
+  backprop: async () => (await import('../baselines/task.js')).backpropTask,
 };
 
 export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
