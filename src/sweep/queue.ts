@@ -108,6 +108,7 @@ export async function runWorker(redisUrl: string, o: WorkerOptions = {}): Promis
     const code = await new Promise<number | null>((res, rej) => {
       const child = spawn(cmd.argv[0], [...cmd.argv.slice(1), 'sweep', 'run', dir, '--index', String(index), '--progress', 'plain'], {
         stdio: ['ignore', fd, fd, 'ipc'], // the ipc channel closes if this worker dies: the row then stops itself
+        detached: true, // its own process group: a terminal's Ctrl-C reaches it once, through this worker
         env: { ...process.env, GLE_NATIVE_THREADS: process.env.GLE_NATIVE_THREADS ?? '1', GLE_WORKER_ID: id, ...cmd.env },
       });
       children.add(child);

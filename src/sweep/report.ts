@@ -116,7 +116,7 @@ export function sweepMarkdown(r: SweepReport, figure: string | null): string {
     `${r.done} of ${r.rows} rows finished; mean ± sd over seeds, sd with ddof = 0 (numpy's default); ${r.dir}`,
     '',
     `| ${head.join(' | ')} |`,
-    `|${head.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`,
+    `|${head.map((h, i) => (i < 2 || h === 'missing rows' || h === 'paper' ? '---' : '---:')).join('|')}|`,
     ...r.settings.map((s) => `| ${[s.label, s.experiment, String(s.final.n), ms(s.final, pct), ms(s.best, pct), ...(hasPaper ? [s.paper ?? ''] : []), s.wall.n ? s.wall.mean.toFixed(1) : '-', missingText(s) || 'none'].join(' | ')} |`),
     '',
     `Sum of the finished runs' wall times: ${(r.cpuSeconds / 3600).toFixed(2)} h.`,
