@@ -79,6 +79,18 @@ test('sweep spec: bad input is one clear UserError naming the problem', () => {
   assert.ok(!existsSync(join(d, 'out')));
 });
 
+test('gle sweep with flags instead of a file: --experiment, --grid, --set, --seeds (no run)', () => {
+  const out = join(tmp(), 'f');
+  const r = cli(['sweep', '--experiment', 'mnist1d-baseline', '--seeds', '3-4', '--grid', 'model=mlp,gru', '--grid', 'lr=[0.01,0.003]', '--set', 'totalSteps=10', '--out', out, '--no-run']);
+  assert.equal(r.status, 0, r.stderr);
+  const rows = loadSweep(out).rows;
+  assert.equal(rows.length, 8);
+  assert.deepEqual([rows[7].label, rows[7].seed, rows[7].set], ['model=gru lr=0.003', 4, ['totalSteps=10', 'model="gru"', 'lr=0.003']]);
+  const bad = cli(['sweep', '--experiment', 'mnist1d-baseline', '--grid', 'nope=1,2', '--out', join(tmp(), 'g'), '--no-run']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /unknown parameter 'nope'/);
+});
+
 test('sweep run: a row runs once, is then skipped, and an interrupted row resumes to the same result', async () => {
   const sw = createSweep(tinySweep('', 300), join(tmp(), 'sw'));
   assert.equal(sw.rows.length, 2);

@@ -39,8 +39,13 @@ export function rowDir(dir: string, index: number): string {
 export function createSweep(specPath: string, dir: string | undefined): Sweep {
   if (!existsSync(specPath)) throw new UserError(`${specPath}: no such sweep file`);
   const spec = parseSweepText(readFileSync(specPath, 'utf8'), specPath);
-  const rows = expandSweep(spec, specPath);
   const name = spec.name ?? specPath.replace(/^.*[\\/]/, '').replace(/\.(ya?ml|json)$/i, '');
+  return createSweepFromSpec(spec, name, dir, specPath);
+}
+
+/** The same from a spec object (e.g. built from command-line flags); `what` names it in errors. */
+export function createSweepFromSpec(spec: SweepSpec, name: string, dir: string | undefined, what = 'sweep'): Sweep {
+  const rows = expandSweep(spec, what);
   const out = resolve(dir ?? join('runs', 'sweeps', name));
   const file = join(out, 'sweep.json');
   if (existsSync(file)) {

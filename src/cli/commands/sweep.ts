@@ -8,7 +8,8 @@ import type { Command } from 'commander';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../../util/errors.js';
-import { createSweep, loadSweep, parseIndex, rowStatus, type Sweep } from '../../sweep/dir.js';
+import { createSweep, createSweepFromSpec, loadSweep, parseIndex, rowStatus, type Sweep } from '../../sweep/dir.js';
+import { sweepSchema, type SweepSpec } from '../../sweep/spec.js';
 import { runRow } from '../../sweep/run-row.js';
 import { runLocal } from '../../sweep/local.js';
 import { k8sManifest, slurmScript } from '../../sweep/emit.js';
@@ -21,6 +22,48 @@ function posInt(name: string) {
   };
 }
 
+function parseValue(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** --experiment/--seeds/--set/--grid/--quick as a sweep spec (validated like a file). */
+function specFromFlags(o: { experiment?: string; seeds?: string; set?: string[]; grid?: string[]; quick?: boolean; name?: string }): SweepSpec {
+  const kv = (a: string, flag: string): [string, string] => {
+    const eq = a.indexOf('=');
+    if (eq <= 0) throw new UserError(`${flag} expects key=value, got '${a}'`);
+    return [a.slice(0, eq).trim(), a.slice(eq + 1)];
+  };
+  const set: Record<string, unknown> = {};
+  for (const a of o.set ?? []) {
+    const [k, v] = kv(a, '--set');
+    set[k] = parseValue(v);
+  }
+  const grid: Record<string, unknown[]> = {};
+  for (const a of o.grid ?? []) {
+    const [k, v] = kv(a, '--grid');
+    const p = parseValue(v);
+    const vals = Array.isArray(p) ? p : v.split(',').map((x) => parseValue(x.trim()));
+    if (!vals.length || vals.some((x) => x === '')) throw new UserError(`--grid ${k}: no values in '${v}'`);
+    grid[k] = vals;
+  }
+  let seeds: unknown = undefined;
+  if (o.seeds !== undefined) {
+    const t = o.seeds.trim();
+    seeds = /^\d+$/.test(t) ? Number(t) : /^\d+\s*-\s*\d+$/.test(t) ? t : t.split(',').map((x) => (/^\d+$/.test(x.trim()) ? Number(x.trim()) : x));
+  }
+  const raw = { experiment: o.experiment, ...(seeds !== undefined ? { seeds } : {}), ...(o.quick ? { quick: true } : {}), ...(Object.keys(set).length ? { set } : {}), ...(Object.keys(grid).length ? { grid } : {}) };
+  const r = sweepSchema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new UserError(`flags: ${i.path.length ? '--' + i.path[0] + ': ' : ''}${i.message}`);
+  }
+  return r.data;
+}
+
 function statusLine(sw: Sweep): string {
   const c: Record<string, number> = { done: 0, partial: 0, started: 0, pending: 0 };
   for (const r of sw.rows) c[rowStatus(sw.dir, r.index)]++;
@@ -30,16 +73,31 @@ function statusLine(sw: Sweep): string {
 export function register(program: Command): void {
   const sweep = program.command('sweep').description('sweeps over settings and seeds: a sweep directory with one stable index per run, and executors (local pool, Slurm, Kubernetes, a Redis queue)');
 
+  const collect = (v: string, prev: string[] = []) => [...prev, v];
   sweep
-    .command('start <spec>', { isDefault: true })
-    .description('expand a sweep file (YAML or JSON) into a sweep directory and run it on a local pool of processes; a sweep directory given instead is continued')
+    .command('start [spec]', { isDefault: true })
+    .description('expand a sweep file (YAML or JSON), or the flags --experiment/--grid/--set/--seeds, into a sweep directory and run it on a local pool of processes; a sweep directory given instead is continued')
     .option('-o, --out <dir>', 'sweep directory (default runs/sweeps/<name>)')
+    .option('-e, --experiment <name>', 'without a sweep file: the experiment')
+    .option('--seeds <s>', 'without a sweep file: a count (3 = 0,1,2), a range (0-9) or a list (12,34)')
+    .option('--set <key=value...>', 'without a sweep file: a --set for every row (repeatable)', collect)
+    .option('--grid <key=values...>', 'without a sweep file: a grid axis, values as a JSON list or comma-separated, e.g. lr=[0.01,0.003] (repeatable)', collect)
+    .option('--quick', 'without a sweep file: --quick for every row')
+    .option('--name <name>', 'without a sweep file: the sweep name (default: the experiment)')
     .option('-j, --jobs <n>', 'processes at once (default: the number of cores; each uses 1 native thread)', posInt('--jobs'))
     .option('--no-run', 'only create the sweep directory and print its table')
-    .action(async (spec: string, o: { out?: string; jobs?: number; run: boolean }) => {
-      const isDir = existsSync(spec) && statSync(spec).isDirectory();
-      if (isDir && o.out) throw new UserError('--out is for a sweep file; a sweep directory is continued where it is');
-      const sw = isDir ? loadSweep(spec) : createSweep(spec, o.out);
+    .action(async (spec: string | undefined, o: { out?: string; jobs?: number; run: boolean; experiment?: string; seeds?: string; set?: string[]; grid?: string[]; quick?: boolean; name?: string }) => {
+      const flagged = o.experiment !== undefined || o.seeds !== undefined || o.set || o.grid || o.quick || o.name;
+      if (spec && flagged) throw new UserError('give a sweep file or the flags --experiment/--seeds/--set/--grid/--quick, not both');
+      let sw: Sweep;
+      if (!spec) {
+        if (!o.experiment) throw new UserError('give a sweep file (YAML or JSON), a sweep directory, or --experiment NAME with --grid/--set/--seeds');
+        sw = createSweepFromSpec(specFromFlags(o), o.name ?? o.experiment, o.out, 'flags');
+      } else {
+        const isDir = existsSync(spec) && statSync(spec).isDirectory();
+        if (isDir && o.out) throw new UserError('--out is for a sweep file; a sweep directory is continued where it is');
+        sw = isDir ? loadSweep(spec) : createSweep(spec, o.out);
+      }
       process.stdout.write(`sweep ${sw.name} in ${sw.dir}\n${statusLine(sw)}\n`);
       if (!o.run) {
         for (const r of sw.rows) process.stdout.write(`  ${String(r.index).padStart(4)}  ${r.label}  seed ${r.seed}${r.quick ? '  (quick)' : ''}\n`);
