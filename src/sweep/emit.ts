@@ -103,7 +103,8 @@ export interface K8sOptions {
   gle?: string[];
 }
 
-export function k8sJob(sw: Sweep, o: K8sOptions = {}): V1Job {
+/** The Job as a plain object (typed against the client's V1Job inside; the declaration files do not need the client). */
+export function k8sJob(sw: Sweep, o: K8sOptions = {}): Record<string, unknown> {
   const n = sw.rows.length;
   const name = checkName('job name', `gle-sweep-${sw.name}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 63).replace(/-+$/, ''), /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
   const mountPath = o.mountPath ?? '/sweeps';
@@ -141,7 +142,7 @@ export function k8sJob(sw: Sweep, o: K8sOptions = {}): V1Job {
       },
     },
   };
-  return job;
+  return job as unknown as Record<string, unknown>;
 }
 
 export function k8sManifest(sw: Sweep, o: K8sOptions = {}): string {
