@@ -7,7 +7,8 @@
  *    task goes back to the queue, and a signal shortly before the time limit on which the task stops cleanly
  *    (keeping its checkpoint) and requeues itself.
  *  - Kubernetes: a batch/v1 Job with completionMode Indexed (JOB_COMPLETION_INDEX = row), a backoff limit per
- *    index, and a shared volume (a PersistentVolumeClaim) holding the sweep directory.
+ *    index (evictions and preemptions do not count: podFailurePolicy), and a shared volume (a
+ *    PersistentVolumeClaim) holding the sweep directory.
  */
 import type { V1Job } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
@@ -122,6 +123,8 @@ export function k8sJob(sw: Sweep, o: K8sOptions = {}): Record<string, unknown> {
       parallelism,
       backoffLimitPerIndex: o.backoffPerIndex ?? 3,
       maxFailedIndexes: n,
+      // a pod evicted or preempted is not a failure of its row: it is retried without using up the backoff
+      podFailurePolicy: { rules: [{ action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] }] },
       template: {
         metadata: { labels: { app: 'gle-sweep' } },
         spec: {

@@ -5,7 +5,7 @@
  * `emit slurm|k8s DIR`, `enqueue DIR --redis URL`. `gle worker --redis URL` (./worker.ts) drains the queue.
  */
 import type { Command } from 'commander';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../../util/errors.js';
 import { createSweep, createSweepFromSpec, loadSweep, parseIndex, rowStatus, type Sweep } from '../../sweep/dir.js';
@@ -162,6 +162,7 @@ export function register(program: Command): void {
     .action((dir: string, o: { out?: string; throttle?: number; time: string; cpus: number; mem?: string; partition?: string; gle: string }) => {
       const sw = loadSweep(dir);
       const out = resolve(o.out ?? join(sw.dir, 'sweep.sbatch'));
+      mkdirSync(join(sw.dir, 'logs'), { recursive: true }); // Slurm does not create the --output directory
       writeFileSync(out, slurmScript(sw, o), { mode: 0o755 });
       process.stdout.write(`wrote ${out} (${sw.rows.length} array tasks); submit with: sbatch ${out}\n`);
     });
