@@ -89,6 +89,9 @@ test('gle sweep with flags instead of a file: --experiment, --grid, --set, --see
   const bad = cli(['sweep', '--experiment', 'mnist1d-baseline', '--grid', 'nope=1,2', '--out', join(tmp(), 'g'), '--no-run']);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /unknown parameter 'nope'/);
+  const badRows = cli(['sweep', out, '--rows', '5-9']);
+  assert.equal(badRows.status, 2);
+  assert.match(badRows.stderr, /--rows: 5-9 is not within the sweep's rows 0..7/);
 });
 
 test('sweep run: a row runs once, is then skipped, and an interrupted row resumes to the same result', async () => {

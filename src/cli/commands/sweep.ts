@@ -64,6 +64,19 @@ function specFromFlags(o: { experiment?: string; seeds?: string; set?: string[];
   return r.data;
 }
 
+/** "0,3,5-7" -> [0, 3, 5, 6, 7], each within the sweep. */
+function parseRows(v: string, n: number): number[] {
+  const out = new Set<number>();
+  for (const part of v.split(',')) {
+    const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
+    if (!m) throw new UserError(`--rows: '${part}' is not a row or a range (e.g. 30-59 or 0,3,5-7)`);
+    const a = Number(m[1]), b = m[2] !== undefined ? Number(m[2]) : a;
+    if (b < a || b >= n) throw new UserError(`--rows: ${part.trim()} is not within the sweep's rows 0..${n - 1}`);
+    for (let i = a; i <= b; i++) out.add(i);
+  }
+  return [...out].sort((x, y) => x - y);
+}
+
 function statusLine(sw: Sweep): string {
   const c: Record<string, number> = { done: 0, partial: 0, started: 0, pending: 0 };
   for (const r of sw.rows) c[rowStatus(sw.dir, r.index)]++;
@@ -86,7 +99,8 @@ export function register(program: Command): void {
     .option('--name <name>', 'without a sweep file: the sweep name (default: the experiment)')
     .option('-j, --jobs <n>', 'processes at once (default: the number of cores; each uses 1 native thread)', posInt('--jobs'))
     .option('--no-run', 'only create the sweep directory and print its table')
-    .action(async (spec: string | undefined, o: { out?: string; jobs?: number; run: boolean; experiment?: string; seeds?: string; set?: string[]; grid?: string[]; quick?: boolean; name?: string }) => {
+    .option('--rows <list>', 'run only these rows, e.g. 30-59 or 0,3,5-7')
+    .action(async (spec: string | undefined, o: { out?: string; jobs?: number; run: boolean; rows?: string; experiment?: string; seeds?: string; set?: string[]; grid?: string[]; quick?: boolean; name?: string }) => {
       const flagged = o.experiment !== undefined || o.seeds !== undefined || o.set || o.grid || o.quick || o.name;
       if (spec && flagged) throw new UserError('give a sweep file or the flags --experiment/--seeds/--set/--grid/--quick, not both');
       let sw: Sweep;
@@ -103,7 +117,7 @@ export function register(program: Command): void {
         for (const r of sw.rows) process.stdout.write(`  ${String(r.index).padStart(4)}  ${r.label}  seed ${r.seed}${r.quick ? '  (quick)' : ''}\n`);
         return;
       }
-      const res = await runLocal(sw.dir, { jobs: o.jobs });
+      const res = await runLocal(sw.dir, { jobs: o.jobs, indices: o.rows !== undefined ? parseRows(o.rows, sw.rows.length) : undefined });
       process.stdout.write(`sweep ${sw.name}: ${res.done.length} rows run, ${res.skipped.length} already done, ${res.stopped.length} stopped, ${res.failed.length} failed in ${res.wall_s.toFixed(1)}s\n${statusLine(sw)}\nreport: gle report ${sw.dir}\n`);
       if (res.interrupted) process.exitCode = 130;
       else if (res.failed.length) process.exitCode = 1;
