@@ -4,6 +4,7 @@
 import type { NetworkSpecInput } from '../model/spec.js';
 import type { ClassifyParams, ExperimentDef, TeacherStudentParams } from './types.js';
 import { SAL_EXPERIMENTS } from './sal.js';
+import type { BackpropParams } from '../baselines/task.js';
 
 // ---------------------------------------------------------------- LagLine [§2.1]
 const laglineTeacher: NetworkSpecInput = {
@@ -258,7 +259,16 @@ const gscSmall: ExperimentDef<ClassifyParams> = {
   quick: { epochs: 2, maxTrain: 128, maxTest: 64, batch: 32, testBatch: 64 },
 };
 
-export const EXPERIMENTS: ExperimentDef[] = [lagline, lagnet, mnist15k, mnist42k, mnistLagnet, gsc, gscSmall, ...SAL_EXPERIMENTS];
+// ---------------------------------------------------------------- MNIST-1D backprop baselines [§3.1]
+const mnistBaseline: ExperimentDef<BackpropParams> = {
+  name: 'mnist1d-baseline',
+  description: 'the stock MNIST-1D baselines by ordinary backprop on the 40-point inputs: model mlp, tcn (ConvBase) or gru (bidirectional), 6000 Adam steps',
+  task: 'backprop',
+  params: { dataset: 'mnist1d', data: null, model: 'mlp', hidden: null, channels: 25, lr: 1e-2, weightDecay: 0, batch: 100, totalSteps: 6000, evalEvery: 250, dtype: 'float32' },
+  quick: { totalSteps: 500, evalEvery: 250 },
+};
+
+export const EXPERIMENTS: ExperimentDef[] = [lagline, lagnet, mnist15k, mnist42k, mnistLagnet, gsc, gscSmall, mnistBaseline, ...SAL_EXPERIMENTS];
 
 export function findExperiment(name: string): ExperimentDef | undefined {
   return EXPERIMENTS.find((e) => e.name === name);

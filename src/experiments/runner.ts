@@ -127,6 +127,7 @@ const tasks: Record<string, () => Promise<TaskFn>> = {
   'teacher-student': async () => (await import('./teacher-student.js')).teacherStudentTask,
   classify: async () => (await import('./classify.js')).classifyTask,
   spiking: async () => (await import('./sal.js')).spikingTask,
+  backprop: async () => (await import('../baselines/task.js')).backpropTask,
 };
 
 interface RunConfig {

@@ -6,6 +6,7 @@
  */
 import type { NetworkSpecInput } from '../model/spec.js';
 import type { BackendName } from '../kernels/index.js';
+import type { BackpropParams } from '../baselines/task.js';
 
 export type Rule = 'gle' | 'bp' | 'bptt-tw1' | 'bptt-tw2' | 'bptt-tw4' | 'am';
 
@@ -66,10 +67,10 @@ export interface ClassifyParams {
   featureCache: string | null;
 }
 
-export interface ExperimentDef<P = TeacherStudentParams | ClassifyParams> {
+export interface ExperimentDef<P = TeacherStudentParams | ClassifyParams | BackpropParams> {
   name: string;
   description: string;
-  task: 'teacher-student' | 'classify' | 'spiking';
+  task: 'teacher-student' | 'classify' | 'spiking' | 'backprop';
   params: P;
   /** overrides applied by --quick */
   quick: Record<string, unknown>;

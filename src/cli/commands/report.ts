@@ -7,12 +7,13 @@ import type { Command } from 'commander';
 import { basename, resolve } from 'node:path';
 import { writeReport } from '../../report/aggregate.js';
 import { writeRunFigures } from '../../report/run-figures.js';
+import { isSweepDir, writeSweepReport } from '../../sweep/report.js';
 
 export function register(program: Command): void {
   program
     .command('report')
     .description('aggregate run directories over seeds: table, report.md, report.csv, learning-curve figures')
-    .argument('<runDirs...>', 'run directories (each with config.json and metrics.jsonl)')
+    .argument('<runDirs...>', 'run directories (each with config.json and metrics.jsonl), or one sweep directory')
     .option('-o, --out <dir>', 'output directory', 'report')
     .option('-m, --metric <name>', 'metric to report (a field of the eval records, or of train records)', 'acc')
     .option('-s, --split <name>', 'eval split: test, val or train', 'test')
@@ -23,6 +24,14 @@ export function register(program: Command): void {
         runDirs: string[],
         o: { out: string; metric: string; split: string; figures: boolean; runFigures?: boolean },
       ) => {
+        // a sweep directory: one line per setting over its seeds (src/sweep/report.ts)
+        if (runDirs.length === 1 && isSweepDir(runDirs[0])) {
+          const sr = await writeSweepReport(runDirs[0], o.out, { metric: o.metric, split: o.split, figures: o.figures });
+          process.stdout.write(`${sr.text}
+wrote ${sr.files.join(', ')}
+`);
+          return;
+        }
         const rep = await writeReport(runDirs, o.out, { metric: o.metric, split: o.split, figures: o.figures });
         let runFigs = 0;
         if (o.runFigures) for (const d of runDirs) runFigs += (await writeRunFigures(d, { title: basename(resolve(d)) })).length;

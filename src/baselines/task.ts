@@ -1,0 +1,170 @@
+/**
+ * The `backprop` task: an MNIST-1D stock baseline (src/baselines/models.ts) trained offline as mnist1d's
+ * `train_model` does: Adam (lr 1e-2, no weight decay), cross-entropy, batches taken in order
+ * (x_train[(step·B) mod N : … + B], no shuffling), steps 0 … totalSteps inclusive (6,001 updates), and after the
+ * update of every step that is a multiple of evalEvery (0, 250, …, 6000: 25 values) the accuracy and loss on the
+ * whole test set. The headline `test_acc` is the last evaluation, `best_test_acc` the best one.
+ *
+ * A checkpoint (parameters, Adam moments, step, curve) is written to RUN/checkpoint at every evaluation, so
+ * `gle run --resume RUN` continues exactly where it stopped (the batch order depends on the step only).
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Rng } from '../util/rng.js';
+import { UserError } from '../util/errors.js';
+import { writeFileAtomic } from '../io/files.js';
+import { loadMnist1d } from '../data/mnist1d-files.js';
+import { lineChartSvg } from '../report/plot.js';
+import type { RunContext, TaskFn } from '../experiments/runner.js';
+import { alloc, type Arr, type DType } from './layers.js';
+import { Adam, createBaseline, crossEntropy, type BaselineKind, type BaselineModel } from './models.js';
+
+export interface BackpropParams {
+  dataset: 'mnist1d';
+  /** directory with the MNIST-1D files (default: the shipped set) */
+  data: string | null;
+  model: BaselineKind;
+  /** mlp: hidden width; gru: hidden size per direction; null: the stock value (mlp 100, gru 6) */
+  hidden: number | null;
+  /** tcn: channels per conv layer */
+  channels: number;
+  lr: number;
+  weightDecay: number;
+  batch: number;
+  totalSteps: number;
+  evalEvery: number;
+  dtype: DType;
+}
+
+const BIN = 'state.bin';
+
+function saveState(dir: string, model: BaselineModel, opt: Adam, meta: Record<string, unknown>): void {
+  mkdirSync(dir, { recursive: true });
+  const parts: Arr[] = [...model.params().map((p) => p.value), ...opt.m, ...opt.v];
+  const n = parts.reduce((s, a) => s + a.length, 0);
+  const f64 = new Float64Array(n);
+  let o = 0;
+  for (const a of parts) {
+    f64.set(a, o);
+    o += a.length;
+  }
+  writeFileAtomic(join(dir, BIN), new Uint8Array(f64.buffer));
+  // meta.json last: a checkpoint exists once its meta does
+  writeFileAtomic(join(dir, 'meta.json'), JSON.stringify({ format: 'gle-backprop-baseline/1', values: n, adam_t: opt.t, ...meta }) + '\n');
+}
+
+function loadState(dir: string, model: BaselineModel, opt: Adam): Record<string, unknown> {
+  const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Record<string, unknown>;
+  if (meta.format !== 'gle-backprop-baseline/1' || !existsSync(join(dir, BIN))) throw new UserError(`${dir}: not a backprop-baseline checkpoint`);
+  const buf = readFileSync(join(dir, BIN));
+  const f64 = new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  const parts: Arr[] = [...model.params().map((p) => p.value), ...opt.m, ...opt.v];
+  const n = parts.reduce((s, a) => s + a.length, 0);
+  if (f64.length !== n) throw new UserError(`${dir}: checkpoint holds ${f64.length} values, this model needs ${n}`);
+  let o = 0;
+  for (const a of parts) {
+    a.set(f64.subarray(o, o + a.length));
+    o += a.length;
+  }
+  opt.t = meta.adam_t as number;
+  return meta;
+}
+
+export const backpropTask: TaskFn = async (ctx: RunContext) => {
+  const p = ctx.params as unknown as BackpropParams;
+  if (!['mlp', 'tcn', 'gru'].includes(p.model)) throw new UserError(`model must be mlp, tcn or gru, got '${String(p.model)}'`);
+  const hidden = p.hidden ?? (p.model === 'gru' ? 6 : 100);
+  if (!Number.isInteger(hidden) || hidden <= 0) throw new UserError(`hidden must be a positive integer or null, got ${JSON.stringify(p.hidden)}`);
+  for (const k of ['channels', 'batch', 'totalSteps', 'evalEvery'] as const) {
+    if (!Number.isInteger(p[k]) || p[k] <= 0) throw new UserError(`${k} must be a positive integer, got ${JSON.stringify(p[k])}`);
+  }
+  if (!(p.lr > 0)) throw new UserError(`lr must be positive, got ${JSON.stringify(p.lr)}`);
+  const d = loadMnist1d({ length: 40, dir: p.data ?? undefined });
+  const L = d.length, C = 10;
+  const dtype: DType = p.dtype === 'float64' ? 'float64' : 'float32';
+  const model = createBaseline(p.model, { L, nClasses: C, hidden, channels: p.channels, maxB: Math.max(p.batch, d.nTest), dtype }, new Rng(ctx.seed));
+  const opt = new Adam(model.params(), p.lr, p.weightDecay);
+  const nParams = model.params().reduce((s, q) => s + q.value.length, 0);
+  const xb = alloc(dtype, p.batch * L);
+  const yb = new Uint8Array(p.batch);
+  const dLogits = alloc(dtype, p.batch * C);
+  const xTest = dtype === 'float64' ? Float64Array.from(d.xTest) : d.xTest;
+  const ckDir = join(ctx.dir, 'checkpoint');
+
+  let step = 0;
+  const curve: { step: number[]; acc: number[]; loss: number[] } = { step: [], acc: [], loss: [] };
+  if (ctx.resumeFrom) {
+    const meta = loadState(ctx.resumeFrom, model, opt);
+    step = (meta.step as number) + 1;
+    Object.assign(curve, meta.curve as typeof curve);
+    ctx.log(`resuming ${ctx.dir} at step ${step}`);
+  }
+  const evaluate = () => {
+    let loss = 0, correct = 0;
+    const chunk = d.nTest; // one pass over the whole test set, as train_model does
+    for (let s0 = 0; s0 < d.nTest; s0 += chunk) {
+      const B = Math.min(chunk, d.nTest - s0);
+      const logits = model.forward(xTest.subarray(s0 * L, (s0 + B) * L), B);
+      const r = crossEntropy(logits, d.yTest, s0, B, C, null);
+      loss += r.loss * B;
+      correct += r.correct;
+    }
+    return { acc: correct / d.nTest, loss: loss / d.nTest };
+  };
+
+  const bar = ctx.progress(p.totalSteps + 1 - step, `mnist1d ${p.model}`, 'steps', 50);
+  const t0 = performance.now();
+  let steps = 0, trainLoss = 0, trainCorrect = 0, trainN = 0;
+  let interrupted = false;
+  for (; step <= p.totalSteps; step++) {
+    if (step % 50 === 0) {
+      await ctx.breathe();
+      if (ctx.stopRequested()) {
+        interrupted = true;
+        break;
+      }
+    }
+    let bix = (step * p.batch) % d.nTrain;
+    for (let i = 0; i < p.batch; i++) {
+      // the stock slice x_train[bix : bix + B] is short at the end of the set when N is not a multiple of B;
+      // 4000 / 100 is exact, other batch sizes wrap around instead
+      if (bix + i >= d.nTrain) bix -= d.nTrain;
+      const s = bix + i;
+      xb.set(d.xTrain.subarray(s * L, (s + 1) * L), i * L);
+      yb[i] = d.yTrain[s];
+    }
+    const logits = model.forward(xb, p.batch);
+    const r = crossEntropy(logits, yb, 0, p.batch, C, dLogits);
+    if (!Number.isFinite(r.loss)) throw new UserError(`training diverged at step ${step} (loss ${r.loss}); try a smaller lr`);
+    model.backward(dLogits, p.batch);
+    opt.step();
+    trainLoss += r.loss;
+    trainCorrect += r.correct;
+    trainN += p.batch;
+    steps++;
+    bar.update(steps);
+    if (step % p.evalEvery === 0 || step === p.totalSteps) {
+      const ev = evaluate();
+      curve.step.push(step);
+      curve.acc.push(ev.acc);
+      curve.loss.push(ev.loss);
+      const epoch = ((step + 1) * p.batch) / d.nTrain;
+      ctx.metrics.append({ kind: 'train', step, epoch, loss: trainLoss / Math.max(1, trainN / p.batch), acc: trainCorrect / Math.max(1, trainN), wall_s: (performance.now() - t0) / 1000 });
+      ctx.metrics.append({ kind: 'eval', step, epoch, split: 'test', acc: ev.acc, loss: ev.loss });
+      trainLoss = trainCorrect = trainN = 0;
+      saveState(ckDir, model, opt, { step, curve, model: p.model });
+    }
+  }
+  bar.stop();
+  if (interrupted) ctx.log(`stopped at step ${step}; resume with --resume ${ctx.dir}`);
+  const final: Record<string, number> = { steps: Math.min(step, p.totalSteps), params: nParams };
+  if (curve.acc.length) {
+    final.test_acc = curve.acc[curve.acc.length - 1];
+    final.test_loss = curve.loss[curve.loss.length - 1];
+    final.best_test_acc = Math.max(...curve.acc);
+  }
+  if (curve.step.length > 1) {
+    ctx.figure('accuracy', await lineChartSvg({ title: `MNIST-1D ${p.model}: test accuracy`, xLabel: 'step', yLabel: 'accuracy', series: [{ name: 'test', x: curve.step, y: curve.acc }] }));
+  }
+  return { final, steps };
+};

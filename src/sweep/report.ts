@@ -1,0 +1,159 @@
+/**
+ * `gle report SWEEP_DIR` (Node only): one line per setting (rows with the same label), mean ± sd over its seeds of
+ * the final metric and of the best value over training (std with ddof = 0, as numpy's default and the papers'
+ * plotting code), n, the mean wall time per run, the paper's value where the sweep file gives one (`paper:`), and the
+ * rows that are missing (not finished) with their state. Writes report.md, report.csv and a figure of the mean
+ * learning curve per setting into the output directory.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadRun, runResult, stats, type Stats } from '../report/aggregate.js';
+import { csvLine, writeAtomic } from '../report/metrics.js';
+import { lineChartSvg, type LineSeries } from '../report/plot.js';
+import { saveFigure } from '../report/figures.js';
+import { loadSweep, rowDir, rowStatus, type RowStatus } from './dir.js';
+
+export interface SettingReport {
+  label: string;
+  experiment: string;
+  paper: string | null;
+  seeds: number[];
+  finals: number[];
+  final: Stats;
+  best: Stats;
+  wall: Stats;
+  missing: Array<{ index: number; seed: number; status: RowStatus }>;
+  curve: { x: number[]; y: number[]; xLabel: string } | null;
+}
+
+export interface SweepReport {
+  name: string;
+  dir: string;
+  metric: string;
+  split: string;
+  settings: SettingReport[];
+  rows: number;
+  done: number;
+  /** sum of the finished runs' wall times */
+  cpuSeconds: number;
+}
+
+export function isSweepDir(dir: string): boolean {
+  return existsSync(join(dir, 'sweep.json'));
+}
+
+export function aggregateSweep(dir: string, metric = 'acc', split = 'test'): SweepReport {
+  const sw = loadSweep(dir);
+  const by = new Map<string, SettingReport>();
+  let done = 0, cpu = 0;
+  const acc = new Map<string, { best: number[]; wall: number[]; curves: Array<{ x: number[]; y: number[]; xLabel: string }> }>();
+  for (const row of sw.rows) {
+    let s = by.get(row.label);
+    if (!s) {
+      s = { label: row.label, experiment: row.experiment, paper: row.paper ?? null, seeds: [], finals: [], final: stats([]), best: stats([]), wall: stats([]), missing: [], curve: null };
+      by.set(row.label, s);
+      acc.set(row.label, { best: [], wall: [], curves: [] });
+    }
+    const st = rowStatus(sw.dir, row.index);
+    if (st !== 'done') {
+      s.missing.push({ index: row.index, seed: row.seed, status: st });
+      continue;
+    }
+    done++;
+    const run = loadRun(rowDir(sw.dir, row.index));
+    const r = runResult(run, metric, split);
+    s.seeds.push(row.seed);
+    s.finals.push(r.final);
+    const fin = (run.summary?.final ?? {}) as Record<string, number>;
+    const bestKey = `best_${split}_${metric}`;
+    const best = typeof fin[bestKey] === 'number' ? fin[bestKey] : r.curve.y.length ? Math.max(...r.curve.y) : r.final;
+    const a = acc.get(row.label)!;
+    a.best.push(best);
+    const w = typeof run.summary?.wall_s === 'number' ? (run.summary.wall_s as number) : NaN;
+    if (Number.isFinite(w)) {
+      a.wall.push(w);
+      cpu += w;
+    }
+    a.curves.push(r.curve);
+  }
+  for (const s of by.values()) {
+    const a = acc.get(s.label)!;
+    s.final = stats(s.finals);
+    s.best = stats(a.best);
+    s.wall = stats(a.wall);
+    // mean curve over the seeds at the x values all of them share
+    const cs = a.curves;
+    if (cs.length) {
+      const xs = cs[0].x.filter((x) => cs.every((c) => c.x.includes(x)));
+      s.curve = { xLabel: cs[0].xLabel, x: xs, y: xs.map((x) => cs.reduce((a, c) => a + c.y[c.x.indexOf(x)], 0) / cs.length) };
+    }
+  }
+  return { name: sw.name, dir: sw.dir, metric, split, settings: [...by.values()], rows: sw.rows.length, done, cpuSeconds: cpu };
+}
+
+function pctLike(r: SweepReport): boolean {
+  return /acc/i.test(r.metric) && r.settings.every((s) => s.finals.every((v) => v >= 0 && v <= 1));
+}
+
+function ms(s: Stats, pct: boolean): string {
+  if (!s.n) return '-';
+  const f = (v: number) => (pct ? (100 * v).toFixed(2) : Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5 ? v.toExponential(3) : v.toPrecision(5));
+  return `${f(s.mean)} ± ${f(s.std)}`;
+}
+
+function missingText(s: SettingReport): string {
+  return s.missing.map((m) => `#${m.index} (seed ${m.seed}, ${m.status})`).join(', ');
+}
+
+export function sweepMarkdown(r: SweepReport, figure: string | null): string {
+  const pct = pctLike(r);
+  const unit = pct ? ' [%]' : '';
+  const hasPaper = r.settings.some((s) => s.paper);
+  const head = ['setting', 'experiment', 'n', `final ${r.split} ${r.metric}${unit}`, `best over training${unit}`, ...(hasPaper ? ['paper'] : []), 'wall per run [s]', 'missing rows'];
+  const lines = [
+    `# Sweep ${r.name}`,
+    '',
+    `${r.done} of ${r.rows} rows finished; mean ± sd over seeds, sd with ddof = 0 (numpy's default); ${r.dir}`,
+    '',
+    `| ${head.join(' | ')} |`,
+    `|${head.map((h, i) => (i < 2 || h === 'missing rows' || h === 'paper' ? '---' : '---:')).join('|')}|`,
+    ...r.settings.map((s) => `| ${[s.label, s.experiment, String(s.final.n), ms(s.final, pct), ms(s.best, pct), ...(hasPaper ? [s.paper ?? ''] : []), s.wall.n ? s.wall.mean.toFixed(1) : '-', missingText(s) || 'none'].join(' | ')} |`),
+    '',
+    `Sum of the finished runs' wall times: ${(r.cpuSeconds / 3600).toFixed(2)} h.`,
+    '',
+  ];
+  if (figure) lines.push(`![mean learning curve per setting](${figure})`, '');
+  return lines.join('\n');
+}
+
+export function sweepCsv(r: SweepReport): string {
+  const rows = [['setting', 'experiment', 'n', 'final_mean', 'final_std_ddof0', 'best_mean', 'best_std_ddof0', 'paper', 'wall_mean_s', 'seeds', 'finals', 'missing_rows'].join(',')];
+  for (const s of r.settings) {
+    rows.push(
+      csvLine([s.label, s.experiment, s.final.n, s.final.mean, s.final.std, s.best.mean, s.best.std, s.paper ?? '', s.wall.n ? s.wall.mean : '', s.seeds.join(' '), s.finals.join(' '), s.missing.map((m) => m.index).join(' ')]).replace(/\n$/, ''),
+    );
+  }
+  return rows.join('\n') + '\n';
+}
+
+export async function writeSweepReport(dir: string, outDir: string, o: { metric?: string; split?: string; figures?: boolean } = {}): Promise<{ text: string; files: string[] }> {
+  const r = aggregateSweep(dir, o.metric ?? 'acc', o.split ?? 'test');
+  mkdirSync(outDir, { recursive: true });
+  const files: string[] = [];
+  let fig: string | null = null;
+  const withCurves = r.settings.filter((s) => s.curve && s.curve.x.length > 1);
+  if (o.figures !== false && withCurves.length) {
+    const pct = pctLike(r);
+    const series: LineSeries[] = withCurves.map((s) => ({ name: s.label, x: s.curve!.x, y: s.curve!.y.map((v) => (pct ? 100 * v : v)) }));
+    const svg = await lineChartSvg({ title: `${r.name}: mean ${r.split} ${r.metric} per setting`, xLabel: withCurves[0].curve!.xLabel, yLabel: `${r.split} ${r.metric}${pct ? ' [%]' : ''}`, series });
+    mkdirSync(join(outDir, 'figures'), { recursive: true });
+    const f = saveFigure(join(outDir, 'figures'), 'sweep-curves', svg);
+    files.push(f.svg, f.png);
+    fig = 'figures/sweep-curves.svg';
+  }
+  const md = sweepMarkdown(r, fig);
+  writeAtomic(join(outDir, 'report.md'), md);
+  writeAtomic(join(outDir, 'report.csv'), sweepCsv(r));
+  files.unshift(join(outDir, 'report.md'), join(outDir, 'report.csv'));
+  return { text: md, files };
+}

@@ -1,0 +1,81 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Rng } from '../src/util/rng.js';
+import { createBaseline, crossEntropy, Adam, type BaselineKind } from '../src/baselines/models.js';
+import { runExperiment } from '../src/experiments/runner.js';
+
+/** Analytic gradients of the mean CE against central finite differences, in float64, for every parameter entry. */
+function checkGradients(kind: BaselineKind, L: number, hidden: number, channels: number, B: number, seed: number) {
+  const rng = new Rng(seed);
+  const model = createBaseline(kind, { L, nClasses: 4, hidden, channels, maxB: B, dtype: 'float64' }, rng);
+  const x = new Float64Array(B * L);
+  for (let i = 0; i < x.length; i++) x[i] = rng.normal();
+  const y = Uint8Array.from({ length: B }, (_, i) => i % 4);
+  const d = new Float64Array(B * 4);
+  const loss = () => crossEntropy(model.forward(x, B), y, 0, B, 4, null).loss;
+  crossEntropy(model.forward(x, B), y, 0, B, 4, d);
+  model.backward(d, B);
+  let checked = 0, worst = 0;
+  for (const p of model.params()) {
+    const g = Float64Array.from(p.grad);
+    for (let i = 0; i < p.value.length; i++) {
+      const v = p.value[i], h = 1e-6;
+      p.value[i] = v + h;
+      const lp = loss();
+      p.value[i] = v - h;
+      const lm = loss();
+      p.value[i] = v;
+      const fd = (lp - lm) / (2 * h);
+      const err = Math.abs(fd - g[i]) / Math.max(1e-4, Math.abs(fd) + Math.abs(g[i]));
+      worst = Math.max(worst, err);
+      assert.ok(err < 1e-5, `${kind} ${p.name}[${i}]: analytic ${g[i]} vs finite difference ${fd}`);
+      checked++;
+    }
+  }
+  return { checked, worst };
+}
+
+test('baselines: GRU (both directions, all 4 tensors each) backward matches finite differences', () => {
+  const r = checkGradients('gru', 9, 4, 0, 3, 11);
+  assert.equal(r.checked, 2 * (3 * 4 * 1 + 3 * 4 * 4 + 2 * 3 * 4) + (2 * 4 * 9) * 4 + 4);
+});
+
+test('baselines: MLP (with its residual) and ConvBase backward match finite differences', () => {
+  checkGradients('mlp', 10, 7, 0, 3, 5);
+  // L = 23: conv lengths 11, 6, 3 — padding touches both ends, and the strides skip positions
+  checkGradients('tcn', 23, 0, 3, 2, 6);
+});
+
+test('baselines: stock shapes have the stock parameter counts', () => {
+  const count = (k: BaselineKind, hidden: number) =>
+    createBaseline(k, { L: 40, nClasses: 10, hidden, channels: 25, maxB: 1, dtype: 'float32' }, new Rng(0))
+      .params()
+      .reduce((s, p) => s + p.value.length, 0);
+  assert.equal(count('mlp', 100), 15210);
+  assert.equal(count('tcn', 0), 5210);
+  assert.equal(count('gru', 6), 5134);
+});
+
+test('baselines: Adam matches the closed form of its first step (lr per coordinate, sign of the gradient)', () => {
+  const p = { name: 'w', value: new Float64Array([1, -2, 0.5]), grad: new Float64Array([0.3, -4, 0]) };
+  const opt = new Adam([p], 0.1);
+  opt.step();
+  // first step: m̂ = g, v̂ = g², so Δ = -lr · g / (|g| + eps)
+  assert.ok(Math.abs(p.value[0] - 0.9) < 1e-6 && Math.abs(p.value[1] - -1.9) < 1e-6 && p.value[2] === 0.5);
+});
+
+test('baselines: a short MLP run learns MNIST-1D above chance and resumes to the same result', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'gle-bl-'));
+  const set = ['model="mlp"', 'totalSteps=300', 'evalEvery=100'];
+  const full = await runExperiment({ experiment: 'mnist1d-baseline', seed: 3, out, set, progress: 'off' });
+  assert.ok(full.final.test_acc > 0.35, `test acc ${full.final.test_acc}`);
+  // a run stopped after its first evaluation and resumed ends exactly where the uninterrupted one did
+  const out2 = mkdtempSync(join(tmpdir(), 'gle-bl-'));
+  await runExperiment({ experiment: 'mnist1d-baseline', seed: 3, out: out2, set: ['model="mlp"', 'totalSteps=100', 'evalEvery=100'], progress: 'off' });
+  const res = await runExperiment({ experiment: '', resume: out2, set: ['totalSteps=300'], progress: 'off' });
+  assert.equal(res.final.test_acc, full.final.test_acc);
+  assert.deepEqual(readFileSync(join(out2, 'checkpoint', 'state.bin')), readFileSync(join(out, 'checkpoint', 'state.bin')));
+});
