@@ -30,3 +30,4 @@ export { Rng } from './util/rng.js';
 export * as spiking from './spiking/index.js';
 export * from './learn/alignment.js';
 export { UserError } from './util/errors.js';
+export { LAGLINE_TEACHER, lagLineSpec, type LagLineSpecOptions } from './experiments/teachers.js';

@@ -4,20 +4,10 @@
 import type { NetworkSpecInput } from '../model/spec.js';
 import type { ClassifyParams, ExperimentDef, TeacherStudentParams } from './types.js';
 import { SAL_EXPERIMENTS } from './sal.js';
+import { lagLineSpec } from './teachers.js';
 
 // ---------------------------------------------------------------- LagLine [§2.1]
-const laglineTeacher: NetworkSpecInput = {
-  name: 'lagline-teacher',
-  input_size: 1,
-  dt: 0.01,
-  loss: 'mse',
-  beta: 0.01,
-  prospective_errors: false,
-  layers: [
-    { size: 1, phi: 'softplus', bias: false, tau_m: 1, tau_r: 0.1, gamma: 1, learn_tau: true, init: { weight: [[1]] } },
-    { size: 1, phi: 'softplus', bias: false, tau_m: 2, tau_r: 0.1, gamma: 1, learn_tau: true, init: { weight: [[2]] } },
-  ],
-};
+const laglineTeacher: NetworkSpecInput = lagLineSpec({ dt: 0.01, beta: 0.01 });
 
 const lagline: ExperimentDef<TeacherStudentParams> = {
   name: 'lagline',
