@@ -31,3 +31,4 @@ export * as spiking from './spiking/index.js';
 export * from './learn/alignment.js';
 export { setMemoryLimit, memoryLimit, estimateNetworkBytes } from './model/memory.js';
 export { UserError } from './util/errors.js';
+export { LAGLINE_TEACHER, lagLineSpec, type LagLineSpecOptions } from './experiments/teachers.js';

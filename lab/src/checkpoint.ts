@@ -1,6 +1,5 @@
 /** Checkpoints as the CLI writes them: spec.json + model.safetensors (layer_<i>.weight/bias/tau_m/tau_r). */
-import { decodeSafetensors, encodeSafetensors, type SafeTensor } from '../../src/io/safetensors.js';
-import { type NetworkSpecInput, parseSpec } from '../../src/model/spec.js';
+import { decodeSafetensors, encodeSafetensors, parseSpec, type NetworkSpecInput, type SafeTensor } from 'gle/core';
 import type { TensorMsg } from './protocol.js';
 
 export function encodeCheckpoint(spec: NetworkSpecInput, tensors: TensorMsg[]): { specJson: string; model: Uint8Array } {

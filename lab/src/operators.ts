@@ -4,8 +4,7 @@
  * error neuron's path (τm and τr swapped), plus the same gains and phases measured by simulating the discrete GLE
  * neuron of the project's core (a single linear 1→1 layer) on sine inputs.
  */
-import { JsBackend } from '../../src/kernels/js/index.js';
-import { GLENetwork } from '../../src/model/network.js';
+import { GLENetwork, JsBackend } from 'gle/core';
 
 export interface Response {
   gain: number;

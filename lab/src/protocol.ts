@@ -1,6 +1,6 @@
 /** Messages between the page (main thread) and the simulation worker. */
 import type { ChainParams } from './sim/chain.js';
-import type { NetworkSpecInput } from '../../src/model/spec.js';
+import type { NetworkSpecInput } from 'gle/core';
 
 export interface TensorMsg {
   name: string;

@@ -2,9 +2,7 @@
  * The simulation worker: runs the LagLine chain and the MNIST-1D stream with the project's core (../../src),
  * and posts decimated records to the page once per tick (~60 Hz) so that the main thread only draws.
  */
-import { createBackend, JsBackend, type Backend, type DType } from '../../src/kernels/index.js';
-import { parseNpy } from '../../src/io/npy.js';
-import { parseSpec } from '../../src/model/spec.js';
+import { createBackend, JsBackend, parseNpy, parseSpec, type Backend, type DType } from 'gle/core';
 import { CHAIN_NF, ChainSim } from './sim/chain.js';
 import { DEFAULT_MNIST_SPEC, type Mnist1dArrays, MnistSim, loadTensors } from './sim/mnist.js';
 import type { FromWorker, TensorMsg, ToWorker } from './protocol.js';

@@ -6,19 +6,9 @@ import type { ClassifyParams, ExperimentDef, TeacherStudentParams } from './type
 import { SAL_EXPERIMENTS } from './sal.js';
 import type { BackpropParams } from '../baselines/task.js';
 
+import { lagLineSpec } from './teachers.js';
 // ---------------------------------------------------------------- LagLine [§2.1]
-const laglineTeacher: NetworkSpecInput = {
-  name: 'lagline-teacher',
-  input_size: 1,
-  dt: 0.01,
-  loss: 'mse',
-  beta: 0.01,
-  prospective_errors: false,
-  layers: [
-    { size: 1, phi: 'softplus', bias: false, tau_m: 1, tau_r: 0.1, gamma: 1, learn_tau: true, init: { weight: [[1]] } },
-    { size: 1, phi: 'softplus', bias: false, tau_m: 2, tau_r: 0.1, gamma: 1, learn_tau: true, init: { weight: [[2]] } },
-  ],
-};
+const laglineTeacher: NetworkSpecInput = lagLineSpec({ dt: 0.01, beta: 0.01 });
 
 const lagline: ExperimentDef<TeacherStudentParams> = {
   name: 'lagline',

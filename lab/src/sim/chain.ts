@@ -1,14 +1,10 @@
 /**
- * LagLine teacher–student chain (paper Fig. 5): a 1→1→1 softplus chain without bias. The teacher (w = (1, 2),
- * τ_m = (1, 2), τ_r = 0.1, γ = 1, instantaneous errors, no target) produces the target; the student starts from
+ * LagLine teacher–student chain (paper Fig. 5): a 1→1→1 softplus chain without bias. The teacher (gle/core's
+ * LAGLINE_TEACHER, instantaneous errors, no target; its τ_m adjustable here) produces the target; the student starts from
  * random w, τ_m ~ U[0,1) (clamped to ≥ 0.1) and learns w and τ_m online with Adam, using prospective errors (GLE)
  * or instantaneous errors (BP). Browser-safe; used by the lab's worker and by tests.
  */
-import type { Backend } from '../../../src/kernels/types.js';
-import { GLENetwork } from '../../../src/model/network.js';
-import type { NetworkSpecInput } from '../../../src/model/spec.js';
-import { Learner } from '../../../src/learn/learner.js';
-import { Rng } from '../../../src/util/rng.js';
+import { GLENetwork, LAGLINE_TEACHER, Learner, Rng, lagLineSpec, type Backend, type NetworkSpecInput } from 'gle/core';
 
 export type ChainMode = 'gle' | 'bp';
 export type ChainInput = 'square' | 'sines';
@@ -29,8 +25,8 @@ export const CHAIN_DEFAULTS: ChainParams = {
   lr: 1e-4,
   beta: 0.01,
   dt: 0.01,
-  teacherTau0: 1,
-  teacherTau1: 2,
+  teacherTau0: LAGLINE_TEACHER.tauM[0],
+  teacherTau1: LAGLINE_TEACHER.tauM[1],
   input: 'square',
   seed: 0,
 };
@@ -43,24 +39,9 @@ export const CHAIN_NF = CHAIN_FIELDS.length;
 
 export function chainSpec(p: { dt: number; beta: number; lr: number }, teacher: boolean, w: [number, number], tau: [number, number], prospective: boolean): NetworkSpecInput {
   return {
-    name: teacher ? 'lagline-teacher' : 'lagline-student',
-    input_size: 1,
-    dt: p.dt,
+    ...lagLineSpec({ name: teacher ? 'lagline-teacher' : 'lagline-student', dt: p.dt, beta: p.beta, weight: w, tauM: tau, prospective, learnTau: !teacher }),
     dtype: 'float64',
     seed: 0,
-    loss: 'mse',
-    beta: p.beta,
-    prospective_errors: prospective,
-    layers: [0, 1].map((i) => ({
-      size: 1,
-      phi: 'softplus',
-      bias: false,
-      tau_m: tau[i],
-      tau_r: TAU_MIN,
-      gamma: 1,
-      learn_tau: !teacher,
-      init: { weight: [[w[i]]] },
-    })),
     optimizer: teacher ? null : { type: 'adam', lr: p.lr },
     clamp_tau_min: teacher ? null : TAU_MIN,
   };
@@ -119,7 +100,7 @@ export class ChainSim {
       w = [rng.uniform(), rng.uniform()];
       tau = [Math.max(TAU_MIN, rng.uniform()), Math.max(TAU_MIN, rng.uniform())];
     }
-    this.teacher = new GLENetwork(chainSpec(p, true, [1, 2], [p.teacherTau0, p.teacherTau1], false), this.backend);
+    this.teacher = new GLENetwork(chainSpec(p, true, [...LAGLINE_TEACHER.weight], [p.teacherTau0, p.teacherTau1], false), this.backend);
     this.teacher.training = false;
     this.student = new GLENetwork(chainSpec(p, false, w, tau, p.mode === 'gle'), this.backend);
     this.learner = new Learner(this.student);

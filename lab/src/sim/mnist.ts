@@ -3,11 +3,7 @@
  * target for the whole sample, one optimiser step per dt-step, logits summed over the sample for the readout.
  * No state reset between samples. Browser-safe; used by the lab's worker and by tests.
  */
-import type { Backend } from '../../../src/kernels/types.js';
-import { GLENetwork } from '../../../src/model/network.js';
-import { type NetworkSpecInput, type ResolvedSpec, parseSpec } from '../../../src/model/spec.js';
-import { Learner } from '../../../src/learn/learner.js';
-import { Rng } from '../../../src/util/rng.js';
+import { GLENetwork, Learner, Rng, parseSpec, type Backend, type NetworkSpecInput, type ResolvedSpec } from 'gle/core';
 
 export interface Mnist1dArrays {
   x: Float32Array;
