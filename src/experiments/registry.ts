@@ -5,8 +5,8 @@ import type { NetworkSpecInput } from '../model/spec.js';
 import type { ClassifyParams, ExperimentDef, TeacherStudentParams } from './types.js';
 import { SAL_EXPERIMENTS } from './sal.js';
 import type { BackpropParams } from '../baselines/task.js';
-
 import { lagLineSpec } from './teachers.js';
+
 // ---------------------------------------------------------------- LagLine [§2.1]
 const laglineTeacher: NetworkSpecInput = lagLineSpec({ dt: 0.01, beta: 0.01 });
 
