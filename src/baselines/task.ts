@@ -8,11 +8,10 @@
  * A checkpoint (parameters, Adam moments, step, curve) is written to RUN/checkpoint at every evaluation, so
  * `gle run --resume RUN` continues exactly where it stopped (the batch order depends on the step only).
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../util/rng.js';
 import { UserError } from '../util/errors.js';
-import { writeFileAtomic } from '../io/files.js';
 import { loadMnist1d } from '../data/mnist1d-files.js';
 import { lineChartSvg } from '../report/plot.js';
 import type { RunContext, TaskFn } from '../experiments/runner.js';
@@ -38,8 +37,8 @@ export interface BackpropParams {
 
 const BIN = 'state.bin';
 
-function saveState(dir: string, model: BaselineModel, opt: Adam, meta: Record<string, unknown>): void {
-  mkdirSync(dir, { recursive: true });
+/** The checkpoint's files: every parameter and Adam moment as one float64 blob, and its meta (written last). */
+function stateFiles(model: BaselineModel, opt: Adam, info: { step: number; curve: unknown; model: string }): { files: Record<string, Uint8Array>; meta: Record<string, unknown> & { extra: Record<string, unknown> } } {
   const parts: Arr[] = [...model.params().map((p) => p.value), ...opt.m, ...opt.v];
   const n = parts.reduce((s, a) => s + a.length, 0);
   const f64 = new Float64Array(n);
@@ -48,9 +47,7 @@ function saveState(dir: string, model: BaselineModel, opt: Adam, meta: Record<st
     f64.set(a, o);
     o += a.length;
   }
-  writeFileAtomic(join(dir, BIN), new Uint8Array(f64.buffer));
-  // meta.json last: a checkpoint exists once its meta does
-  writeFileAtomic(join(dir, 'meta.json'), JSON.stringify({ format: 'gle-backprop-baseline/1', values: n, adam_t: opt.t, ...meta }) + '\n');
+  return { files: { [BIN]: new Uint8Array(f64.buffer) }, meta: { format: 'gle-backprop-baseline/1', values: n, adam_t: opt.t, ...info, extra: { step: info.step } } };
 }
 
 function loadState(dir: string, model: BaselineModel, opt: Adam): Record<string, unknown> {
@@ -89,7 +86,6 @@ export const backpropTask: TaskFn = async (ctx: RunContext) => {
   const yb = new Uint8Array(p.batch);
   const dLogits = alloc(dtype, p.batch * C);
   const xTest = dtype === 'float64' ? Float64Array.from(d.xTest) : d.xTest;
-  const ckDir = join(ctx.dir, 'checkpoint');
 
   let step = 0;
   const curve: { step: number[]; acc: number[]; loss: number[] } = { step: [], acc: [], loss: [] };
@@ -152,7 +148,8 @@ export const backpropTask: TaskFn = async (ctx: RunContext) => {
       ctx.metrics.append({ kind: 'train', step, epoch, loss: trainLoss / Math.max(1, trainN / p.batch), acc: trainCorrect / Math.max(1, trainN), wall_s: (performance.now() - t0) / 1000 });
       ctx.metrics.append({ kind: 'eval', step, epoch, split: 'test', acc: ev.acc, loss: ev.loss });
       trainLoss = trainCorrect = trainN = 0;
-      saveState(ckDir, model, opt, { step, curve, model: p.model });
+      const ck = stateFiles(model, opt, { step, curve, model: p.model });
+      ctx.saveCheckpointFiles(ck.files, ck.meta);
     }
   }
   bar.stop();

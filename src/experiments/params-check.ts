@@ -107,5 +107,5 @@ export const RESUMABLE_SETS: Partial<Record<string, string[]>> & Record<Experime
   classify: ['epochs', 'checkpointEvery', 'data', 'featureCache', 'evalTrain'],
   'teacher-student': ['analysisSteps'],
   spiking: [],
-  backprop: [],
+  backprop: ['totalSteps', 'evalEvery'],
 };

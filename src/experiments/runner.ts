@@ -25,7 +25,7 @@ import { createProgress, type Progress } from '../report/progress.js';
 import { saveFigure } from '../report/figures.js';
 import { UserError } from '../util/errors.js';
 import { readJsonFile, writeFileAtomic } from '../io/files.js';
-import { readCheckpoint, recoverCheckpoint, saveCheckpoint, type CheckpointPart } from '../io/checkpoint.js';
+import { recoverCheckpoint, saveCheckpoint, saveCheckpointFiles, type CheckpointPart } from '../io/checkpoint.js';
 import type { GLENetwork } from '../model/network.js';
 import type { Learner } from '../learn/learner.js';
 import { findExperiment, EXPERIMENTS } from './registry.js';
@@ -60,6 +60,11 @@ export interface RunContext {
    * number of metric records so far is stored with it so a resume can cut the log back to this point.
    */
   saveCheckpoint(net: GLENetwork, learner: Learner | null, extra: Record<string, unknown>, parts?: Record<string, CheckpointPart>): void;
+  /**
+   * Save a task's own checkpoint files (DIR/checkpoint, atomically as a whole, `meta.json` written last from `meta`);
+   * `meta.extra` gets the number of metric records so far, and should carry `step` (and `epoch`) for the record.
+   */
+  saveCheckpointFiles(files: Record<string, Uint8Array | string>, meta: Record<string, unknown> & { extra?: Record<string, unknown> }): void;
   /** whether a periodic checkpoint is due (--checkpoint-seconds since the last one) */
   checkpointDue(): boolean;
   /** Stop the run (DivergenceError, exit 3) if `loss` or anything in `net` is not finite. */
@@ -232,10 +237,13 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
       const ckDir = join(dir, 'checkpoint');
       if (recoverCheckpoint(ckDir)) {
         resumeFrom = ckDir;
-        const ck = readCheckpoint(ckDir);
-        const ex = (ck.meta?.extra ?? {}) as Record<string, unknown>;
+        // only meta.json here (any task's checkpoint has one, with `extra`); the task itself loads and checks the rest
+        const meta = readJsonFile(join(ckDir, 'meta.json'));
+        if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw new UserError(`checkpoint ${ckDir}: meta.json must hold a JSON object`);
+        const m = meta as { extra?: unknown; steps?: unknown };
+        const ex = (typeof m.extra === 'object' && m.extra !== null ? m.extra : {}) as Record<string, unknown>;
         if (typeof ex.metrics_records === 'number') keepRecords = ex.metrics_records;
-        resumeAt = { step: typeof ex.step === 'number' ? ex.step : ck.meta?.steps ?? 0, ...(typeof ex.epoch === 'number' ? { epoch: ex.epoch } : {}) };
+        resumeAt = { step: typeof ex.step === 'number' ? ex.step : typeof m.steps === 'number' ? m.steps : 0, ...(typeof ex.epoch === 'number' ? { epoch: ex.epoch } : {}) };
       } else {
         keepRecords = 0;
         resumeAt = { step: 0 };
@@ -317,6 +325,13 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
       started = true;
       lastCk = performance.now();
       ckStep = typeof extra.epoch === 'number' ? `epoch ${extra.epoch}` : `step ${String(extra.step ?? net.steps)}`;
+    },
+    saveCheckpointFiles: (files, meta) => {
+      const extra: Record<string, unknown> = { ...(meta.extra ?? {}), metrics_records: log.length };
+      saveCheckpointFiles(ckDir, [['', { ...files, 'meta.json': JSON.stringify({ ...meta, extra }) + '\n' }]]);
+      started = true;
+      lastCk = performance.now();
+      ckStep = typeof extra.epoch === 'number' ? `epoch ${String(extra.epoch)}` : `step ${String(extra.step ?? '?')}`;
     },
     checkpointDue: () => performance.now() - lastCk >= ckEvery * 1000,
     guard: (loss, net, learner, at) =>

@@ -127,17 +127,28 @@ export function saveCheckpoint(
   extra: Record<string, unknown> = {},
   parts: Record<string, CheckpointPart> = {},
 ): void {
+  const all: [string, Record<string, Uint8Array | string>][] = [['', checkpointFiles(net, learner, extra)]];
+  for (const [sub, p] of Object.entries(parts)) {
+    if (!/^[A-Za-z0-9_-]+$/.test(sub)) throw new Error(`checkpoint part name '${sub}' is not a plain name`);
+    all.push([sub, checkpointFiles(p.net, p.learner ?? null, p.extra ?? {})]);
+  }
+  saveCheckpointFiles(dir, all);
+}
+
+/**
+ * Write a checkpoint directory atomically as a whole: the files (`meta.json` last in each folder) go into a staging
+ * folder beside `dir`, the current `dir` is moved aside, the staging folder renamed into place, then the old one
+ * removed; `recoverCheckpoint` undoes a save cut off between the two renames. `parts` lists [sub-folder ('' for
+ * `dir` itself), files]. Tasks with their own checkpoint contents (e.g. the backprop baselines) use this directly;
+ * their `meta.json` carries `extra` like a network checkpoint's, so the runner can resume them the same way.
+ */
+export function saveCheckpointFiles(dir: string, all: [string, Record<string, Uint8Array | string>][]): void {
   const parent = dirname(dir);
   const name = basename(dir);
   mkdirSync(parent, { recursive: true });
   const tag = `${process.pid}-${Date.now()}-${stageCounter++}`;
   const stage = join(parent, `.${name}.new-${tag}`);
   const old = join(parent, `.${name}.old-${tag}`);
-  const all: [string, Record<string, Uint8Array | string>][] = [['', checkpointFiles(net, learner, extra)]];
-  for (const [sub, p] of Object.entries(parts)) {
-    if (!/^[A-Za-z0-9_-]+$/.test(sub)) throw new Error(`checkpoint part name '${sub}' is not a plain name`);
-    all.push([sub, checkpointFiles(p.net, p.learner ?? null, p.extra ?? {})]);
-  }
   try {
     testPause();
     mkdirSync(stage);
@@ -148,7 +159,9 @@ export function saveCheckpoint(
         mkdirSync(d);
       }
       // meta.json last, so a staging directory with a meta.json has all its files
-      for (const f of ['spec.json', 'model.safetensors', 'meta.json']) {
+      const names = Object.keys(files).filter((f) => f !== 'meta.json');
+      if ('meta.json' in files) names.push('meta.json');
+      for (const f of names) {
         testPause();
         writeFileAtomic(join(d, f), files[f]);
       }

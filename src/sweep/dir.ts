@@ -13,7 +13,7 @@
  * checkpoint to resume from, `started` when it has a run directory without a checkpoint (it starts over), else
  * `pending`.
  */
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UserError } from '../util/errors.js';
@@ -87,6 +87,8 @@ export function rowStatus(dir: string, index: number): RowStatus {
     }
   }
   if (existsSync(join(rd, 'checkpoint', 'meta.json'))) return 'partial';
+  // a save cut off between its two renames leaves the previous checkpoint aside (restored on resume)
+  if (existsSync(rd) && readdirSync(rd).some((f) => f.startsWith('.checkpoint.old-'))) return 'partial';
   if (existsSync(join(rd, 'config.json'))) return 'started';
   return 'pending';
 }

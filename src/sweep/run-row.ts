@@ -27,8 +27,10 @@ export async function runRow(dir: string, index: number, opts: { progress?: 'aut
     const out = rowDir(sw.dir, index);
     const t0 = Date.now();
     const common = { backend: row.backend, progress: opts.progress ?? 'off', maxSeconds: opts.maxSeconds };
+    // a row with a run directory (with or without a checkpoint yet) continues through --resume: the runner restores
+    // the checkpoint (or starts over from step 0 with the same config), cuts the metrics back, and keeps the lock
     const summary =
-      status === 'partial'
+      status === 'partial' || status === 'started'
         ? await runExperiment({ experiment: row.experiment, resume: out, ...common })
         : await runExperiment({ experiment: row.experiment, seed: row.seed, quick: row.quick, set: row.set, out, dtype: row.dtype, ...common });
     if (!summary.interrupted) {
