@@ -95,7 +95,7 @@ test('gle eval scores a CLI-trained MNIST-1D checkpoint on the test split', () =
 });
 
 test('gle eval --data scores a speech checkpoint on the val and test splits of a Speech Commands folder', () => {
-  const speech = new URL('../../shared/data/speech-commands-synth', import.meta.url).pathname;
+  const speech = new URL('./fixtures/speech-commands-mini', import.meta.url).pathname;
   const run = join(dir, 'gsc-small-run');
   const t = gle('run', 'gsc-small', '--quick', '--data', speech, '--out', run, '--set', `featureCache=${JSON.stringify(join(dir, 'fcache'))}`, '--set', 'epochs=1');
   assert.equal(t.code, 0, t.err);

@@ -1,5 +1,5 @@
 /**
- * The experiments, as data. Numbers follow the reference (../shared/docs/reference-gle.md, section in brackets).
+ * The experiments, as data. Numbers follow the reference (the GLE paper and its code; section of the project's reference notes in brackets).
  */
 import type { NetworkSpecInput } from '../model/spec.js';
 import type { ClassifyParams, ExperimentDef, TeacherStudentParams } from './types.js';
