@@ -6,34 +6,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { codeBlocks } from './helpers/doc-blocks.js';
 
 const repo = new URL('..', import.meta.url).pathname;
 const GLE = join(repo, 'bin', 'gle.js');
-
-export interface Block {
-  lang: string;
-  code: string;
-  line: number;
-}
-
-/** Fenced code blocks of a markdown file, in order. */
-export function codeBlocks(file: string): Block[] {
-  const lines = readFileSync(file, 'utf8').split('\n');
-  const out: Block[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const m = /^```(\w*)\s*$/.exec(lines[i]);
-    if (!m) continue;
-    const start = i;
-    const body: string[] = [];
-    for (i++; i < lines.length && !/^```\s*$/.test(lines[i]); i++) body.push(lines[i]);
-    out.push({ lang: m[1], code: body.join('\n'), line: start + 1 });
-  }
-  return out;
-}
 
 /** The block with 'gle' and 'gle/core' imports pointed at this checkout's sources. */
 export function againstSources(code: string): string {

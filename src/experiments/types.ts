@@ -97,6 +97,7 @@ export interface RunSummary {
   final: Record<string, number>;
   wall_s: number;
   steps: number;
+  /** steps per second while stepping (the progress display's rate); wall_s also counts setup, evaluation, figures */
   steps_per_s: number;
   backend: string;
   interrupted: boolean;

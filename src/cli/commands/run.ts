@@ -43,7 +43,7 @@ export function register(program: Command): void {
       const fin = Object.entries(s.final)
         .map(([k, v]) => `${k}=${Math.abs(v) < 1e-3 || Math.abs(v) >= 1e4 ? v.toExponential(3) : v.toFixed(4)}`)
         .join(' ');
-      process.stdout.write(`${s.experiment} seed ${s.seed}: ${s.steps} steps in ${s.wall_s}s (${s.steps_per_s} steps/s, ${s.backend})${s.interrupted ? ' [stopped early]' : ''}\n  ${fin}\n  run directory: ${s.dir}\n`);
+      process.stdout.write(`${s.experiment} seed ${s.seed}: ${s.steps} steps, ${s.steps_per_s.toLocaleString('en-US')} steps/s while stepping (${s.backend}), ${s.wall_s}s in all${s.interrupted ? ' [stopped early]' : ''}\n  ${fin}\n  run directory: ${s.dir}\n`);
       if (s.interrupted) process.exitCode = 130;
     });
 
