@@ -95,7 +95,8 @@ test("README's command examples run (each `gle run` for a few seconds, into a te
     assert.ok(lines.length >= 4, lines.join('\n'));
     lines.forEach((line, i) => {
       const args = words(line).slice(2);
-      const extra = args[0] === 'run' ? ['--max-seconds', '3', '--out', join(dir, `run${i}`)] : [];
+      // outputs go to the temporary folder, never into the checkout
+      const extra = args[0] === 'run' ? ['--max-seconds', '3', '--out', join(dir, `run${i}`)] : args[0] === 'simulate' && !args.includes('--out') ? ['--out', join(dir, `trace${i}.json`)] : [];
       const r = gle([...args, ...extra], repo);
       // --max-seconds ends a longer run early with the interrupt code (130) after writing its results
       const ok = r.code === 0 || (r.code === 130 && extra.length > 0 && /stopped early/.test(r.out));
