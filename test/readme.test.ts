@@ -143,3 +143,25 @@ test("README's command synopsis agrees with --help: every command, and every fla
     }
   }
 });
+
+test('docs/guide.md runs as one program: CSV series learnt, checkpoint reloads identically, sequences classified', () => {
+  const file = join(repo, 'docs', 'guide.md');
+  const code = codeBlocks(file).filter((b) => b.lang === 'ts').map((b) => b.code).join('\n\n');
+  const dir = mkdtempSync(join(tmpdir(), 'gle-guide-test-'));
+  try {
+    const r = runTs(code, dir, 'guide');
+    assert.equal(r.code, 0, `docs/guide.md failed:\n${r.err}`);
+    const num = (re: RegExp) => Number(re.exec(r.out)?.[1]);
+    const held = num(/held-out mean loss ([\d.e+-]+) \(the target's variance: [\d.e+-]+\)/);
+    const variance = num(/the target's variance: ([\d.e+-]+)/);
+    const again = num(/reloaded on js: held-out mean loss ([\d.e+-]+)/);
+    assert.ok(held < variance / 10, `part 1 learnt: held-out loss ${held} vs variance ${variance}\n${r.out}`);
+    assert.ok(Math.abs(again - held) <= 1e-3 * held, `the reloaded network evaluates as the original: ${again} vs ${held}`);
+    assert.match(r.out, /figure written: true/);
+    const accs = [...r.out.matchAll(/held-out accuracy ([\d.]+) %/g)].map((m) => Number(m[1]));
+    assert.equal(accs.length, 4, r.out);
+    assert.ok(Math.max(...accs) >= 80 && accs[3] >= 60, `part 2 classifies the held-out sequences (accuracy ${accs.join(', ')} %; chance 33.3 %)`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
