@@ -112,3 +112,22 @@ test('gle eval --data scores a speech checkpoint on the val and test splits of a
   assert.equal(both.code, 2);
   assert.match(both.err, /either --data .* or --x and --y/);
 });
+
+test('gle list says what each --quick run shows', () => {
+  const r = gle('list');
+  assert.equal(r.code, 0, r.err);
+  const names = [...r.out.matchAll(/^(\S+)\s{2}/gm)].map((m) => m[1]);
+  assert.ok(names.length >= 7, r.out);
+  assert.equal((r.out.match(/^\s+--quick: /gm) ?? []).length, names.length, r.out);
+});
+
+test('a run prints one stepping rate: the progress line and the summary agree', () => {
+  const env = { ...process.env, GLE_FROM_SOURCE: '1' };
+  const r = spawnSync(process.execPath, [GLE, 'run', 'lagline', '--quick', '--set', 'trainSteps=20000', '--progress', 'plain', '--out', join(dir, 'rate-run')], { encoding: 'utf8', env });
+  assert.equal(r.status, 0, r.stderr);
+  const bar = Number(/done \d+\/\d+ steps in \S+ \(([\d,]+) steps\/s\)/.exec(r.stderr)?.[1].replace(/,/g, ''));
+  const summary = Number(/steps, ([\d,]+) steps\/s while stepping/.exec(r.stdout)?.[1].replace(/,/g, ''));
+  assert.ok(bar > 0 && summary > 0, `${r.stderr}\n${r.stdout}`);
+  assert.ok(Math.abs(bar - summary) <= 0.02 * summary, `progress ${bar} steps/s vs summary ${summary} steps/s`);
+  assert.equal(JSON.parse(readFileSync(join(dir, 'rate-run', 'summary.json'), 'utf8')).steps_per_s, summary);
+});

@@ -117,7 +117,7 @@ describe('GLE Lab in headless Chromium', { skip: haveChromium ? false : `${CHROM
     }
     assert.ok(peak > 0, 'the chain produced a loss');
     let last = Infinity;
-    while (Date.now() - t0 < 60_000) {
+    while (Date.now() - t0 < 180_000) { // a guard only: the verdict is the loss, however busy the machine
       last = await num('#chain-loss');
       if (last < peak / 100) break;
       await page.waitForTimeout(250);
@@ -245,7 +245,7 @@ describe('GLE Lab in headless Chromium', { skip: haveChromium ? false : `${CHROM
     const t0 = Date.now();
     await page.click('#mnist-run');
     let acc = 0, samples = 0;
-    while (Date.now() - t0 < 60_000) {
+    while (Date.now() - t0 < 180_000) { // a guard only: the verdict is the accuracy, however busy the machine
       await page.waitForTimeout(500);
       acc = await num('#mnist-acc');
       samples = Number(await page.textContent('#mnist-samples'));
