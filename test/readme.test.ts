@@ -2,6 +2,8 @@
  * The documentation's code runs here, so it cannot rot: every ```ts block of README.md and docs/guide.md is run
  * (imports of 'gle' / 'gle/core' pointed at the sources), a ```text block right after one must match its output, the
  * ```sh examples run (each `gle run` for a few seconds), and the README's command synopsis agrees with `--help`.
+ * The README's npm commands (npm install/ci, npm test, npm pack + install, npx gle lab) are what .ci/run executes,
+ * with test/package/check-package.ts for the packed package.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
