@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Launcher: runs the compiled CLI when present, otherwise the TypeScript sources through tsx.
+// Launcher. In a checkout (src/ present) it runs the TypeScript sources through tsx, so edits take effect at once and
+// a stale dist/ is never used; an installed package (no src/) runs the compiled dist/. GLE_FROM_DIST=1 forces dist/.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -9,12 +10,13 @@ for (const s of [process.stdout, process.stderr]) s.on('error', (e) => { if (e.c
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const compiled = join(root, 'dist', 'src', 'cli', 'main.js');
+const source = join(root, 'src', 'cli', 'main.ts');
 let mod;
-if (existsSync(compiled) && !process.env.GLE_FROM_SOURCE) {
+if (existsSync(compiled) && !process.env.GLE_FROM_SOURCE && (!existsSync(source) || process.env.GLE_FROM_DIST === '1')) {
   mod = await import(pathToFileURL(compiled).href);
 } else {
   const { register } = await import('tsx/esm/api');
   register();
-  mod = await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);
+  mod = await import(pathToFileURL(source).href);
 }
 process.exitCode = await mod.main(process.argv.slice(2));

@@ -13,3 +13,5 @@ export { runExperiment } from './experiments/runner.js';
 export { evaluate, runBatch, type EvalResult } from './experiments/classify.js';
 export { mnist1dSource, speechSource, xySource, type SeqSource, type SeqBatch } from './experiments/sources.js';
 export { EXPERIMENTS, findExperiment } from './experiments/registry.js';
+export { lineChartSvg, heatmapSvg, type LineSeries, type LineChartOptions } from './report/plot.js';
+export { saveFigure, svgToPng } from './report/figures.js';

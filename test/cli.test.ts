@@ -95,7 +95,7 @@ test('gle eval scores a CLI-trained MNIST-1D checkpoint on the test split', () =
 });
 
 test('gle eval --data scores a speech checkpoint on the val and test splits of a Speech Commands folder', () => {
-  const speech = new URL('../../shared/data/speech-commands-synth', import.meta.url).pathname;
+  const speech = new URL('./fixtures/speech-commands-mini', import.meta.url).pathname;
   const run = join(dir, 'gsc-small-run');
   const t = gle('run', 'gsc-small', '--quick', '--data', speech, '--out', run, '--set', `featureCache=${JSON.stringify(join(dir, 'fcache'))}`, '--set', 'epochs=1');
   assert.equal(t.code, 0, t.err);
@@ -111,4 +111,23 @@ test('gle eval --data scores a speech checkpoint on the val and test splits of a
   const both = gle('eval', '--checkpoint', join(run, 'checkpoint'), '--data', speech, '--x', join(dir, 'x.npy'), '--y', join(dir, 'y.npy'));
   assert.equal(both.code, 2);
   assert.match(both.err, /either --data .* or --x and --y/);
+});
+
+test('gle list says what each --quick run shows', () => {
+  const r = gle('list');
+  assert.equal(r.code, 0, r.err);
+  const names = [...r.out.matchAll(/^(\S+)\s{2}/gm)].map((m) => m[1]);
+  assert.ok(names.length >= 7, r.out);
+  assert.equal((r.out.match(/^\s+--quick: /gm) ?? []).length, names.length, r.out);
+});
+
+test('a run prints one stepping rate: the progress line and the summary agree', () => {
+  const env = { ...process.env, GLE_FROM_SOURCE: '1' };
+  const r = spawnSync(process.execPath, [GLE, 'run', 'lagline', '--quick', '--set', 'trainSteps=20000', '--progress', 'plain', '--out', join(dir, 'rate-run')], { encoding: 'utf8', env });
+  assert.equal(r.status, 0, r.stderr);
+  const bar = Number(/done \d+\/\d+ steps in \S+ \(([\d,]+) steps\/s\)/.exec(r.stderr)?.[1].replace(/,/g, ''));
+  const summary = Number(/steps, ([\d,]+) steps\/s while stepping/.exec(r.stdout)?.[1].replace(/,/g, ''));
+  assert.ok(bar > 0 && summary > 0, `${r.stderr}\n${r.stdout}`);
+  assert.ok(Math.abs(bar - summary) <= 0.02 * summary, `progress ${bar} steps/s vs summary ${summary} steps/s`);
+  assert.equal(JSON.parse(readFileSync(join(dir, 'rate-run', 'summary.json'), 'utf8')).steps_per_s, summary);
 });

@@ -110,11 +110,26 @@ test('Ctrl-C stops a run cleanly and keeps what was written', async () => {
   assert.ok(existsSync(join(dir, 'checkpoint', 'model.safetensors')));
 });
 
-test('speech commands quick: WAV -> log-mel stream -> GLE net learning online rises above chance', async () => {
-  const data = new URL('../../shared/data/speech-commands-synth', import.meta.url).pathname;
+test('speech commands quick on the 62-clip fixture: WAV -> log-mel stream -> GLE net trains end to end', async () => {
+  const data = new URL('./fixtures/speech-commands-mini', import.meta.url).pathname;
   const r = await runExperiment({ experiment: 'gsc-small', quick: true, out: tmp(), progress: 'off', set: [`data=${JSON.stringify(data)}`, `featureCache=${JSON.stringify(tmp())}`] });
-  // 12 classes: chance is 1/12 = 0.083
-  assert.ok(r.final.best_val_acc >= 0.15, `validation accuracy ${r.final.best_val_acc}`);
-  assert.ok(Number.isFinite(r.final.test_acc));
-  assert.equal(readMetrics(r.dir).filter((x) => x.kind === 'eval' && x.split === 'val').length, 3);
+  // the fixture is too small to generalise from (37 training clips); held-out learning is checked below on a full set
+  const m = readMetrics(r.dir);
+  assert.equal(m.filter((x) => x.kind === 'eval' && x.split === 'val').length, 3);
+  const train = m.filter((x) => x.kind === 'train');
+  assert.equal(train.length, 2);
+  for (const x of train) assert.ok(Number.isFinite(x.loss) && x.n === 38, JSON.stringify(x));
+  assert.ok(Number.isFinite(r.final.test_acc) && Number.isFinite(r.final.val_loss));
+  assert.ok(existsSync(join(r.dir, 'checkpoint', 'model.safetensors')));
+});
+
+// Held-out learning needs more speakers than the fixture has: set GLE_SPEECH_DATA to the 616-clip synthetic set
+// (or a real speech_commands_v0.02) to run it; docs/RESULTS.md records full runs.
+const fullSpeech = process.env.GLE_SPEECH_DATA;
+test('speech commands quick rises above chance on held-out speakers (GLE_SPEECH_DATA)', { skip: fullSpeech ? false : 'set GLE_SPEECH_DATA=PATH to a full Speech Commands folder' }, async () => {
+  const r = await runExperiment({ experiment: 'gsc-small', quick: true, out: tmp(), progress: 'off', set: [`data=${JSON.stringify(fullSpeech)}`, `featureCache=${JSON.stringify(tmp())}`] });
+  // 12 classes: chance is 1/12 = 0.083; the best validation accuracy after training (epoch 0 is before it)
+  const val = readMetrics(r.dir).filter((x) => x.kind === 'eval' && x.split === 'val' && (x.epoch as number) > 0);
+  const best = Math.max(...val.map((x) => x.acc as number));
+  assert.ok(best >= 0.15, `validation accuracy ${best}`);
 });

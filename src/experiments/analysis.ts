@@ -86,7 +86,7 @@ export async function errorsVsAdjoint(ctx: RunContext, a: ErrorAdjointInput): Pr
     const c = den > 0 ? num / den : 1;
     series.push({ name: `GLE error, neuron ${j}`, x: t, y: e[j] }, { name: `−λ × ${c.toExponential(2)}, neuron ${j}`, x: t, y: lam[j].map((v) => v * c), dash: true });
   }
-  ctx.figure('errors-vs-adjoint', await lineChartSvg({ title: `layer ${layer}: GLE prospective errors ĕ vs adjoints −λ (scaled)`, xLabel: 'time', yLabel: 'error', series }));
+  ctx.figure('errors-vs-adjoint', await lineChartSvg({ title: `layer ${layer}: GLE prospective errors ĕ vs adjoints −λ (scaled)`, xLabel: `time (model time units; dt = ${dt})`, yLabel: 'error', series }));
 
   // spectra of the last neuron (in LagNet: the lagging one)
   const j = n - 1;
@@ -98,9 +98,10 @@ export async function errorsVsAdjoint(ctx: RunContext, a: ErrorAdjointInput): Pr
   const ph = (s: { re: Float64Array; im: Float64Array }) => Float64Array.from({ length: kMax - 1 }, (_, i) => (Math.atan2(s.im[i + 1], s.re[i + 1]) * 180) / Math.PI);
   const ampE = amp(se), ampL = amp(sl);
   ctx.figure('spectra-amplitude', await lineChartSvg({ title: `amplitude spectra, layer ${layer} neuron ${j}`, xLabel: 'ω (rad / time unit)', yLabel: '|FFT|', logY: true, series: [{ name: 'GLE error ĕ', x: w, y: ampE }, { name: 'adjoint −λ', x: w, y: ampL, dash: true }] }));
-  ctx.figure('spectra-phase', await lineChartSvg({ title: `phase spectra, layer ${layer} neuron ${j}`, xLabel: 'ω (rad / time unit)', yLabel: 'phase (degrees)', series: [{ name: 'GLE error ĕ', x: w, y: ph(se) }, { name: 'adjoint −λ', x: w, y: ph(sl), dash: true }] }));
-  // the drive frequencies are not commensurate with the window, so single-bin phase readings leak; the
-  // figures show the whole spectra and test/adjoint.test.ts checks phase and gain on pure sinusoids
+  ctx.figure('spectra-phase', await lineChartSvg({ title: `phase spectra, layer ${layer} neuron ${j}`, xLabel: 'ω (rad / time unit)', yLabel: 'phase (degrees, wrapped to ±180)', points: true, yDomain: [-180, 180], series: [{ name: 'GLE error ĕ', x: w, y: ph(se) }, { name: 'adjoint −λ', x: w, y: ph(sl) }] }));
+  // phases are drawn as points: lines would join values across the ±180° wrap (a sawtooth). The drive frequencies
+  // are not commensurate with the window, so single-bin phase readings leak; the figures show the whole spectra and
+  // test/adjoint.test.ts checks phase and gain on pure sinusoids
   void a.omegas;
   return final;
 }

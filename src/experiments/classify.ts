@@ -178,7 +178,7 @@ export const classifyTask: TaskFn = async (ctx: RunContext) => {
   }
 
   if (curve.epoch.length > 1) {
-    ctx.figure('accuracy', await lineChartSvg({ title: `${split} accuracy per epoch`, xLabel: 'epoch', yLabel: 'accuracy', xInteger: true, series: [{ name: split, x: curve.epoch, y: curve.acc }, { name: 'train (online)', x: curve.trainEpoch, y: curve.trainAcc, dash: true }] }));
+    ctx.figure('accuracy', await lineChartSvg({ title: `accuracy per epoch: ${split} (after the epoch) and training (online, during it)`, xLabel: 'epoch', yLabel: 'accuracy', xInteger: true, series: [{ name: split, x: curve.epoch, y: curve.acc }, { name: 'train (online)', x: curve.trainEpoch, y: curve.trainAcc, dash: true, strokeWidth: 2.5 }] }));
     ctx.figure('loss', await lineChartSvg({ title: `${split} loss per epoch`, xLabel: 'epoch', yLabel: 'cross-entropy', logY: true, xInteger: true, series: [{ name: split, x: curve.epoch, y: curve.loss }] }));
   }
   if (last) ctx.figure('confusion', await heatmapSvg({ title: `confusion matrix (${split}, epoch ${epoch})`, matrix: last.confusion, rowLabels: src.classNames, colLabels: src.classNames, showValues: true }));

@@ -301,6 +301,9 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
   let lastCk = performance.now();
   let ckStep: string | null = resumeFrom ? `${resumeAt.epoch !== undefined ? `epoch ${String(resumeAt.epoch)}` : `step ${String(resumeAt.step)}`}` : null;
   const ckDir = join(dir, 'checkpoint');
+  // the stepping rate: steps reported to the progress displays over the time they were open (the same measurement
+  // as the progress line's final rate), so the run prints one rate; wall_s also counts setup, evaluation and figures
+  const stepping = { steps: 0, ms: 0 };
   const ctx: RunContext = {
     dir,
     seed,
@@ -311,7 +314,26 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
     resumeFrom,
     stopRequested: () => stop || performance.now() > deadline,
     breathe: () => new Promise<void>((res) => setImmediate(res)),
-    progress: (total, label, unit = 'steps', checkEvery?: number) => createProgress({ total, label, unit, checkEvery, mode: progressMode === 'off' ? 'off' : progressMode === 'plain' ? 'plain' : 'auto' }),
+    progress: (total, label, unit = 'steps', checkEvery?: number) => {
+      const p = createProgress({ total, label, unit, checkEvery, mode: progressMode === 'off' ? 'off' : progressMode === 'plain' ? 'plain' : 'auto' });
+      const start = performance.now();
+      let done = 0;
+      let open = true;
+      return {
+        update: (d, f) => {
+          done = d;
+          p.update(d, f);
+        },
+        stop: () => {
+          if (open && unit === 'steps') {
+            stepping.steps += done;
+            stepping.ms += performance.now() - start;
+          }
+          open = false;
+          p.stop();
+        },
+      };
+    },
     figure: (name, svg) => {
       mkdirSync(join(dir, 'figures'), { recursive: true });
       saveFigure(join(dir, 'figures'), name, svg);
@@ -367,7 +389,8 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
       wall_s: Math.round(wall * 100) / 100,
       steps: res.totalSteps ?? res.steps,
       session_steps: res.steps,
-      steps_per_s: Math.round(res.steps / wall),
+      steps_per_s: stepping.ms > 0 ? Math.round(stepping.steps / (stepping.ms / 1000)) : Math.round(res.steps / wall),
+      stepping_s: Math.round(stepping.ms / 10) / 100,
       backend: backend.name,
       backend_info: backend.info,
       interrupted: ctx.stopRequested(),

@@ -107,6 +107,6 @@ export async function speechSource(root: string, seed: number, cacheDir: string 
 export async function openSource(p: ClassifyParams, ctx: RunContext): Promise<SeqSource> {
   if (p.dataset === 'mnist1d') return mnist1dSource(p.data ?? undefined);
   const root = p.data ?? process.env.GLE_SPEECH_DATA;
-  if (!root) throw new UserError('the speech experiments need the data folder: --set data=PATH (an extracted speech_commands_v0.02, or ../shared/data/speech-commands-synth)');
+  if (!root) throw new UserError('the speech experiments need the data folder: --set data=PATH (an extracted speech_commands_v0.02, or a folder in its layout such as test/fixtures/speech-commands-mini)');
   return speechSource(root, ctx.seed, p.featureCache ?? undefined);
 }

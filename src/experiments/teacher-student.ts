@@ -226,11 +226,16 @@ export const teacherStudentTask: TaskFn = async (ctx: RunContext) => {
   });
 
   // figures
+  // time is in the model's unit (the unit of every tau); one step is dt of it
+  const timeLabel = `time (model time units; dt = ${p.dt})`;
+  const learnStart = p.initSteps > 0 ? [{ x: p.initSteps * p.dt, label: 'learning starts' }] : [];
   if (series.t.length > 1) {
-    ctx.figure('loss', await lineChartSvg({ title: `${ctx.params.model ?? ''} student: loss (batch-mean MSE)`, xLabel: 'time', yLabel: 'loss', logY: true, series: [{ name: 'loss', x: series.t, y: series.loss }] }));
+    ctx.figure('loss', await lineChartSvg({ title: `${ctx.params.model ?? ''} student: loss (batch-mean MSE)`, xLabel: timeLabel, yLabel: 'loss', logY: true, series: [{ name: 'loss', x: series.t, y: series.loss }], vlines: learnStart }));
     const ps = Object.entries(series.params).map(([name, y]) => ({ name, x: series.t, y }));
     const hl = paramTrack.map((pt) => ({ y: teacherVals.get(pt.name)!.a[0], label: `teacher ${pt.name}` }));
-    ctx.figure('params', await lineChartSvg({ title: 'student parameters vs teacher values', xLabel: 'time', yLabel: 'value', series: ps, hlines: hl }));
+    // tau_m is clamped from the start of learning on; before it the student runs with its drawn (unclamped) values
+    if (p.clampTauMin !== null && p.student.learn_tau) hl.push({ y: p.clampTauMin, label: `tau_m clamp ${p.clampTauMin} (from the start of learning)` });
+    ctx.figure('params', await lineChartSvg({ title: 'student parameters vs teacher values', xLabel: timeLabel, yLabel: 'value', series: ps, hlines: hl, vlines: learnStart }));
   }
   for (const [k, tr] of Object.entries(trace)) {
     if (tr.t.length < 2) continue;
@@ -238,12 +243,13 @@ export const teacherStudentTask: TaskFn = async (ctx: RunContext) => {
       `output-${k}`,
       await lineChartSvg({
         title: `output vs target (${k === 'before' ? 'before learning, student with the teacher\'s tau_m' : k === 'start' ? 'start of learning' : 'end of run'})`,
-        xLabel: 'time',
+        xLabel: timeLabel,
         yLabel: 'rate',
+        // the target wide and pale underneath, the output thin and dashed on top: both stay visible when they agree
         series: [
-          { name: 'input', x: tr.t, y: tr.x, dash: true },
-          { name: 'target', x: tr.t, y: tr.target },
-          { name: 'output', x: tr.t, y: tr.y },
+          { name: 'input', x: tr.t, y: tr.x, dash: [2, 3] },
+          { name: 'target', x: tr.t, y: tr.target, strokeWidth: 5, opacity: 0.45 },
+          { name: 'output', x: tr.t, y: tr.y, dash: [6, 4], strokeWidth: 1.5 },
         ],
       }),
     );

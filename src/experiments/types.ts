@@ -103,6 +103,7 @@ export interface RunSummary {
   steps: number;
   /** steps run by this invocation (steps_per_s is over these) */
   session_steps?: number;
+  /** steps per second while stepping (the progress display's rate); wall_s also counts setup, evaluation, figures */
   steps_per_s: number;
   backend: string;
   interrupted: boolean;

@@ -1,5 +1,5 @@
 /**
- * Step-by-step traces in the golden schema (../shared/golden/README.md, schema_version 1): recording a run of ours,
+ * Step-by-step traces in the golden schema (test/fixtures/golden/README.md, schema_version 1): recording a run of ours,
  * and replaying a recorded trace (ours, the goldens, or a user's recording from the Python reference) to report,
  * per quantity, the largest absolute and relative differences.
  *

@@ -159,6 +159,35 @@ export function aggregateRuns(dirs: readonly string[], metric = 'acc', split = '
   return out;
 }
 
+/**
+ * What a reader of the mean ± std must know: within an experiment, runs that differ in --quick or in any other
+ * parameter (they are not repeats of one configuration), the same seed twice, or the same directory twice.
+ */
+export function reportWarnings(groups: readonly GroupReport[]): string[] {
+  const out: string[] = [];
+  for (const g of groups) {
+    const dirs = new Map<string, number>();
+    const seeds = new Map<number, string[]>();
+    const configs = new Map<string, string[]>();
+    for (const r of g.results) {
+      const d = resolve(r.run.dir);
+      dirs.set(d, (dirs.get(d) ?? 0) + 1);
+      seeds.set(r.run.seed, [...(seeds.get(r.run.seed) ?? []), r.run.dir]);
+      const c = r.run.config;
+      const key = `${c.quick === true ? 'quick' : 'full'} ${JSON.stringify(c.params ?? null)}`;
+      configs.set(key, [...(configs.get(key) ?? []), r.run.dir]);
+    }
+    for (const [d, n] of dirs) if (n > 1) out.push(`${g.experiment}: ${d} is given ${n} times (counted ${n} times in n=${g.stats.n})`);
+    for (const [seed, ds] of seeds) if (ds.length > 1 && new Set(ds.map((d) => resolve(d))).size > 1) out.push(`${g.experiment}: seed ${seed} appears in ${ds.length} runs (${ds.join(', ')}); they are not independent repeats`);
+    if (configs.size > 1) {
+      const quick = g.results.filter((r) => r.run.config.quick === true).map((r) => r.run.dir);
+      const what = quick.length > 0 && quick.length < g.results.length ? `--quick runs (${quick.join(', ')}) mixed with full runs` : 'runs with different parameters';
+      out.push(`${g.experiment}: ${what} are averaged together (${configs.size} configurations among ${g.results.length} runs)`);
+    }
+  }
+  return out;
+}
+
 /** "test acc" for eval metrics; just "loss" when the values come from train records (no split). */
 function label(g: GroupReport): string {
   return g.results.every((r) => r.curve.xLabel === 'step') ? g.metric : `${g.split} ${g.metric}`;
@@ -298,6 +327,8 @@ export interface WriteReportOptions {
 export interface WrittenReport {
   groups: GroupReport[];
   table: string;
+  /** mixed or duplicate runs (see reportWarnings); also listed in report.md */
+  warnings: string[];
   files: string[];
 }
 
@@ -316,10 +347,11 @@ export async function writeReport(dirs: readonly string[], outDir: string, opts:
       figs.set(g.experiment, name);
     }
   }
+  const warnings = reportWarnings(groups);
   const md = join(outDir, 'report.md');
-  writeAtomic(md, formatReportMarkdown(groups, figs));
+  writeAtomic(md, formatReportMarkdown(groups, figs) + (warnings.length ? `\n## Warnings\n\n${warnings.map((w) => `- ${w}`).join('\n')}\n` : ''));
   const csv = join(outDir, 'report.csv');
   writeAtomic(csv, formatReportCsv(groups));
   files.unshift(md, csv);
-  return { groups, table: formatReportTable(groups), files };
+  return { groups, table: formatReportTable(groups), files, warnings };
 }

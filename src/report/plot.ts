@@ -19,7 +19,8 @@ export interface LineSeries {
   lo?: ArrayLike<number>;
   /** Upper edge of a shaded band (same length as x). */
   hi?: ArrayLike<number>;
-  dash?: boolean;
+  /** Dashed line: true = dashes [6, 4], or a dash pattern in px (e.g. [2, 3] dotted). The legend shows the same. */
+  dash?: boolean | number[];
   /** CSS colour; default: the category10 palette in series order. */
   color?: string;
   /** Line width in px (default 2). */
@@ -30,8 +31,16 @@ export interface LineSeries {
   legend?: boolean;
 }
 
+/** A horizontal reference line; lines at the same y share one label (their labels joined). */
 export interface HLine {
   y: number;
+  label?: string;
+  color?: string;
+}
+
+/** A vertical reference line (e.g. "learning starts"), labelled at the top. */
+export interface VLine {
+  x: number;
   label?: string;
   color?: string;
 }
@@ -47,12 +56,15 @@ export interface LineChartOptions {
   height?: number;
   series: LineSeries[];
   hlines?: HLine[];
+  vlines?: VLine[];
   /** Downsample series longer than this (default 4000 points). */
   maxPoints?: number;
   /** Fixed y domain [min, max]. */
   yDomain?: [number, number];
   /** Integer x ticks only (epochs). */
   xInteger?: boolean;
+  /** Draw markers only, no connecting lines (for values that must not be joined, such as wrapped phases). */
+  points?: boolean;
 }
 
 const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
@@ -126,6 +138,32 @@ export async function vegaLiteToSvg(spec: Record<string, unknown>): Promise<stri
   }
 }
 
+/** Horizontal lines at (nearly) the same y drawn once, with their labels joined: no labels printed over each other. */
+export function mergeHLines(hl: HLine[]): Array<{ y: number; label: string; c: string }> {
+  const out: Array<{ y: number; label: string; c: string }> = [];
+  for (const h of hl) {
+    const same = out.find((o) => Math.abs(o.y - h.y) <= 1e-9 * Math.max(1, Math.abs(h.y)));
+    if (!same) out.push({ y: h.y, label: h.label ?? '', c: h.color ?? '#555' });
+    else if (h.label) same.label = same.label ? `${same.label}, ${h.label}` : h.label;
+  }
+  return out;
+}
+
+/** Axis settings for integer x values (epochs): each integer tick once, at most ~12 of them. */
+function integerTicks(rows: Row[]): Record<string, unknown> {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const r of rows) {
+    lo = Math.min(lo, r.x);
+    hi = Math.max(hi, r.x);
+  }
+  if (!Number.isFinite(lo)) return { tickMinStep: 1, format: 'd' };
+  const step = Math.max(1, Math.ceil((Math.floor(hi) - Math.ceil(lo)) / 12));
+  const values: number[] = [];
+  for (let v = Math.ceil(lo); v <= hi; v += step) values.push(v);
+  return { values, format: 'd' };
+}
+
 /** A line chart as an SVG string (see the module header). */
 export async function lineChartSvg(opts: LineChartOptions): Promise<string> {
   const logX = !!opts.logX;
@@ -136,6 +174,7 @@ export async function lineChartSvg(opts: LineChartOptions): Promise<string> {
   const names: string[] = [];
   const colors: string[] = [];
   const legendNames: string[] = [];
+  const dashes: number[][] = [];
   opts.series.forEach((ser, si) => {
     let name = ser.name;
     while (names.includes(name)) name += ' '; // names must be unique in the colour domain
@@ -143,6 +182,7 @@ export async function lineChartSvg(opts: LineChartOptions): Promise<string> {
     colors.push(ser.color ?? paletteColor(si));
     if (ser.legend !== false) legendNames.push(name);
     const n = Math.min(ser.x.length, ser.y.length);
+    dashes.push(Array.isArray(ser.dash) ? ser.dash : ser.dash ? [6, 4] : [1, 0]);
     const d = ser.dash ? 'dash' : 'solid';
     const w = ser.strokeWidth ?? 2;
     const o = ser.opacity ?? 1;
@@ -178,7 +218,7 @@ export async function lineChartSvg(opts: LineChartOptions): Promise<string> {
     field: 's',
     type: 'nominal',
     scale: { domain: names, range: colors },
-    legend: legendNames.length ? { title: null, values: legendNames, symbolType: 'stroke', labelLimit: 260 } : null,
+    legend: legendNames.length ? { title: null, values: legendNames, symbolType: opts.points ? 'circle' : 'stroke', labelLimit: 260 } : null,
     sort: null,
   };
   const xEnc = {
@@ -186,7 +226,7 @@ export async function lineChartSvg(opts: LineChartOptions): Promise<string> {
     type: 'quantitative',
     title: opts.xLabel ?? 'x',
     scale: xScale,
-    ...(opts.xInteger ? { axis: { tickMinStep: 1, format: 'd' } } : {}),
+    ...(opts.xInteger ? { axis: integerTicks(lineRows) } : {}),
   };
   const layers: Record<string, unknown>[] = [];
   if (bandRows.length) {
@@ -202,22 +242,29 @@ export async function lineChartSvg(opts: LineChartOptions): Promise<string> {
       },
     });
   }
-  layers.push({
+  if (opts.points) {
+    layers.push({
+      data: { values: lineRows },
+      mark: { type: 'point', filled: true, size: 28, clip: true },
+      encoding: { x: xEnc, y: { field: 'y', type: 'quantitative', title: opts.yLabel ?? 'y', scale: yScale }, color },
+    });
+  } else layers.push({
     data: { values: lineRows },
-    mark: { type: 'line', interpolate: 'linear', clip: true },
+    // epoch charts have few points: mark each, so a one-epoch series is still visible
+    mark: { type: 'line', interpolate: 'linear', clip: true, ...(opts.xInteger ? { point: { filled: true, size: 24 } } : {}) },
     encoding: {
       x: xEnc,
       y: { field: 'y', type: 'quantitative', title: opts.yLabel ?? 'y', scale: yScale },
       color,
-      strokeDash: { field: 'd', type: 'nominal', scale: { domain: ['solid', 'dash'], range: [[1, 0], [6, 4]] }, legend: null },
+      // on the series field, like colour, so the legend merges both and shows each series' dash pattern
+      strokeDash: { field: 's', type: 'nominal', scale: { domain: names, range: dashes }, legend: color.legend, sort: null },
       strokeWidth: { field: 'w', type: 'quantitative', scale: null, legend: null },
       opacity: { field: 'o', type: 'quantitative', scale: null, legend: null },
       detail: { field: 's' },
     },
   });
-  const hl = (opts.hlines ?? []).filter((h) => okOnAxis(h.y, logY));
-  if (hl.length) {
-    const hrows = hl.map((h) => ({ y: h.y, label: h.label ?? '', c: h.color ?? '#555' }));
+  const hrows = mergeHLines((opts.hlines ?? []).filter((h) => okOnAxis(h.y, logY)));
+  if (hrows.length) {
     layers.push({
       data: { values: hrows },
       mark: { type: 'rule', strokeDash: [4, 3], strokeWidth: 1 },
@@ -232,6 +279,21 @@ export async function lineChartSvg(opts: LineChartOptions): Promise<string> {
         text: { field: 'label' },
         color: { field: 'c', type: 'nominal', scale: null, legend: null },
       },
+    });
+  }
+  const vl = (opts.vlines ?? []).filter((v) => okOnAxis(v.x, logX));
+  if (vl.length) {
+    const vrows = vl.map((v) => ({ x: v.x, label: v.label ?? '', c: v.color ?? '#555' }));
+    const vx = { field: 'x', type: 'quantitative', scale: xScale };
+    layers.push({
+      data: { values: vrows },
+      mark: { type: 'rule', strokeDash: [2, 2], strokeWidth: 1 },
+      encoding: { x: vx, color: { field: 'c', type: 'nominal', scale: null, legend: null } },
+    });
+    layers.push({
+      data: { values: vrows },
+      mark: { type: 'text', align: 'left', baseline: 'top', dx: 3, dy: 3, fontSize: 10 },
+      encoding: { x: vx, y: { value: 0 }, text: { field: 'label' }, color: { field: 'c', type: 'nominal', scale: null, legend: null } },
     });
   }
   const spec = {

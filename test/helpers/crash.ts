@@ -64,7 +64,7 @@ export function gle(args: string[], opts: { killAfterMs?: number; lockDir?: stri
 /** Strip what legitimately differs between an uninterrupted and a resumed run (timing, directory, session). */
 export function comparableSummary(dir: string): string {
   const s = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as Record<string, unknown>;
-  for (const k of ['dir', 'wall_s', 'steps_per_s', 'session_steps', 'machine', 'backend_info']) delete s[k]; // backend_info: the thread choice reflects the machine's load
+  for (const k of ['dir', 'wall_s', 'steps_per_s', 'stepping_s', 'session_steps', 'machine', 'backend_info']) delete s[k]; // backend_info: the thread choice reflects the machine's load
   return JSON.stringify(s);
 }
 

@@ -119,7 +119,7 @@ export function register(program: Command): void {
   data
     .command('speech-commands')
     .description('validate an extracted Speech Commands (v0.02 layout) folder and summarise the KW12 splits')
-    .argument('<path>', 'the folder (e.g. speech_commands_v0.02 or shared/data/speech-commands-synth)')
+    .argument('<path>', 'the folder (e.g. speech_commands_v0.02, or test/fixtures/speech-commands-mini in a checkout)')
     .option('--seed <n>', 'seed of the unknown draw (as in training)', '0')
     .option('--json', 'print the summary as JSON')
     .action((path: string, opts: { seed: string; json?: boolean }) => {

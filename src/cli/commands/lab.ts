@@ -98,8 +98,10 @@ function listen(server: Server, port: number): Promise<number> {
  * Serve a directory of static files on 127.0.0.1. `port` undefined: try the default, then any free port;
  * a number (0 = any free port): exactly that port, UserError if it is taken.
  */
-export async function startLabServer(opts: { root: string; port?: number }): Promise<LabServer> {
+export async function startLabServer(opts: { root: string; port?: number; dataDir?: string }): Promise<LabServer> {
   const root = resolve(opts.root);
+  // the installed package ships the MNIST-1D files once (data/mnist1d), not again in lab/dist/data
+  const dataDir = opts.dataDir ? resolve(opts.dataDir) : null;
   const server = createServer((req, res) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
     if (!isLoopbackHost(req.headers.host)) {
@@ -123,6 +125,8 @@ export async function startLabServer(opts: { root: string; port?: number }): Pro
       return;
     }
     if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
+    const m = /^\/data\/([\w.-]+\.npy)$/.exec(path);
+    if (!existsSync(file) && dataDir && m) file = join(dataDir, m[1]);
     if (!existsSync(file)) {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
       return;
@@ -181,7 +185,7 @@ export function register(program: Command): void {
         console.error(`gle lab: building ${dist} …`);
         await buildLab(dir);
       }
-      const srv = await startLabServer({ root: dist, port });
+      const srv = await startLabServer({ root: dist, port, dataDir: join(dir, '..', 'data', 'mnist1d') });
       console.log(`GLE Lab: ${srv.url}`);
       console.error('(serving on 127.0.0.1 only; press Ctrl-C to stop)');
       if (o.open) openBrowser(srv.url);

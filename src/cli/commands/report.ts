@@ -35,6 +35,7 @@ wrote ${sr.files.join(', ')}
         const rep = await writeReport(runDirs, o.out, { metric: o.metric, split: o.split, figures: o.figures });
         let runFigs = 0;
         if (o.runFigures) for (const d of runDirs) runFigs += (await writeRunFigures(d, { title: basename(resolve(d)) })).length;
+        for (const w of rep.warnings) process.stderr.write(`gle report: warning: ${w}\n`);
         process.stdout.write(rep.table);
         process.stdout.write(`\nwrote ${rep.files.join(', ')}\n`);
         if (o.runFigures) process.stdout.write(`wrote ${runFigs} run figure files into RUN/figures/ of ${runDirs.length} runs\n`);
