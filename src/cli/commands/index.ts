@@ -8,5 +8,6 @@ import { register as report } from './report.js';
 import { register as mnist1d } from './mnist1d.js';
 import { register as data } from './data.js';
 import { register as lab } from './lab.js';
+import { register as leMnistMlp } from './le.js';
 
-export const commands: Array<(program: Command) => void> = [simulate, replay, run, evalCmd, report, mnist1d, data, lab];
+export const commands: Array<(program: Command) => void> = [simulate, replay, run, evalCmd, report, mnist1d, data, lab, leMnistMlp];
