@@ -290,9 +290,9 @@ export class LENetwork {
    * One time step dt. `x`: B × nIn input; `y`: B × nOut target (null: no nudging, as in evaluation). `learn`: apply the
    * weight update (default: when a target is given). `adaptTau`: τ adaptation step instead (needs y = null).
    */
-  step(x: ArrayLike<number>, y: ArrayLike<number> | null, opts: { learn?: boolean; adaptTau?: boolean } = {}): void {
+  step(x: ArrayLike<number>, y: ArrayLike<number> | null, opts?: { learn?: boolean; adaptTau?: boolean }): void {
     const k = this.k, spec = this.spec, B = this.B, S = this.stages.length;
-    const learn = opts.learn ?? y !== null;
+    const learn = opts?.learn ?? y !== null;
     const cur = this.t & 1, prev = cur ^ 1;
     this.x.a.set(x as ArrayLike<number>);
     // 1. target error from the previous step's top rates
@@ -344,12 +344,16 @@ export class LENetwork {
       if (st.kind === 'pool') st.proj.backward(k, st.ws, from, st.eBottom);
       else {
         const e = st.e.a, src = from.a, n = B * st.n;
-        if (s === S - 1 || !spec.backward_filter) e.set(src.subarray(0, n));
+        if (s === S - 1 || !spec.backward_filter) for (let i = 0; i < n; i++) e[i] = src[i];
         else for (let i = 0; i < n; i++) e[i] += decay * (src[i] - e[i]);
       }
     }
-    if (opts.adaptTau) this.adaptTau();
-    else if (learn) for (const st of this.stages) if (st.kind === 'neurons') this.update(st);
+    if (opts?.adaptTau) this.adaptTau();
+    else if (learn)
+      for (let s = 0; s < S; s++) {
+        const st = this.stages[s];
+        if (st.kind === 'neurons') this.update(st);
+      }
     this.t++;
   }
 
