@@ -10,7 +10,7 @@ const nativeBuilt = existsSync(fileURLToPath(new URL('../native/build/Release/gl
 
 for (const b of ['js', 'wasm', 'native'] as const) {
   test(`LE step allocates 0 bytes (${b})`, { skip: b === 'native' && !nativeBuilt && 'native backend not built' }, () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', helper, b], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', helper, b], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const { real, ctl } = JSON.parse(r.stdout) as { real: number; ctl: number };
     // the control's one small array per step must be visible, else the measurement proves nothing
