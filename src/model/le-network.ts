@@ -261,7 +261,8 @@ export class LENetwork {
       }
       const n = st.n;
       const r: [FBuf, FBuf] = [k.alloc(B * n), k.alloc(B * n)];
-      const out: [FBuf, FBuf] = useOut ? [k.alloc(B * n), k.alloc(B * n)] : r;
+      // noise and the forward filter act on neurons' rates (a pooling stage forwards what it pooled)
+      const out: [FBuf, FBuf] = useOut && st.kind === 'neurons' ? [k.alloc(B * n), k.alloc(B * n)] : r;
       return { ...st, r, rp: [k.alloc(B * n), k.alloc(B * n)], out, outShape: shape.slice(), rIn: this.x, rpIn: this.zerosIn } as Stage;
     });
     this.nOut = this.stages[this.stages.length - 1].n;
