@@ -5,11 +5,12 @@
  * core primitives. A backend may register its own faster version under the same name (a SIMD population step, a
  * GPU shader); `getKernel` prefers it. The generic versions are the test oracle of the specialised ones.
  *
- * Registered here: 'gle.neurons' and 'relay.neurons' (population steps), 'im2col', 'col2im', 'maxpool.forward',
+ * Registered here: 'gle.neurons', 'le.neurons' and 'relay.neurons' (population steps), 'im2col', 'col2im', 'maxpool.forward',
  * 'maxpool.backward', 'bias.add', 'bias.grad', 'permute.fbp' (F × B·P ⇄ B × F·P). See generic.ts for their contracts.
  */
 import type { Backend } from './types.js';
 import * as generic from './generic.js';
+import { leNeurons } from '../model/layers/le.js';
 
 export type KernelImpl<A> = (k: Backend, a: A) => void;
 export type BackendKind = Backend['name'] | '*';
@@ -38,6 +39,7 @@ export function listKernels(): { name: string; backends: string[] }[] {
 
 registerKernel('gle.neurons', '*', generic.gleNeurons);
 registerKernel('relay.neurons', '*', generic.relayNeurons);
+registerKernel('le.neurons', '*', leNeurons);
 registerKernel('im2col', '*', generic.im2col);
 registerKernel('col2im', '*', generic.col2im);
 registerKernel('maxpool.forward', '*', generic.maxpoolForward);

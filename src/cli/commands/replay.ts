@@ -3,6 +3,7 @@ import { Option } from 'commander';
 import { createNodeBackend } from '../../node.js';
 import { readJsonFile } from '../../io/files.js';
 import { replayTrace, validateTrace } from '../../io/trace.js';
+import { isLeTrace, replayLeTrace, validateLeTrace } from '../../io/le-trace.js';
 import { UserError } from '../../util/errors.js';
 
 const TOL = { float32: { atol: 5e-5, rtol: 1e-4 }, float64: { atol: 1e-10, rtol: 1e-9 } };
@@ -10,7 +11,7 @@ const TOL = { float32: { atol: 5e-5, rtol: 1e-4 }, float64: { atol: 1e-10, rtol:
 export function register(program: Command): void {
   program
     .command('replay')
-    .description('re-run recorded traces (golden schema) and report the largest differences per quantity; exits 1 beyond tolerance')
+    .description('re-run recorded traces (GLE golden schema, or LE traces from the LE reference code) and report the largest differences per quantity; exits 1 beyond tolerance')
     .argument('<files...>', 'trace JSON files')
     .addOption(new Option('--dtype <dtype>', 'precision to replay in').choices(['float32', 'float64']).default('float32'))
     .addOption(new Option('--backend <name>', 'kernel backend').choices(['auto', 'js', 'wasm', 'native']).default('js'))
@@ -25,14 +26,17 @@ export function register(program: Command): void {
       let allOk = true;
       for (const f of files) {
         let g;
+        const raw = readJsonFile(f);
+        const le = isLeTrace(raw);
         try {
-          g = validateTrace(readJsonFile(f), f);
+          g = le ? validateLeTrace(raw, f) : validateTrace(raw, f);
         } catch (e) {
           throw e instanceof UserError ? e : new UserError((e as Error).message);
         }
         let rep;
         try {
-          rep = replayTrace(g, backend, atol, rtol);
+          // LE traces (test/fixtures/golden/le) replay through the LE network
+          rep = le ? replayLeTrace(g, backend, atol, rtol) : replayTrace(g, backend, atol, rtol);
         } catch (e) {
           throw new UserError(`${f}: ${(e as Error).message}`);
         }
