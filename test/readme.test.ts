@@ -125,8 +125,8 @@ test("README's command synopsis agrees with --help: every command, and every fla
   const readme = new Map<string, Set<string>>();
   let key = '';
   for (const line of synopsis.code.split('\n')) {
-    const m = /^gle (\w+)(?: (generate|info|speech-commands)\b)?/.exec(line);
-    if (m) key = m[2] ? `${m[1]} ${m[2]}` : m[1];
+    const m = /^gle ([\w-]+)(?: (generate|info|speech-commands|run|status|enqueue|emit slurm|emit k8s)\b)?/.exec(line);
+    if (m) key = m[2] ? `${m[1]} ${m[2]}` : m[1] === 'sweep' ? 'sweep start' : m[1]; // `gle sweep FILE` is `sweep start`
     else if (!/^\s/.test(line) || !key) continue; // an indented line continues the command above
     const usage = line.trim().replace(/\s{2,}\S.*$/, ''); // drop the description column
     const set = readme.get(key) ?? new Set<string>();
@@ -134,13 +134,18 @@ test("README's command synopsis agrees with --help: every command, and every fla
     readme.set(key, set);
   }
   const top = gle(['--help'], repo).out;
-  const commands = [...top.matchAll(/^ {2}(\w+)\b/gm)].map((m) => m[1]).filter((c) => c !== 'help');
+  const commands = [...(top.split(/^Commands:$/m)[1] ?? '').matchAll(/^ {2}([\w-]+)/gm)].map((m) => m[1]).filter((c) => c !== 'help');
+  const SUBS: Record<string, string[]> = {
+    mnist1d: ['generate', 'info'],
+    data: ['speech-commands'],
+    sweep: ['start', 'run', 'status', 'enqueue', 'emit slurm', 'emit k8s'],
+  };
   for (const c of commands) {
-    const subs = c === 'mnist1d' ? ['generate', 'info'] : c === 'data' ? ['speech-commands'] : [''];
+    const subs = SUBS[c] ?? [''];
     for (const s of subs) {
       const key = s ? `${c} ${s}` : c;
       assert.ok(readme.has(key), `the README's synopsis lacks \`gle ${key}\``);
-      const help = helpFlags(s ? [c, s] : [c]);
+      const help = helpFlags(s ? [c, ...s.split(' ')] : [c]);
       const doc = readme.get(key)!;
       for (const f of help) assert.ok(doc.has(f), `\`gle ${key} --help\` has ${f}; the README's synopsis does not`);
       for (const f of doc) assert.ok(help.has(f), `the README's synopsis gives \`gle ${key} ${f}\`; --help does not`);
