@@ -22,7 +22,8 @@ for (const backend of ['js', 'wasm', 'native'] as const) {
       }
     }
     for (const which of ['composed', 'fa', 'learned', 'conv']) {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', helper, backend, which], { encoding: 'utf8', timeout: 120_000 });
+      // optimisation on the main thread: the verdict does not depend on a busy machine's background compiler
+      const r = spawnSync(process.execPath, ['--no-concurrent-recompilation', '--import', 'tsx', helper, backend, which], { encoding: 'utf8', timeout: 120_000 });
       assert.equal(r.status, 0, r.stderr);
       const m = JSON.parse(r.stdout.trim().split('\n').pop()!) as { real: number; ctl: number };
       t.diagnostic(`${which}: ${m.real.toFixed(2)} B/step (allocating control ${m.ctl.toFixed(1)} B/step)`);
