@@ -216,7 +216,7 @@ test('specs: a layer without type is a GLE dense layer; conv, max-pool and flatt
   assert.deepEqual(c1.resolved[0].tauM.slice(9, 11), [1, 2], 'one time constant per channel, over its positions');
 });
 
-/** The LE reference's conv net (../shared/golden/le/README.md) as a spec. */
+/** The LE reference's conv net (test/fixtures/golden/le/README.md) as a spec. */
 function leConvSpec(g: { init: Record<string, unknown> }): NetworkSpecInput {
   const neur = { tau_m: 2, tau_r: 2, prospective_errors: false };
   return {

@@ -1,6 +1,6 @@
 /**
  * The MNIST-1D stock baselines (Greydanus 2020), as the GLE paper compares against them
- * (../shared/docs/reference-gle.md §3.1), trained by ordinary backprop on the 40-point inputs:
+ * (the reference GLE paper code's MNIST-1D baselines, §3.1 of the project's reference notes), trained by ordinary backprop on the 40-point inputs:
  *
  *  - mlp: 40-100-100-10, h1 = relu(W1 x), h2 = h1 + relu(W2 h1) (the residual), logits = W3 h2;
  *  - tcn (ConvBase): conv1d(1→25, k5, s2, p1) → relu → conv1d(25→25, k3, s2, p1) → relu → conv1d(25→25, k3, s2, p1)
