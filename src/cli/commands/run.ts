@@ -78,15 +78,15 @@ export function register(program: Command): void {
 }
 
 /**
- * What each --quick run shows, measured (docs/RESULTS.md, "Quick runs"): seconds on an idle 2-core machine with the
+ * What each --quick run shows, measured (docs/RESULTS.md, "Quick runs"): seconds on the idle 2-core machine with the
  * native backend; a busy machine or the wasm backend takes a few times longer.
  */
 export const QUICK_SHOWS: Record<string, string> = {
   lagline: '150k steps (~5 s): the student recovers the teacher\'s weights and tau_m to within 1e-3',
   lagnet: '30k steps + analysis (~5 s): the loss falls ~60x as the first layer approaches the teacher',
-  'mnist1d-15k': 'all 4,000 training samples for 6 epochs (86k steps, ~20 s): test accuracy from 11 % to 45 % (seed 0; chance 10 %)',
-  'mnist1d-42k': 'all 4,000 training samples for 6 epochs (86k steps, ~35 s): test accuracy from 17 % to 46 % (seed 0; chance 10 %)',
-  'mnist1d-lagnet': 'all 4,000 training samples for 6 epochs (86k steps, ~15 s): test accuracy from 14 % to 59 % (seed 0; chance 10 %)',
+  'mnist1d-15k': 'all 4,000 training samples for 6 epochs (86k steps, ~37 s): test accuracy from 11 % to 45 % (seed 0; chance 10 %)',
+  'mnist1d-42k': 'all 4,000 training samples for 6 epochs (86k steps, ~67 s): test accuracy from 17 % to 46 % (seed 0; chance 10 %)',
+  'mnist1d-lagnet': 'all 4,000 training samples for 6 epochs (86k steps, ~14 s): test accuracy from 14 % to 59 % (seed 0; chance 10 %)',
   gsc: '1 epoch of 64 clips of --data: checks the speech pipeline end to end; learning takes far longer',
   'gsc-small': '2 epochs of 128 clips of --data: on the 616-clip synthetic set the validation accuracy rises above chance (12 classes)',
   'mnist1d-baseline': '500 Adam steps of the stock MLP (~4 s): test accuracy 61 % (seed 0; chance 10 %; the full 6,000 steps reach ~65 %)',
