@@ -5,6 +5,7 @@
  * u, u_dot, basal, prosp_u, prosp_u_m, r, r_prime, e, e_bottom; pooling: r, r_prime, argmax exactly, e_bottom; every
  * parameter after every step's update). Used by `gle replay` and the tests. Browser-safe.
  */
+import { flattenNested } from '../util/nested.js';
 import type { Backend, FBuf } from '../kernels/types.js';
 import { LENetwork, type LeSpecInput } from '../model/le-network.js';
 
@@ -30,15 +31,8 @@ export function validateLeTrace(g: LeTrace, where: string): LeTrace {
   return g;
 }
 
-export function flat(x: unknown): number[] {
-  const out: number[] = [];
-  const rec = (y: unknown) => {
-    if (Array.isArray(y)) for (const z of y) rec(z);
-    else out.push(Number(y));
-  };
-  rec(x);
-  return out;
-}
+/** Nested arrays of a trace, flattened (row-major). */
+export const flat = flattenNested;
 
 /** The golden file's network as an LE spec (initial parameters from `init`, per-neuron τ lists where given). */
 export function leTraceSpec(g: LeTrace): LeSpecInput {

@@ -5,6 +5,7 @@
  *
  * Browser-safe: works on parsed JSON objects; file handling is in the CLI.
  */
+import { flattenNested } from '../util/nested.js';
 import type { Backend, FloatArray } from '../kernels/types.js';
 import { GLENetwork } from '../model/network.js';
 import { E_BOTTOM, GLE_POPULATION } from '../model/layers/populations.js';
@@ -63,16 +64,7 @@ export const LAYER_FIELDS: readonly string[] = [
 ];
 export type LayerField = string;
 
-function flat(x: Nested): number[] {
-  if (typeof x === 'number') return [x];
-  const out: number[] = [];
-  const rec = (y: Nested) => {
-    if (typeof y === 'number') out.push(y);
-    else for (const z of y) rec(z);
-  };
-  rec(x);
-  return out;
-}
+const flat = (x: Nested): number[] => flattenNested(x);
 
 /** Check the parts of a trace that replay needs; throws Error naming the first problem. */
 export function validateTrace(t: unknown, name = 'trace'): GoldenTrace {

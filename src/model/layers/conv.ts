@@ -8,6 +8,7 @@
  * the gradients are gW = −(1/B) Σ_{b,p} err ⊗ patch (a sum over positions, a mean over the batch) and
  * gb = −(1/B) Σ_{b,p} err. (LE's reference averages the bias gradient over positions too: the LE layer type sets it.)
  */
+import { flattenNested } from '../../util/nested.js';
 import { z } from 'zod';
 import type { Backend, FBuf } from '../../kernels/types.js';
 import { getKernel } from '../../kernels/registry.js';
@@ -72,7 +73,7 @@ export function resolve(l: Conv1dSpec | Conv2dSpec, inShape: number[], where: st
   const F = l.channels, P = Math.max(1, g.Ho * g.Wo);
   if (l.init?.bias && l.init.bias.length !== F) issues.push(`${where}.init.bias: has ${l.init.bias.length} entries, expected ${F}`);
   const wantW = F * g.C * kh * kw;
-  if (l.init?.weight && flatten(l.init.weight).length !== wantW) issues.push(`${where}.init.weight: has ${flatten(l.init.weight).length} values, expected ${wantW} (F x C x kh x kw)`);
+  if (l.init?.weight && flattenNested(l.init.weight).length !== wantW) issues.push(`${where}.init.weight: has ${flattenNested(l.init.weight).length} values, expected ${wantW} (F x C x kh x kw)`);
   const outShape = dims === 1 ? [F, g.Wo] : [F, g.Ho, g.Wo];
   return {
     ...(l as (Conv1dSpec | Conv2dSpec) & NeuronSpecOut),
@@ -88,16 +89,6 @@ export function resolve(l: Conv1dSpec | Conv2dSpec, inShape: number[], where: st
     channels: F,
     init: l.init ? { bias: l.init.bias, weight: l.init.weight } : undefined,
   };
-}
-
-function flatten(x: unknown): number[] {
-  const out: number[] = [];
-  const rec = (y: unknown) => {
-    if (Array.isArray(y)) for (const z of y) rec(z);
-    else out.push(Number(y));
-  };
-  rec(x);
-  return out;
 }
 
 interface ConvWs extends Workspace {
@@ -146,7 +137,7 @@ export class ConvProjection implements Projection {
     const bound = 1 / Math.sqrt(this.CKK);
     for (let i = 0; i < this.W.n; i++) this.W.a[i] = rng.range(-bound, bound);
     if (this.b) for (let i = 0; i < this.F; i++) this.b.a[i] = rng.range(-bound, bound);
-    if (l.init?.weight) this.W.a.set(flatten(l.init.weight));
+    if (l.init?.weight) this.W.a.set(flattenNested(l.init.weight));
     if (this.b && l.init?.bias) this.b.a.set(l.init.bias);
     this.gW = k.alloc(this.W.n);
     this.gB = this.b ? k.alloc(this.F) : null;
