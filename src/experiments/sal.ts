@@ -15,7 +15,7 @@ import type { RunContext, TaskFn } from './runner.js';
 import { SamplingNetwork, boltzmann, dklFromCounts, asymmetry } from '../spiking/ssn.js';
 import { salRule, wsRule, sumBatch, plasticityNoise } from '../spiking/stdp.js';
 import { stddc, expectedStdp, salField } from '../spiking/stddc.js';
-import { Microcircuit, teacherTargets, type FeedbackVariant } from '../spiking/microcircuit.js';
+import { Microcircuit, teacherTargets, type FeedbackVariant, type MicrocircuitOptions } from '../spiking/microcircuit.js';
 import { Rng } from '../util/rng.js';
 import { UserError } from '../util/errors.js';
 import { lineChartSvg, vegaLiteToSvg, paletteColor, type LineSeries } from '../report/plot.js';
@@ -69,16 +69,10 @@ export interface SalSamplingParams {
   dtype: 'float32' | 'float64';
 }
 
-export interface SalMicrocircuitParams {
+/** The microcircuit's options (one declaration, src/spiking/microcircuit.ts) plus the experiment's protocol. */
+export interface SalMicrocircuitParams extends Omit<MicrocircuitOptions, 'seed'> {
   kind: 'microcircuit';
-  variants: FeedbackVariant[];
   seeds: number;
-  tauRef: number;
-  lambdaApi: number;
-  lambdaNudge: number;
-  lrUp: [number, number];
-  lrDown: number;
-  bias: number;
   initRange: number;
   teacherW: [number, number];
   train: number[];
@@ -87,7 +81,6 @@ export interface SalMicrocircuitParams {
   tPattern: number;
   teacherTPattern: number;
   lag: number;
-  avgSteps: number;
   trainPerEpoch: number;
   salPerEpoch: number;
   epochs: number;
