@@ -111,7 +111,7 @@ export const classifyTask: TaskFn = async (ctx: RunContext) => {
   } else {
     // epoch 0: evaluate before training
     last = evaluate(net, front, src, split, p.testBatch, p.maxTest);
-    ctx.metrics.append({ kind: 'eval', epoch: 0, split, acc: last.acc, loss: last.loss, n: last.n, lr: learner.lr });
+    ctx.metrics.append({ kind: 'eval', epoch: 0, step: 0, split, acc: last.acc, loss: last.loss, n: last.n, lr: learner.lr });
     curve.epoch.push(0);
     curve.acc.push(last.acc);
     curve.loss.push(last.loss);
@@ -150,7 +150,7 @@ export const classifyTask: TaskFn = async (ctx: RunContext) => {
     const reduced = learner.scheduler ? learner.scheduler.step(last.loss) : false;
     best = Math.max(best, last.acc);
     ctx.metrics.append({ kind: 'train', epoch, step: stepsBefore + steps, loss: lossSum / Math.max(1, n), acc: trainAcc, n, lr: learner.lr, wall_s: (performance.now() - t0) / 1000 });
-    ctx.metrics.append({ kind: 'eval', epoch, split, acc: last.acc, loss: last.loss, n: last.n, lr: learner.lr });
+    ctx.metrics.append({ kind: 'eval', epoch, step: stepsBefore + steps, split, acc: last.acc, loss: last.loss, n: last.n, lr: learner.lr });
     curve.epoch.push(epoch);
     curve.acc.push(last.acc);
     curve.loss.push(last.loss);
@@ -174,7 +174,7 @@ export const classifyTask: TaskFn = async (ctx: RunContext) => {
     const te = evaluate(net, front, src, 'test', p.testBatch, p.maxTest);
     final.test_acc = te.acc;
     final.test_loss = te.loss;
-    ctx.metrics.append({ kind: 'eval', epoch, split: 'test', acc: te.acc, loss: te.loss, n: te.n, lr: learner.lr });
+    ctx.metrics.append({ kind: 'eval', epoch, step: stepsBefore + steps, split: 'test', acc: te.acc, loss: te.loss, n: te.n, lr: learner.lr });
   }
 
   if (curve.epoch.length > 1) {
