@@ -90,6 +90,8 @@ const cases: Case[] = [];
 cases.push(
   ['layer product 1e5 x 1e5', sim('big1.json', { ...spec, layers: [{ size: 100000, phi: 'tanh', tau_m: 1 }, { size: 100000, phi: 'linear', tau_m: 1 }] }), 2, /more than one buffer can hold|needs about/],
   ['a 1e9-neuron layer', sim('big2.json', { ...spec, layers: [{ size: 1e9, phi: 'tanh', tau_m: 1 }, { size: 1, phi: 'linear', tau_m: 1 }] }), 2, /needs about [\d.]+ GiB of memory/],
+  ['a conv layer of 5.8e8 neurons', sim('big-conv.json', { ...spec, input_size: 784, input_shape: [1, 28, 28], layers: [{ type: 'conv2d', channels: 1000000, kernel: 5, phi: 'tanh', tau_m: 1 }, { type: 'flatten' }, { size: 1, phi: 'linear', tau_m: 1 }] }), 2, /neurons need at least [\d.]+ GiB of memory|neurons are more than one buffer/],
+  ['a conv kernel of 4e9 weights', sim('big-convw.json', { ...spec, input_size: 80000, input_shape: [100, 40, 20], layers: [{ type: 'conv2d', channels: 100000, kernel: [20, 20], phi: 'tanh', tau_m: 1 }, { type: 'flatten' }, { size: 1, phi: 'linear', tau_m: 1 }] }), 2, /weights are more than one buffer can hold/],
   ['groups of 1e9 neurons', sim('big3.json', { ...spec, layers: [{ size: 2, phi: 'tanh', tau_m: { groups: [{ count: 1e9, value: 1 }] } }, spec.layers[1]] }), 2, /groups add up to 1000000000 neurons/],
   ['integer input of the wrong width', ['simulate', f('s.json', spec), '--input', xInt, '--out', out], 2, /each step has 3 values but the network needs B\*1/],
   ['spec file is null', ['simulate', f('null.json', 'null'), '--input', x, '--out', out, '--dtype', 'float64'], 2, /must be a JSON object, got null/],

@@ -57,3 +57,13 @@ export function sizeProblems(inputSize: number, sizes: number[], dtype: 'float32
     out.push(`the network needs about ${formatBytes(need)} of memory (${dtype}${batch > 1 ? `, batch ${batch}` : ''}), more than the ${formatBytes(limitBytes)} available`);
   return out;
 }
+
+/**
+ * A layer's own size, checked while a spec is resolved (before anything per neuron is expanded): `what` values
+ * (neurons, or a weight tensor's entries) at `bytesEach` bytes at least. One line, or null when it fits.
+ */
+export function countProblem(where: string, what: string, n: number, bytesEach: number): string | null {
+  if (n > MAX_BUFFER_VALUES) return `${where}: ${n} ${what} are more than one buffer can hold (${MAX_BUFFER_VALUES})`;
+  if (n * bytesEach > limitBytes) return `${where}: ${n} ${what} need at least ${formatBytes(n * bytesEach)} of memory, more than the ${formatBytes(limitBytes)} available`;
+  return null;
+}

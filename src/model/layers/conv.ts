@@ -8,6 +8,7 @@
  * the gradients are gW = −(1/B) Σ_{b,p} err ⊗ patch (a sum over positions, a mean over the batch) and
  * gb = −(1/B) Σ_{b,p} err. (LE's reference averages the bias gradient over positions too: the LE layer type sets it.)
  */
+import { countProblem } from '../memory.js';
 import { flattenNested } from '../../util/nested.js';
 import { z } from 'zod';
 import type { Backend, FBuf } from '../../kernels/types.js';
@@ -70,9 +71,11 @@ export function resolve(l: Conv1dSpec | Conv2dSpec, inShape: number[], where: st
     g = geometry(m[0], m[1], m[2], kh, kw, l.stride, dims === 1 ? 0 : l.padding, l.padding);
     if (g.Ho < 1 || g.Wo < 1) issues.push(`${where}: kernel ${kh}x${kw} does not fit the ${m[1]}x${m[2]} input`);
   }
-  const F = l.channels, P = Math.max(1, g.Ho * g.Wo);
+  const F = l.channels, P = g.Ho >= 1 && g.Wo >= 1 ? g.Ho * g.Wo : 1;
   if (l.init?.bias && l.init.bias.length !== F) issues.push(`${where}.init.bias: has ${l.init.bias.length} entries, expected ${F}`);
   const wantW = F * g.C * kh * kw;
+  const bigW = countProblem(`${where}.weight`, 'weights', wantW, 16); // value, gradient, two optimiser moments
+  if (bigW) issues.push(bigW);
   if (l.init?.weight && flattenNested(l.init.weight).length !== wantW) issues.push(`${where}.init.weight: has ${flattenNested(l.init.weight).length} values, expected ${wantW} (F x C x kh x kw)`);
   const outShape = dims === 1 ? [F, g.Wo] : [F, g.Ho, g.Wo];
   return {

@@ -2,6 +2,7 @@
  * The neuron (population) part of a layer spec and its resolution: rate function, time constants (scalar, per-neuron
  * list or groups), nudging γ, τ learning, prospective errors. Shared by every layer type that has neurons.
  */
+import { countProblem } from '../memory.js';
 import { z } from 'zod';
 import { PHI, type PhiName } from '../../kernels/layout.js';
 
@@ -82,6 +83,14 @@ export function resolveNeurons(
   issues: string[],
 ): { phi: string; phiCode: (typeof PHI)[PhiName]; tauM: number[]; tauR: number[]; gamma: number; learn_tau: boolean; prospective: boolean; neuron: 'gle' } {
   if (!(l.phi in PHI)) issues.push(`${where}.phi: unknown activation '${l.phi}' (expected one of ${phiNames.join(', ')})`);
+  // per neuron: two time constants as JS numbers, state and parameters (>= 64 bytes); too many is refused here,
+  // before anything is expanded (the spec then fails with this line instead of crashing while allocating)
+  const big = countProblem(where, 'neurons', units * repeat, 64);
+  if (big) {
+    issues.push(big);
+    units = 1;
+    repeat = 1;
+  }
   const tm = expandTau(l.tau_m, units, `${where}.tau_m`, issues);
   const tr = l.tau_r === undefined ? tm.slice() : expandTau(l.tau_r, units, `${where}.tau_r`, issues);
   checkTaus(tm, l.tau_m, `${where}.tau_m`, ctx.dt, issues);
