@@ -14,7 +14,7 @@ import { Rng } from '../util/rng.js';
 import { UserError } from '../util/errors.js';
 import { loadMnist1d } from '../data/mnist1d-files.js';
 import { lineChartSvg } from '../report/plot.js';
-import type { RunContext, TaskFn } from '../experiments/runner.js';
+import type { RunContext, TaskFn } from '../experiments/types.js';
 import { alloc, type Arr, type DType } from './layers.js';
 import { Adam, createBaseline, crossEntropy, type BaselineKind, type BaselineModel } from './models.js';
 
@@ -67,8 +67,8 @@ function loadState(dir: string, model: BaselineModel, opt: Adam): Record<string,
   return meta;
 }
 
-export const backpropTask: TaskFn = async (ctx: RunContext) => {
-  const p = ctx.params as unknown as BackpropParams;
+export const backpropTask: TaskFn<BackpropParams> = async (ctx: RunContext<BackpropParams>) => {
+  const p = ctx.params;
   if (!['mlp', 'tcn', 'gru'].includes(p.model)) throw new UserError(`model must be mlp, tcn or gru, got '${String(p.model)}'`);
   const hidden = p.hidden ?? (p.model === 'gru' ? 6 : 100);
   if (!Number.isInteger(hidden) || hidden <= 0) throw new UserError(`hidden must be a positive integer or null, got ${JSON.stringify(p.hidden)}`);

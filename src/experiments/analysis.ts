@@ -10,7 +10,7 @@ import type { NetworkSpecInput } from '../model/spec.js';
 import { Learner } from '../learn/learner.js';
 import { AdjointLearner } from '../learn/adjoint.js';
 import { lineChartSvg } from '../report/plot.js';
-import type { RunContext } from './runner.js';
+import type { RunContext } from './types.js';
 
 export interface ErrorAdjointInput {
   student: GLENetwork;
@@ -42,7 +42,7 @@ function spectrum(sig: Float64Array): { re: Float64Array; im: Float64Array } {
   return { re, im };
 }
 
-export async function errorsVsAdjoint(ctx: RunContext, a: ErrorAdjointInput): Promise<Record<string, number>> {
+export async function errorsVsAdjoint(ctx: RunContext<unknown>, a: ErrorAdjointInput): Promise<Record<string, number>> {
   const { student, teacher, steps, dt, layer } = a;
   const B = student.B;
   const shadowSpec: NetworkSpecInput = {

@@ -13,8 +13,7 @@ import { Learner } from '../learn/learner.js';
 import { Rng } from '../util/rng.js';
 import { applyCheckpoint, readCheckpoint } from '../io/checkpoint.js';
 import { heatmapSvg, lineChartSvg } from '../report/plot.js';
-import type { RunContext, TaskFn } from './runner.js';
-import type { ClassifyParams } from './types.js';
+import type { ClassifyParams, RunContext, TaskFn } from './types.js';
 import { openSource, type SeqBatch, type SeqSource } from './sources.js';
 
 export interface EvalResult {
@@ -81,8 +80,8 @@ export function runBatch(net: GLENetwork, front: GLENetwork | null, b: SeqBatch,
   return { pred, lossSum: ce / b.steps };
 }
 
-export const classifyTask: TaskFn = async (ctx: RunContext) => {
-  const p = ctx.params as unknown as ClassifyParams;
+export const classifyTask: TaskFn<ClassifyParams> = async (ctx: RunContext<ClassifyParams>) => {
+  const p = ctx.params;
   const dtype = ctx.backend.dtype;
   const src = await openSource(p, ctx);
   const net = new GLENetwork({ ...p.network, dtype }, ctx.backend, { batchSize: p.batch });
@@ -120,7 +119,7 @@ export const classifyTask: TaskFn = async (ctx: RunContext) => {
 
   const nTrain = src.size('train', p.maxTrain);
   const stepsPerEpoch = src.stepsPerEpoch(p.batch, p.maxTrain);
-  const bar = ctx.progress((p.epochs - epoch) * stepsPerEpoch, ctx.params.dataset as string, 'steps', 1); // one update per batch
+  const bar = ctx.progress((p.epochs - epoch) * stepsPerEpoch, p.dataset, 'steps', 1); // one update per batch
   let done = 0;
   let steps = 0;
   let interrupted = false;

@@ -8,6 +8,7 @@ import { parseSpec, SpecError, type NetworkSpecInput } from '../model/spec.js';
 import { formatBytes, memoryLimit, sizeProblems } from '../model/memory.js';
 import { UserError } from '../util/errors.js';
 import type { ExperimentDef } from './types.js';
+import { schemaProblem, TASK_SCHEMAS } from './schemas.js';
 
 /** counts: [minimum, maximum] (integers) */
 const COUNTS: Record<string, [number, number]> = {
@@ -104,8 +105,52 @@ export function checkParams(name: string, params: Obj, defaults: Obj): void {
 
 /** The parameters `--resume --set` may change (they do not alter what the checkpoint's state means), per task. */
 export const RESUMABLE_SETS: Partial<Record<string, string[]>> & Record<ExperimentDef['task'], string[]> = {
-  classify: ['epochs', 'checkpointEvery', 'data', 'featureCache', 'evalTrain'],
+  classify: ['epochs', 'checkpointEvery', 'data', 'featureCache'],
   'teacher-student': ['analysisSteps'],
   spiking: [],
   backprop: ['totalSteps', 'evalEvery'],
 };
+
+/**
+ * Parameters earlier versions had and this one dropped (they had no effect, or duplicated the network's own value),
+ * per task: `--set` of one is refused with the reason; a config.json that still carries one (an old run directory)
+ * resumes, the key ignored.
+ */
+export const REMOVED_PARAMS: Partial<Record<string, Record<string, string>>> = {
+  'teacher-student': {
+    dt: "the time step is the teacher network's: --set teacher.dt=VALUE",
+    'optimizer.lrTimesBetaOverDt': 'it never had an effect',
+    'student.gamma': "the student's gamma is the teacher's per layer (teacher.layers.N.gamma; 0 for the adjoint rule)",
+    'student.bias': "the student's bias is the teacher's per layer (teacher.layers.N.bias)",
+  },
+  classify: {
+    dt: "the time step is the network's: --set network.dt=VALUE",
+    evalTrain: 'it never had an effect (the training accuracy is measured online, during each epoch)',
+  },
+};
+
+/** Refuse `--set KEY=...` of a removed parameter (one line naming why). */
+export function checkRemovedSet(name: string, task: string, key: string): void {
+  const why = REMOVED_PARAMS[task]?.[key];
+  if (why !== undefined) throw new UserError(`${name}: --set ${key}: this parameter was removed; ${why}`);
+}
+
+/**
+ * Validate the resolved parameters against the task's schema (schemas.ts) and return what the task receives: the
+ * parsed value (removed keys dropped). An old config whose `dt` disagrees with its network's dt is refused, since
+ * this version steps the network's dt only.
+ */
+export function validateTaskParams(name: string, task: string, params: Obj): unknown {
+  const legacyDt = params.dt;
+  if (typeof legacyDt === 'number' && REMOVED_PARAMS[task]?.dt !== undefined) {
+    const net = (task === 'teacher-student' ? params.teacher : params.network) as Obj | undefined;
+    const netDt = isObj(net) ? net.dt : undefined;
+    if (typeof netDt === 'number' && netDt !== legacyDt)
+      throw new UserError(`${name}: params.dt (${legacyDt}) differs from the ${task === 'teacher-student' ? 'teacher' : 'network'}'s dt (${netDt}); this version runs at the network's dt only (set it there)`);
+  }
+  const schema = TASK_SCHEMAS[task];
+  if (!schema) return params;
+  const r = schema.safeParse(params);
+  if (!r.success) throw new UserError(`${name}: ${schemaProblem(r.error, params)}`);
+  return r.data;
+}

@@ -16,7 +16,6 @@ const lagline: ExperimentDef<TeacherStudentParams> = {
   task: 'teacher-student',
   params: {
     model: 'gle',
-    dt: 0.01,
     batch: 100,
     teacher: laglineTeacher,
     randomise: { names: ['layer_0.tau_m', 'layer_1.tau_m', 'layer_0.weight', 'layer_1.weight'], lo: 0, hi: 1 },
@@ -59,7 +58,6 @@ const lagnet: ExperimentDef<TeacherStudentParams> = {
   task: 'teacher-student',
   params: {
     model: 'gle',
-    dt: 0.01,
     batch: 1,
     teacher: lagnetTeacher,
     randomise: { names: ['layer_0.weight'], lo: -1, hi: 1 },
@@ -114,7 +112,6 @@ const mnistCommon = {
   dataset: 'mnist1d' as const,
   data: null,
   featureCache: null,
-  dt: 0.2,
   epochs: 150,
   batch: 100,
   testBatch: 1000,
@@ -122,7 +119,6 @@ const mnistCommon = {
   maxTrain: 0,
   maxTest: 0,
   evalSplit: 'test' as const,
-  evalTrain: false,
   checkpointEvery: 1,
 };
 
@@ -215,7 +211,6 @@ const gscCommon = {
   dataset: 'speech-commands' as const,
   data: null,
   featureCache: null,
-  dt: 0.05,
   epochs: 420,
   batch: 256,
   testBatch: 256,
@@ -223,7 +218,6 @@ const gscCommon = {
   maxTrain: 0,
   maxTest: 0,
   evalSplit: 'val' as const,
-  evalTrain: false,
   checkpointEvery: 1,
 };
 

@@ -19,59 +19,20 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } fr
 import { join, resolve } from 'node:path';
 import os from 'node:os';
 import { createNodeBackend } from '../node.js';
-import type { Backend } from '../kernels/types.js';
 import { MetricsLog } from '../report/metrics.js';
-import { createProgress, type Progress } from '../report/progress.js';
+import { createProgress } from '../report/progress.js';
 import { saveFigure } from '../report/figures.js';
 import { UserError } from '../util/errors.js';
 import { readJsonFile, writeFileAtomic } from '../io/files.js';
-import { recoverCheckpoint, saveCheckpoint, saveCheckpointFiles, type CheckpointPart } from '../io/checkpoint.js';
-import type { GLENetwork } from '../model/network.js';
-import type { Learner } from '../learn/learner.js';
+import { recoverCheckpoint, saveCheckpoint, saveCheckpointFiles } from '../io/checkpoint.js';
 import { findExperiment, EXPERIMENTS } from './registry.js';
-import { checkParams, RESUMABLE_SETS } from './params-check.js';
+import { checkParams, checkRemovedSet, RESUMABLE_SETS, validateTaskParams } from './params-check.js';
 import { acquireRunLock, chooseRunDir, type RunLock } from './rundir.js';
 import { checkFinite, DivergenceError } from './guard.js';
-import type { ExperimentDef, RunOptions, RunSummary } from './types.js';
+import type { ExperimentDef, RunContext, RunOptions, RunSummary, TaskFn, TaskResult } from './types.js';
 
-export interface RunContext {
-  readonly dir: string;
-  readonly seed: number;
-  readonly quick: boolean;
-  readonly params: Record<string, unknown>;
-  readonly backend: Backend;
-  readonly metrics: MetricsLog;
-  readonly resumeFrom: string | null;
-  /** true once Ctrl-C or the time limit asked to stop */
-  stopRequested(): boolean;
-  /**
-   * Let the event loop run (signal handlers, I/O). The step loops are synchronous, so a task must await this
-   * every few thousand steps, or Ctrl-C is only seen when the run ends.
-   */
-  breathe(): Promise<void>;
-  /** `checkEvery`: how many update() calls between clock reads (1 when each call covers a lot of work) */
-  progress(total: number, label: string, unit?: string, checkEvery?: number): Progress;
-  figure(name: string, svg: string): void;
-  /** a new backend of the same kind (for a second network such as a teacher) */
-  newBackend(): Promise<Backend>;
-  log(msg: string): void;
-  /**
-   * Save the run's checkpoint (DIR/checkpoint, atomically as a whole, with `parts` such as a teacher in it); the
-   * number of metric records so far is stored with it so a resume can cut the log back to this point.
-   */
-  saveCheckpoint(net: GLENetwork, learner: Learner | null, extra: Record<string, unknown>, parts?: Record<string, CheckpointPart>): void;
-  /**
-   * Save a task's own checkpoint files (DIR/checkpoint, atomically as a whole, `meta.json` written last from `meta`);
-   * `meta.extra` gets the number of metric records so far, and should carry `step` (and `epoch`) for the record.
-   */
-  saveCheckpointFiles(files: Record<string, Uint8Array | string>, meta: Record<string, unknown> & { extra?: Record<string, unknown> }): void;
-  /** whether a periodic checkpoint is due (--checkpoint-seconds since the last one) */
-  checkpointDue(): boolean;
-  /** Stop the run (DivergenceError, exit 3) if `loss` or anything in `net` is not finite. */
-  guard(loss: number, net: GLENetwork, learner: Learner | null, at: { step: number; unit: 'step' | 'epoch' }): void;
-}
-
-export type TaskFn = (ctx: RunContext) => Promise<{ final: Record<string, number>; steps: number; totalSteps?: number; extra?: Record<string, unknown> }>;
+// RunContext and TaskFn live in types.ts (tasks import them from there); re-exported for existing importers
+export type { RunContext, TaskFn, TaskResult } from './types.js';
 
 /** Parse `key=value` (value as JSON when it parses, else a string) and set it at the dotted path. */
 export function applySet(params: Record<string, unknown>, assignment: string): void {
@@ -128,7 +89,8 @@ export function machineInfo(): Record<string, string | number> {
   return { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, node: process.version, platform: `${os.platform()} ${os.arch()}` };
 }
 
-const tasks: Record<string, () => Promise<TaskFn>> = {
+/** Each task's runner, loaded on demand; its params were validated by TASK_SCHEMAS (schemas.ts) before it runs. */
+const tasks: Record<string, () => Promise<TaskFn<never>>> = {
   'teacher-student': async () => (await import('./teacher-student.js')).teacherStudentTask,
   classify: async () => (await import('./classify.js')).classifyTask,
   spiking: async () => (await import('./sal.js')).spikingTask,
@@ -168,6 +130,8 @@ const setKey = (a: string) => a.slice(0, Math.max(0, a.indexOf('='))).trim();
 export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
   let def: ExperimentDef | undefined;
   let params: Record<string, unknown>;
+  /** what the task receives: params parsed by its schema (schemas.ts) */
+  let taskParams: unknown;
   let seed = opts.seed ?? 0;
   let quick = opts.quick ?? false;
   let dir: string;
@@ -190,6 +154,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
     const allowed = RESUMABLE_SETS[def.task] ?? [];
     for (const a of opts.set ?? []) {
       const k = setKey(a);
+      if (k) checkRemovedSet(def.name, def.task, k);
       if (k && !allowed.includes(k)) throw new UserError(`--resume --set ${k}: cannot be changed on resume (the checkpoint was made with the old value); what can: ${allowed.join(', ') || 'nothing, for this experiment'}`);
       applySet(params, a);
     }
@@ -197,17 +162,20 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
     const missing = Object.keys(defaults).filter((k) => !(k in params));
     if (missing.length) throw new UserError(`--resume ${opts.resume}: config.json params lack ${missing.map((k) => `'${k}'`).join(', ')} (not a config this version wrote)`);
     checkParams(def.name, params, defaults);
+    taskParams = validateTaskParams(def.name, def.task, params);
     seed = cfg.seed;
     quick = cfg.quick;
   } else {
     def = findExperiment(opts.experiment);
     if (!def) throw new UserError(`unknown experiment '${opts.experiment}' (known: ${EXPERIMENTS.map((e) => e.name).join(', ')})`);
+    for (const a of opts.set ?? []) checkRemovedSet(def.name, def.task, setKey(a));
     params = resolveParams(def, quick, opts.set ?? []);
     if (opts.dtype) {
       const net = (params.network ?? params.teacher ?? params) as Record<string, unknown>;
       net.dtype = opts.dtype;
     }
     checkParams(def.name, params, resolveParams(def, quick));
+    taskParams = validateTaskParams(def.name, def.task, params);
     const model = typeof params.model === 'string' ? `-${params.model}` : '';
     dir = chooseRunDir(resolve(opts.out ?? join('runs', `${def.name}${model}-seed${seed}${quick ? '-quick' : ''}`)), opts.out !== undefined, notice);
   }
@@ -304,11 +272,11 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
   // the stepping rate: steps reported to the progress displays over the time they were open (the same measurement
   // as the progress line's final rate), so the run prints one rate; wall_s also counts setup, evaluation and figures
   const stepping = { steps: 0, ms: 0 };
-  const ctx: RunContext = {
+  const ctx: RunContext<unknown> = {
     dir,
     seed,
     quick,
-    params,
+    params: taskParams,
     backend,
     metrics: log,
     resumeFrom,
@@ -361,9 +329,9 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
   };
   try {
     const task = await tasks[def.task]();
-    let res: Awaited<ReturnType<TaskFn>>;
+    let res: TaskResult;
     try {
-      res = await task(ctx);
+      res = await task(ctx as RunContext<never>);
     } catch (e) {
       if (e instanceof DivergenceError) {
         const summary = {

@@ -10,8 +10,7 @@
  *   sal-microcircuit  §3.3: 1–1–1 spiking teacher–student microcircuits, feedback by SAL, FA (fixed B) or B = Wᵀ,
  *                     all seeds and variants batched side by side; validation MSE per epoch.
  */
-import type { ExperimentDef } from './types.js';
-import type { RunContext, TaskFn } from './runner.js';
+import type { ExperimentDef, RunContext, TaskFn } from './types.js';
 import { SamplingNetwork, boltzmann, dklFromCounts, asymmetry } from '../spiking/ssn.js';
 import { salRule, wsRule, sumBatch, plasticityNoise } from '../spiking/stdp.js';
 import { stddc, expectedStdp, salField } from '../spiking/stddc.js';

@@ -9,8 +9,7 @@ import type { Rng } from '../util/rng.js';
 import { UserError } from '../util/errors.js';
 import { SequenceBatcher } from '../data/stream.js';
 import { loadMnist1d } from '../data/mnist1d-files.js';
-import type { ClassifyParams } from './types.js';
-import type { RunContext } from './runner.js';
+import type { ClassifyParams, RunContext } from './types.js';
 
 export interface SeqBatch {
   readonly B: number;
@@ -104,7 +103,7 @@ export async function speechSource(root: string, seed: number, cacheDir: string 
   };
 }
 
-export async function openSource(p: ClassifyParams, ctx: RunContext): Promise<SeqSource> {
+export async function openSource(p: ClassifyParams, ctx: RunContext<unknown>): Promise<SeqSource> {
   if (p.dataset === 'mnist1d') return mnist1dSource(p.data ?? undefined);
   const root = p.data ?? process.env.GLE_SPEECH_DATA;
   if (!root) throw new UserError('the speech experiments need the data folder: --set data=PATH (an extracted speech_commands_v0.02, or a folder in its layout such as test/fixtures/speech-commands-mini)');

@@ -14,8 +14,7 @@ import { SinesInput, SquareWaveInput } from '../data/signals.js';
 import { lineChartSvg } from '../report/plot.js';
 import { readCheckpoint, applyCheckpoint } from '../io/checkpoint.js';
 import { UserError } from '../util/errors.js';
-import type { RunContext, TaskFn } from './runner.js';
-import type { Rule, TeacherStudentParams } from './types.js';
+import type { Rule, RunContext, TaskFn, TeacherStudentParams } from './types.js';
 
 export interface StepRule {
   step(x: ArrayLike<number> | null, target: ArrayLike<number> | null): FBuf;
@@ -43,11 +42,11 @@ function windowSteps(rule: Rule, dt: number, amWindow: number): number {
   return 1;
 }
 
-/** The student's spec: the teacher's architecture, prospective errors for GLE only. */
-function studentSpec(p: TeacherStudentParams, dtype: 'float32' | 'float64'): NetworkSpecInput {
+/** The student's spec: the teacher's architecture (and dt), prospective errors for GLE only. */
+function studentSpec(p: TeacherStudentParams, dtype: 'float32' | 'float64', dt: number): NetworkSpecInput {
   const t = p.teacher;
   const prospective = p.model === 'gle' || p.model === 'am';
-  const win = windowSteps(p.model, p.dt, p.amWindow);
+  const win = windowSteps(p.model, dt, p.amWindow);
   const lr = p.model === 'am' && p.amLr !== undefined ? p.amLr : (p.optimizer.lrTimesBeta / p.student.beta) * (p.model.startsWith('bptt') ? win : 1);
   return {
     ...t,
@@ -67,15 +66,52 @@ function studentSpec(p: TeacherStudentParams, dtype: 'float32' | 'float64'): Net
   };
 }
 
-export const teacherStudentTask: TaskFn = async (ctx: RunContext) => {
-  const p = ctx.params as unknown as TeacherStudentParams;
+type Trace = { t: number[]; x: number[]; y: number[]; target: number[] };
+
+/** Everything a teacher–student run holds between its three phases (setup → loop → report). */
+interface TsRun {
+  p: TeacherStudentParams;
+  /** the run's time step: the teacher network's dt (the student has the same) */
+  dt: number;
+  teacher: GLENetwork;
+  student: GLENetwork;
+  sSpec: NetworkSpecInput;
+  learner: Learner;
+  rule: StepRule;
+  input: SquareWaveInput | SinesInput;
+  /** tensors logged and plotted (weights and tau_m) */
+  paramTrack: { name: string; buf: FBuf }[];
+  setTaus(from: 'teacher' | 'own'): void;
+  total: number;
+  /** the first step of this session (> 0 after a resume) */
+  start: number;
+  /** figure windows of 12 time units: their first steps */
+  figWin: number;
+  windows: Record<string, number>;
+  lastWin: number;
+  last100: number;
+  /** what the summary and figures accumulate; it travels in the checkpoint (TsState) */
+  acc: TsState['acc'];
+  trace: Record<string, Trace>;
+  series: TsState['series'];
+}
+
+const PRESETS: Record<string, Record<string, number[]>> = {
+  // the reference LagLine script's student after torch.manual_seed(0) (reference-gle.md §3.3)
+  'reference-seed0': { 'layer_0.weight': [0.49], 'layer_1.weight': [0.896], 'layer_0.tau_m': [0.307], 'layer_1.tau_m': [0.634] },
+};
+
+/** Setup: the teacher, the randomised student and its rule, the input, and the accumulators (restored on resume). */
+async function setup(ctx: RunContext<TeacherStudentParams>): Promise<TsRun> {
+  const p = ctx.params;
   const dtype = ctx.backend.dtype;
   const teacher = new GLENetwork({ ...p.teacher, dtype }, await ctx.newBackend(), { batchSize: p.batch });
   teacher.training = false;
-  const sSpec = studentSpec(p, dtype);
+  const dt = teacher.dt;
+  const sSpec = studentSpec(p, dtype, dt);
   const student = new GLENetwork(sSpec, ctx.backend, { batchSize: p.batch });
   const learner = new Learner(student);
-  const rule = await makeRule(p.model, learner, p.dt, p.amWindow);
+  const rule = await makeRule(p.model, learner, dt, p.amWindow);
 
   // randomise the student's parameters from the seed (reference: U[0,1) for tau_m0, tau_m1, w0, w1)
   const rng = new Rng(ctx.seed);
@@ -85,89 +121,89 @@ export const teacherStudentTask: TaskFn = async (ctx: RunContext) => {
     if (!buf) throw new UserError(`randomise: the student has no tensor '${n}'`);
     for (let i = 0; i < buf.n; i++) buf.a[i] = rng.range(p.randomise.lo, p.randomise.hi);
   }
-  const presets: Record<string, Record<string, number[]>> = {
-    // the reference LagLine script's student after torch.manual_seed(0) (reference-gle.md §3.3)
-    'reference-seed0': { 'layer_0.weight': [0.49], 'layer_1.weight': [0.896], 'layer_0.tau_m': [0.307], 'layer_1.tau_m': [0.634] },
-  };
-  if (p.initPreset && p.initPreset !== 'random' && !presets[p.initPreset]) throw new UserError(`initPreset: unknown preset '${p.initPreset}' (random or reference-seed0)`);
-  const init = { ...(p.initPreset && p.initPreset !== 'random' ? presets[p.initPreset] : {}), ...(p.studentInit ?? {}) };
+  const init = { ...(p.initPreset !== 'random' ? PRESETS[p.initPreset] : {}), ...(p.studentInit ?? {}) };
   for (const [n, vals] of Object.entries(init)) {
     const buf = named.get(n);
     if (!buf) throw new UserError(`studentInit: the student has no tensor '${n}'`);
-    if (!Array.isArray(vals) || vals.length !== buf.n || vals.some((v) => typeof v !== 'number' || !Number.isFinite(v)))
-      throw new UserError(`studentInit.${n}: expected ${buf.n} finite numbers`);
+    if (vals.length !== buf.n) throw new UserError(`studentInit.${n}: expected ${buf.n} finite numbers`);
     buf.a.set(vals);
   }
   const total = p.initSteps + p.trainSteps;
-  const input = p.input.type === 'square' ? new SquareWaveInput(total, p.batch, rng, p.input) : new SinesInput(p.dt, p.batch, p.input.omegas, p.input.amps, p.input.phases);
+  const input = p.input.type === 'square' ? new SquareWaveInput(total, p.batch, rng, p.input) : new SinesInput(dt, p.batch, p.input.omegas, p.input.amps, p.input.phases);
 
   // the student's own tau_m (to restore after the "before learning" phase with the teacher's taus)
   const tauSaved = student.layers.map((l) => Float64Array.from(l.params.tauM.a));
   const setTaus = (from: 'teacher' | 'own') =>
     student.layers.forEach((l, i) => l.params.tauM.a.set(from === 'teacher' ? teacher.layers[i].params.tauM.a : tauSaved[i]));
 
-
-  const x = new Float64Array(p.batch);
-  const tg = new Float64Array(p.batch * student.nOut);
-  const params = student.parameters();
-  const paramTrack = student.allTensors().filter((t) => t.name.endsWith('.weight') || t.name.endsWith('.tau_m'));
   // traces of the first batch row for figures
-  const figWin = Math.round(12 / p.dt);
+  const figWin = Math.round(12 / dt);
   const windows = {
     before: Math.max(0, Math.min(p.initTeacherTau, p.initSteps) - figWin),
     start: p.initSteps,
     end: total - figWin,
   };
-  const trace = Object.fromEntries(Object.keys(windows).map((k) => [k, { t: [] as number[], x: [] as number[], y: [] as number[], target: [] as number[] }]));
-  const series = { t: [] as number[], loss: [] as number[], params: Object.fromEntries(paramTrack.map((t) => [t.name, [] as number[]])) };
-  // loss accumulators: per log interval, and over time-unit windows for the summary
-  let accLoss = 0, accN = 0;
-  const lastWin = Math.round(4 / p.dt), last100 = Math.round(100 / p.dt);
-  let lossLast4 = 0, lossLast100 = 0;
-  const winLoss = p.finalWindows.map(() => ({ sum: 0, n: 0 }));
+  const paramTrack = student.allTensors().filter((t) => t.name.endsWith('.weight') || t.name.endsWith('.tau_m'));
+  const run: TsRun = {
+    p, dt, teacher, student, sSpec, learner, rule, input, paramTrack, setTaus, total, start: 0, figWin, windows,
+    lastWin: Math.round(4 / dt),
+    last100: Math.round(100 / dt),
+    // loss accumulators: per log interval, and over time-unit windows for the summary
+    acc: { accLoss: 0, accN: 0, lossLast4: 0, lossLast100: 0, winLoss: p.finalWindows.map(() => ({ sum: 0, n: 0 })) },
+    trace: Object.fromEntries(Object.keys(windows).map((k) => [k, { t: [], x: [], y: [], target: [] }])),
+    series: { t: [], loss: [], params: Object.fromEntries(paramTrack.map((t) => [t.name, []])) },
+  };
   // everything the summary and figures accumulate travels in the checkpoint, so a resumed run ends identical
-  let start = 0;
   if (ctx.resumeFrom) {
     const ck = readCheckpoint(ctx.resumeFrom);
     applyCheckpoint(ck, student, learner, ctx.resumeFrom);
     const tck = join(ctx.resumeFrom, 'teacher');
     if (existsSync(tck)) applyCheckpoint(readCheckpoint(tck), teacher, null, tck);
     const ex = (ck.meta?.extra ?? {}) as Partial<TsState>;
-    start = Number(ex.step ?? 0);
+    run.start = Number(ex.step ?? 0);
     if (ex.acc) {
-      ({ accLoss, accN, lossLast4, lossLast100 } = ex.acc);
-      ex.acc.winLoss.forEach((w, i) => winLoss[i] && Object.assign(winLoss[i], w));
+      const { accLoss, accN, lossLast4, lossLast100 } = ex.acc;
+      Object.assign(run.acc, { accLoss, accN, lossLast4, lossLast100 });
+      ex.acc.winLoss.forEach((w, i) => run.acc.winLoss[i] && Object.assign(run.acc.winLoss[i], w));
     }
-    if (ex.trace) for (const k of Object.keys(trace)) if (ex.trace[k]) trace[k] = ex.trace[k];
-    if (ex.series) Object.assign(series, ex.series);
-    if (p.model !== 'gle' && p.model !== 'bp' && start > p.initSteps) ctx.log('note: windowed rules resume at a window boundary only approximately');
+    if (ex.trace) for (const k of Object.keys(run.trace)) if (ex.trace[k]) run.trace[k] = ex.trace[k];
+    if (ex.series) Object.assign(run.series, ex.series);
+    if (p.model !== 'gle' && p.model !== 'bp' && run.start > p.initSteps) ctx.log('note: windowed rules resume at a window boundary only approximately');
   } else if (p.initTeacherTau > 0) setTaus('teacher');
-  const state = (at: number): TsState => ({ step: at, experiment: 'teacher-student', model: p.model, acc: { accLoss, accN, lossLast4, lossLast100, winLoss }, trace, series });
-  const save = (at: number) => ctx.saveCheckpoint(student, learner, { ...state(at) }, { teacher: { net: teacher, extra: { step: at } } });
+  return run;
+}
 
-  const bar = ctx.progress(total - start, `${ctx.params.model ? `lagline/${p.model}` : 'teacher-student'}`);
+/** The checkpoint of a run at step `at`: the student with its optimiser, the teacher, the accumulators. */
+function save(ctx: RunContext<TeacherStudentParams>, r: TsRun, at: number): void {
+  const state: TsState = { step: at, experiment: 'teacher-student', model: r.p.model, acc: r.acc, trace: r.trace, series: r.series };
+  ctx.saveCheckpoint(r.student, r.learner, { ...state }, { teacher: { net: r.teacher, extra: { step: at } } });
+}
+
+/** The loop: the teacher makes the target, the student steps (learning after initSteps); logs, checkpoints. Returns the step reached. */
+async function loop(ctx: RunContext<TeacherStudentParams>, r: TsRun): Promise<number> {
+  const { p, dt, teacher, student, learner, rule, input, paramTrack, total, start, figWin, windows, lastWin, last100, acc, trace, series } = r;
+  const x = new Float64Array(p.batch);
+  const tg = new Float64Array(p.batch * student.nOut);
+  const bar = ctx.progress(total - start, `lagline/${p.model}`);
   let step = start;
-  const L = student.layers.length;
   for (; step < total; step++) {
     if ((step & 2047) === 0) await ctx.breathe();
     if (ctx.stopRequested()) break;
-    if (step === p.initTeacherTau && p.initTeacherTau > 0) setTaus('own');
+    if (step === p.initTeacherTau && p.initTeacherTau > 0) r.setTaus('own');
     input.fill(step, x);
     const tOut = teacher.step(x, null);
     tg.set(tOut.a);
-    let out: FBuf;
-    if (step < p.initSteps) out = learner.evalStep(x, tg);
-    else out = rule.step(x, tg);
+    const out: FBuf = step < p.initSteps ? learner.evalStep(x, tg) : rule.step(x, tg);
     const loss = student.lastLoss();
-    accLoss += loss;
-    accN++;
-    if (step >= total - lastWin) lossLast4 += loss;
-    if (step >= total - last100) lossLast100 += loss;
-    const time = step * p.dt;
+    acc.accLoss += loss;
+    acc.accN++;
+    if (step >= total - lastWin) acc.lossLast4 += loss;
+    if (step >= total - last100) acc.lossLast100 += loss;
+    const time = step * dt;
     p.finalWindows.forEach((w, i) => {
       if (time >= w && time < w + 4) {
-        winLoss[i].sum += loss;
-        winLoss[i].n++;
+        acc.winLoss[i].sum += loss;
+        acc.winLoss[i].n++;
       }
     });
     for (const [k, s] of Object.entries(windows)) {
@@ -180,29 +216,31 @@ export const teacherStudentTask: TaskFn = async (ctx: RunContext) => {
       }
     }
     if ((step + 1) % p.logEvery === 0) {
-      const rec: Record<string, number | string> = { kind: 'train', step: step + 1, t: (step + 1) * p.dt, loss: accLoss / accN, lr: learner.lr, phase: step < p.initSteps ? 'init' : 'train' };
-      series.t.push((step + 1) * p.dt);
-      series.loss.push(accLoss / accN);
+      const rec: Record<string, number | string> = { kind: 'train', step: step + 1, t: (step + 1) * dt, loss: acc.accLoss / acc.accN, lr: learner.lr, phase: step < p.initSteps ? 'init' : 'train' };
+      series.t.push((step + 1) * dt);
+      series.loss.push(acc.accLoss / acc.accN);
       for (const pt of paramTrack) {
         for (let i = 0; i < pt.buf.n; i++) rec[pt.buf.n === 1 ? pt.name : `${pt.name}[${i}]`] = pt.buf.a[i];
         series.params[pt.name].push(pt.buf.a[0]);
       }
       ctx.metrics.append(rec);
       ctx.guard(rec.loss as number, student, learner, { step: step + 1, unit: 'step' });
-      accLoss = 0;
-      accN = 0;
-      if (ctx.checkpointDue() && step + 1 < total) save(step + 1);
+      acc.accLoss = 0;
+      acc.accN = 0;
+      if (ctx.checkpointDue() && step + 1 < total) save(ctx, r, step + 1);
       bar.update(step + 1 - start, { loss: rec.loss as number });
     }
   }
   bar.stop();
-  void params;
-  void L;
-
   // final checkpoint (student with optimiser state, teacher state) — written even when interrupted
-  ctx.guard(accN ? accLoss / accN : 0, student, learner, { step, unit: 'step' });
-  save(step);
+  ctx.guard(acc.accN ? acc.accLoss / acc.accN : 0, student, learner, { step, unit: 'step' });
+  save(ctx, r, step);
+  return step;
+}
 
+/** The report: final parameter errors and losses, the figures, and (LagNet) the GLE-errors-vs-adjoints analysis. */
+async function report(ctx: RunContext<TeacherStudentParams>, r: TsRun, step: number): Promise<Record<string, number>> {
+  const { p, dt, teacher, student, paramTrack, total, lastWin, last100, acc, trace, series } = r;
   const final: Record<string, number> = {};
   const teacherVals = new Map(teacher.allTensors().map((t) => [t.name, t.buf]));
   let maxW = 0, maxTau = 0;
@@ -218,19 +256,18 @@ export const teacherStudentTask: TaskFn = async (ctx: RunContext) => {
   final.max_abs_weight_error = maxW;
   if (p.student.learn_tau) final.max_abs_tau_m_error = maxTau;
   if (step >= total) {
-    final.loss_last4 = lossLast4 / lastWin;
-    final.loss_last100 = lossLast100 / Math.min(last100, total);
+    final.loss_last4 = acc.lossLast4 / lastWin;
+    final.loss_last100 = acc.lossLast100 / Math.min(last100, total);
   }
   p.finalWindows.forEach((w, i) => {
-    if (winLoss[i].n > 0) final[`loss_t${w}`] = winLoss[i].sum / winLoss[i].n;
+    if (acc.winLoss[i].n > 0) final[`loss_t${w}`] = acc.winLoss[i].sum / acc.winLoss[i].n;
   });
 
-  // figures
-  // time is in the model's unit (the unit of every tau); one step is dt of it
-  const timeLabel = `time (model time units; dt = ${p.dt})`;
-  const learnStart = p.initSteps > 0 ? [{ x: p.initSteps * p.dt, label: 'learning starts' }] : [];
+  // figures; time is in the model's unit (the unit of every tau); one step is dt of it
+  const timeLabel = `time (model time units; dt = ${dt})`;
+  const learnStart = p.initSteps > 0 ? [{ x: p.initSteps * dt, label: 'learning starts' }] : [];
   if (series.t.length > 1) {
-    ctx.figure('loss', await lineChartSvg({ title: `${ctx.params.model ?? ''} student: loss (batch-mean MSE)`, xLabel: timeLabel, yLabel: 'loss', logY: true, series: [{ name: 'loss', x: series.t, y: series.loss }], vlines: learnStart }));
+    ctx.figure('loss', await lineChartSvg({ title: `${p.model} student: loss (batch-mean MSE)`, xLabel: timeLabel, yLabel: 'loss', logY: true, series: [{ name: 'loss', x: series.t, y: series.loss }], vlines: learnStart }));
     const ps = Object.entries(series.params).map(([name, y]) => ({ name, x: series.t, y }));
     const hl = paramTrack.map((pt) => ({ y: teacherVals.get(pt.name)!.a[0], label: `teacher ${pt.name}` }));
     // tau_m is clamped from the start of learning on; before it the student runs with its drawn (unclamped) values
@@ -261,21 +298,28 @@ export const teacherStudentTask: TaskFn = async (ctx: RunContext) => {
       final,
       await errorsVsAdjoint(ctx, {
         student,
-        studentSpec: sSpec,
+        studentSpec: r.sSpec,
         teacher,
         fillInput: (s, out) => {
-          input.fill(s, fx);
+          r.input.fill(s, fx);
           out.set(fx);
         },
         startStep: step,
         steps: p.analysisSteps,
-        dt: p.dt,
+        dt,
         layer: 0,
         omegas: p.input.type === 'sines' ? p.input.omegas : [],
       }),
     );
   }
-  return { final, steps: step - start, totalSteps: step };
+  return final;
+}
+
+export const teacherStudentTask: TaskFn<TeacherStudentParams> = async (ctx) => {
+  const run = await setup(ctx);
+  const step = await loop(ctx, run);
+  const final = await report(ctx, run, step);
+  return { final, steps: step - run.start, totalSteps: step };
 };
 
 /** What a teacher-student checkpoint carries besides the networks (meta.json `extra`). */
@@ -284,6 +328,6 @@ interface TsState {
   experiment: string;
   model: Rule;
   acc: { accLoss: number; accN: number; lossLast4: number; lossLast100: number; winLoss: { sum: number; n: number }[] };
-  trace: Record<string, { t: number[]; x: number[]; y: number[]; target: number[] }>;
+  trace: Record<string, Trace>;
   series: { t: number[]; loss: number[]; params: Record<string, number[]> };
 }

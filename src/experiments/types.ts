@@ -7,65 +7,21 @@
 import type { NetworkSpecInput } from '../model/spec.js';
 import type { BackendName } from '../kernels/index.js';
 import type { BackpropParams } from '../baselines/task.js';
+import type { z } from 'zod';
+import type { Backend } from '../kernels/types.js';
+import type { MetricsLog } from '../report/metrics.js';
+import type { Progress } from '../report/progress.js';
+import type { CheckpointPart } from '../io/checkpoint.js';
+import type { GLENetwork } from '../model/network.js';
+import type { Learner } from '../learn/learner.js';
+import type { classifySchema, teacherStudentSchema } from './schemas.js';
 
-export type Rule = 'gle' | 'bp' | 'bptt-tw1' | 'bptt-tw2' | 'bptt-tw4' | 'am';
+export type Rule = TeacherStudentParams['model'];
 
-export interface TeacherStudentParams {
-  /** the learning rule of the student */
-  model: Rule;
-  dt: number;
-  batch: number;
-  /** the teacher; the student is the same spec with prospective errors per `model` and randomised parameters */
-  teacher: NetworkSpecInput;
-  /** student parameters drawn U[lo, hi) from the seed (e.g. "layer_0.weight") */
-  randomise: { names: string[]; lo: number; hi: number };
-  /** explicit initial values for student tensors, applied after randomisation (e.g. the reference's seed-0 draw) */
-  studentInit: Record<string, number[]> | null;
-  /** named initial values instead of the random draw: 'reference-seed0' = the reference's torch seed-0 draw (LagLine) */
-  initPreset: 'random' | 'reference-seed0';
-  /** parameters the student learns: weights of these layers (others frozen) */
-  learnLayers: number[] | 'all';
-  student: { gamma?: number[]; beta: number; learn_tau: boolean; bias?: boolean };
-  input: { type: 'square'; width: number; period: number; sigma: number; maxShift: number } | { type: 'sines'; omegas: number[]; amps?: number[]; phases?: number[] };
-  /** steps without learning; during the first `initTeacherTau` of them the student uses the teacher's tau_m */
-  initSteps: number;
-  initTeacherTau: number;
-  trainSteps: number;
-  optimizer: { type: 'adam'; lrTimesBeta: number } | { type: 'sgd'; lrTimesBeta: number; momentum: number; lrTimesBetaOverDt?: boolean };
-  /** for the adjoint rule ('am') and windowed rules: window in time units */
-  amWindow: number;
-  amLr?: number;
-  clampTauMin: number | null;
-  logEvery: number;
-  /** after training: compare GLE errors with adjoints over this many steps (a power of two); null = skip */
-  analysisSteps: number | null;
-  /** time-unit windows for the final loss figures */
-  finalWindows: number[];
-}
-
-export interface ClassifyParams {
-  dataset: 'mnist1d' | 'speech-commands';
-  /** data location (default: the shipped MNIST-1D; the speech set needs --data or --set data=PATH) */
-  data: string | null;
-  dt: number;
-  epochs: number;
-  batch: number;
-  testBatch: number;
-  /** a fixed front end stepped before the classifier, reset at every batch (MNIST-1D static LagNet) */
-  frontend: NetworkSpecInput | null;
-  network: NetworkSpecInput;
-  /** limit the samples per split (quick runs); 0 = all */
-  maxTrain: number;
-  maxTest: number;
-  /** the split the scheduler watches and the headline accuracy is read from */
-  evalSplit: 'test' | 'val';
-  /** evaluate on the training set too at each epoch (costly) */
-  evalTrain: boolean;
-  /** checkpoint every this many epochs (and at the end) */
-  checkpointEvery: number;
-  /** speech: how many data loader clips to featurise ahead; mnist1d ignores it */
-  featureCache: string | null;
-}
+/** The teacher–student task's parameters (their schema, with the meaning of each: ./schemas.ts). */
+export type TeacherStudentParams = z.output<typeof teacherStudentSchema>;
+/** The classify task's parameters (their schema: ./schemas.ts). */
+export type ClassifyParams = z.output<typeof classifySchema>;
 
 export interface ExperimentDef<P = TeacherStudentParams | ClassifyParams | BackpropParams> {
   name: string;
@@ -109,3 +65,56 @@ export interface RunSummary {
   interrupted: boolean;
   [k: string]: unknown;
 }
+
+/**
+ * What the runner (runner.ts) hands a task: the run's directory, seed, validated parameters (`P`: the task's schema
+ * output, ./schemas.ts), backend, metrics log, and the services every task shares (progress, figures, checkpoints,
+ * the divergence guard, the stop flag). Tasks import this type from here, never the runner itself.
+ */
+export interface RunContext<P = Record<string, unknown>> {
+  readonly dir: string;
+  readonly seed: number;
+  readonly quick: boolean;
+  readonly params: P;
+  readonly backend: Backend;
+  readonly metrics: MetricsLog;
+  readonly resumeFrom: string | null;
+  /** true once Ctrl-C or the time limit asked to stop */
+  stopRequested(): boolean;
+  /**
+   * Let the event loop run (signal handlers, I/O). The step loops are synchronous, so a task must await this
+   * every few thousand steps, or Ctrl-C is only seen when the run ends.
+   */
+  breathe(): Promise<void>;
+  /** `checkEvery`: how many update() calls between clock reads (1 when each call covers a lot of work) */
+  progress(total: number, label: string, unit?: string, checkEvery?: number): Progress;
+  figure(name: string, svg: string): void;
+  /** a new backend of the same kind (for a second network such as a teacher) */
+  newBackend(): Promise<Backend>;
+  log(msg: string): void;
+  /**
+   * Save the run's checkpoint (DIR/checkpoint, atomically as a whole, with `parts` such as a teacher in it); the
+   * number of metric records so far is stored with it so a resume can cut the log back to this point.
+   */
+  saveCheckpoint(net: GLENetwork, learner: Learner | null, extra: Record<string, unknown>, parts?: Record<string, CheckpointPart>): void;
+  /**
+   * Save a task's own checkpoint files (DIR/checkpoint, atomically as a whole, `meta.json` written last from `meta`);
+   * `meta.extra` gets the number of metric records so far, and should carry `step` (and `epoch`) for the record.
+   */
+  saveCheckpointFiles(files: Record<string, Uint8Array | string>, meta: Record<string, unknown> & { extra?: Record<string, unknown> }): void;
+  /** whether a periodic checkpoint is due (--checkpoint-seconds since the last one) */
+  checkpointDue(): boolean;
+  /** Stop the run (DivergenceError, exit 3) if `loss` or anything in `net` is not finite. */
+  guard(loss: number, net: GLENetwork, learner: Learner | null, at: { step: number; unit: 'step' | 'epoch' }): void;
+}
+
+/** What a task returns: the summary's `final` numbers, the steps this invocation ran (and all, with earlier sessions). */
+export interface TaskResult {
+  final: Record<string, number>;
+  steps: number;
+  totalSteps?: number;
+  extra?: Record<string, unknown>;
+}
+
+/** A task: the shared runner for a kind of experiment (`ExperimentDef.task`), given validated params of type P. */
+export type TaskFn<P = Record<string, unknown>> = (ctx: RunContext<P>) => Promise<TaskResult>;
