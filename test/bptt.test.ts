@@ -16,9 +16,14 @@ interface Case {
   win: number;
 }
 
+/** n time constants drawn from U[0.1, 1.6) (a stream per seed) */
+function tauDraws(seed: number): (n: number) => number[] {
+  const rng = new Rng(seed);
+  return (n) => Array.from({ length: n }, () => 0.1 + rng.uniform() * 1.5);
+}
+
 function denseSpec(prospective: boolean, gamma: number, beta: number, seed: number): NetworkSpecInput {
-  const rng = new Rng(seed + 100);
-  const taus = (n: number) => Array.from({ length: n }, () => 0.1 + rng.uniform() * 1.5);
+  const taus = tauDraws(seed + 100);
   return {
     input_size: 2,
     dt: 0.1,
@@ -68,6 +73,45 @@ const cases: Case[] = [
     B: 2,
     warm: 50,
     win: 100,
+  },
+  {
+    // conv1d (GLE neurons, one τ per channel) → max pooling (a relay stage) → dense: the conv and pooling VJPs.
+    // Where errors act on the dynamics (γ > 0, prospective), the pooled error path makes the loss jump when an argmax
+    // flips; a net whose window has no flip within the differences' ±2h is chosen (seed 7; seeds 4 and 6 have one
+    // within 2e-4 and agree to 1.5e-8 with h = 1e-5).
+    name: '2x6 conv1d(3, k3, pad 1, tanh) → maxpool 2 → dense 2, prospective errors, gamma 0.5',
+    spec: ((taus) => {
+      return {
+        input_size: 12, input_shape: [2, 6], dt: 0.1, dtype: 'float64', backend: 'js', seed: 7, loss: 'mse', beta: 0.5, prospective_errors: true,
+        layers: [
+          { type: 'conv1d', channels: 3, kernel: 3, padding: 1, phi: 'tanh', tau_m: taus(3), tau_r: taus(3), gamma: 0.5, learn_tau: true },
+          { type: 'maxpool', kernel: 2 },
+          { type: 'flatten' },
+          { size: 2, phi: 'linear', bias: true, tau_m: taus(2), tau_r: taus(2), gamma: 0.5, learn_tau: true },
+        ],
+      } as NetworkSpecInput;
+    })(tauDraws(11)),
+    B: 2,
+    warm: 25,
+    win: 20,
+  },
+  {
+    // conv2d with stride and padding → overlapping max pooling → conv2d → dense; instantaneous errors
+    name: '1x5x5 conv2d(2, k3, stride 2, pad 1, softplus) → maxpool 2 stride 1 → conv2d(2, k2) → dense 2, gamma 1',
+    spec: ((taus) => {
+      return {
+        input_size: 25, input_shape: [1, 5, 5], dt: 0.1, dtype: 'float64', backend: 'js', seed: 5, loss: 'mse', beta: 0.3, prospective_errors: false,
+        layers: [
+          { type: 'conv2d', channels: 2, kernel: 3, stride: 2, padding: 1, phi: 'softplus', tau_m: taus(2), tau_r: taus(2), gamma: 1, learn_tau: true },
+          { type: 'maxpool', kernel: 2, stride: 1 },
+          { type: 'conv2d', channels: 2, kernel: 2, phi: 'tanh', tau_m: taus(2), tau_r: taus(2), gamma: 1, learn_tau: true },
+          { size: 2, phi: 'linear', bias: true, tau_m: taus(2), tau_r: taus(2), gamma: 1, learn_tau: true },
+        ],
+      } as NetworkSpecInput;
+    })(tauDraws(12)),
+    B: 2,
+    warm: 25,
+    win: 20,
   },
 ];
 

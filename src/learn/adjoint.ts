@@ -49,6 +49,8 @@ import { type GradRec, WindowedRule, type WindowOptions, gradRec } from './windo
 interface AdjRec extends GradRec {
   nIn: number;
   nOut: number;
+  /** a relay population (pooling stage): r = s, so λ = δL/δs = δL/δr (no membrane, no time constants) */
+  relay: boolean;
   rB: FBuf[]; // one B × nIn buffer per step
   pu: Float64Array; // T × B × nOut
   ud: Float64Array;
@@ -93,9 +95,10 @@ export class AdjointLearner extends WindowedRule {
     const k = this.k;
     this.recs = this.net.layers.map((l) => {
       return {
-        ...gradRec(k, l.nOut, l.nIn),
+        ...gradRec(k, l),
         nIn: l.nIn,
         nOut: l.nOut,
+        relay: l.population.model === 'relay',
         rB: Array.from({ length: T }, () => k.alloc(B * l.nIn)),
         pu: f(T * B * l.nOut),
         ud: f(T * B * l.nOut),
@@ -137,6 +140,7 @@ export class AdjointLearner extends WindowedRule {
     R0.rB[t].a.set(net.input.a.subarray(0, B * R0.nIn));
     for (let l = 0; l < net.layers.length; l++) {
       const R = this.recs[l];
+      if (R.relay) continue;
       const no = B * R.nOut, sc = net.scratch(l);
       const pu = sc.prospU.a, ud = sc.uDot.a;
       for (let i = 0; i < no; i++) {
@@ -176,7 +180,7 @@ export class AdjointLearner extends WindowedRule {
       const above = l < L - 1 ? this.recs[l + 1] : null;
       const abProj = l < L - 1 ? net.layers[l + 1].projection : null;
       const gR = R.gR.a, lamDt = R.lamDt.a;
-      for (let j = 0; j < nOut; j++) R.decay[j] = Math.exp(-dt / tauM[j]);
+      if (!R.relay) for (let j = 0; j < nOut; j++) R.decay[j] = Math.exp(-dt / tauM[j]);
       R.aNext.fill(0);
       R.gW.a.fill(0);
       R.gB.a.fill(0);
@@ -190,11 +194,17 @@ export class AdjointLearner extends WindowedRule {
           if (above && abProj) {
             const nAb = B * above.nOut;
             above.lamAt.a.set(above.lam.subarray((t + 1) * nAb, (t + 2) * nAb));
-            abProj.vjpForward(k, B, above.lamAt, R.rB[t], null, null, R.gR);
+            // the layer above read this layer's rate at t+1: its input then is the operand (max pooling's argmax)
+            abProj.vjpForward(k, B, above.lamAt, above.rB[t + 1], null, null, R.gR);
           } else if (this.hasT[t + 1]) {
             const o = (t + 1) * B * nO;
             for (let i = 0; i < no; i++) gR[i] = lossScale * (this.y[o + i] - this.tgt[o + i]);
           }
+        }
+        if (R.relay) {
+          // r = s: λ[t] = δL/δr[t]; the stage has no weights
+          for (let i = 0; i < no; i++) R.lam[t * no + i] = gR[i];
+          continue;
         }
         for (let b = 0; b < B; b++) {
           for (let j = 0; j < nOut; j++) {

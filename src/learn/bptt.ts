@@ -54,6 +54,8 @@ function copyInto(dst: Float64Array, off: number, src: FBuf, n: number): void {
 interface LayerRec extends GradRec {
   nIn: number;
   nOut: number;
+  /** a relay population (pooling stage): r⁺ = s, ĕ = raw; no membranes, no time constants */
+  relay: boolean;
   u0: Float64Array; // previous u
   v0: Float64Array; // previous v
   rp0: Float64Array; // previous r'
@@ -103,9 +105,10 @@ export class TruncatedBPTT extends WindowedRule {
     this.recs = this.net.layers.map((l) => {
       const no = B * l.nOut, ni = B * l.nIn;
       return {
-        ...gradRec(k, l.nOut, l.nIn),
+        ...gradRec(k, l),
         nIn: l.nIn,
         nOut: l.nOut,
+        relay: l.population.model === 'relay',
         u0: f(T * no),
         v0: f(T * no),
         rp0: f(T * no),
@@ -137,8 +140,10 @@ export class TruncatedBPTT extends WindowedRule {
       const R = this.recs[l];
       const no = B * R.nOut, ni = B * R.nIn;
       const s = net.state(l);
-      copyInto(R.u0, t * no, s.u, no);
-      copyInto(R.v0, t * no, s.v, no);
+      if (!R.relay) {
+        copyInto(R.u0, t * no, s.u, no);
+        copyInto(R.v0, t * no, s.v, no);
+      }
       copyInto(R.rp0, t * no, s.rPrime, no);
       if (l > 0) R.rB[t].a.set(net.state(l - 1).r.a.subarray(0, ni));
       if (l < L - 1) copyInto(R.raw, t * no, net.state(l + 1).eBottom, no);
@@ -157,8 +162,9 @@ export class TruncatedBPTT extends WindowedRule {
       const R = this.recs[l];
       const no = B * R.nOut;
       const sc = net.scratch(l);
-      copyInto(R.pu, t * no, sc.prospU, no);
       R.pv[t].a.set(sc.prospV.a.subarray(0, no));
+      if (R.relay) continue;
+      copyInto(R.pu, t * no, sc.prospU, no);
       copyInto(R.ud, t * no, sc.uDot, no);
     }
   }
@@ -224,6 +230,18 @@ export class TruncatedBPTT extends WindowedRule {
         const above = l < L - 1 ? this.recs[l + 1] : null;
         const isTop = l === L - 1;
         const nR = R.nR.a, gSa = R.gS.a, gPva = R.gPv.a;
+        if (R.relay) {
+          // a relay stage: r⁺ = s (ḡs = ḡr⁺), ĕ = raw (ḡraw = ḡĕ from the error path); r'⁺ = 1 is a constant
+          gSa.set(nR.subarray(0, no));
+          gPva.fill(0, 0, no);
+          if (errDown) proj.vjpBackward(k, B, R.pv[t], R.nEB, R.gPv, R.gW, R.rB[t]);
+          for (let i = 0; i < no; i++) {
+            if (above) above.pEB.a[i] += gPva[i];
+            else if (isTop && this.hasT[t] && beta !== 0) R.pR.a[i] -= beta * gPva[i];
+          }
+          proj.vjpForward(k, B, R.gS, R.rB[t], null, null, below ? below.pR : null);
+          continue;
+        }
         // 1. the population (GLE neurons), up to ĕ: adjoints of ŭ, u̇, u and of the drive s; γ ĕ's share of ḡĕ
         for (let b = 0; b < B; b++) {
           for (let j = 0; j < nOut; j++) {
@@ -240,7 +258,7 @@ export class TruncatedBPTT extends WindowedRule {
           }
         }
         // 2. the projection's error path e_bottom = ĕ W (or ĕ B): ḡĕ += ḡe_bottom Wᵀ, ḡW += ĕᵀ ḡe_bottom
-        if (errDown) proj.vjpBackward(k, B, R.pv[t], R.nEB, R.gPv, R.gW);
+        if (errDown) proj.vjpBackward(k, B, R.pv[t], R.nEB, R.gPv, R.gW, R.rB[t]);
         // 3. the population from ĕ down to its inputs (raw error, r')
         for (let b = 0; b < B; b++) {
           for (let j = 0; j < nOut; j++) {

@@ -25,9 +25,9 @@ export interface GradRec {
   views: { gW: Float64Array; gB: Float64Array; gTau: Float64Array };
 }
 
-/** Gradient buffers of a layer with nOut neurons and nIn inputs on backend k (float64). */
-export function gradRec(k: Backend, nOut: number, nIn: number): GradRec {
-  const gW = k.alloc(nOut * nIn), gB = k.alloc(nOut), gTau = new Float64Array(nOut);
+/** Gradient buffers on backend k (float64) shaped as the layer's own gradients (weights, bias, τ_m). */
+export function gradRec(k: Backend, layer: { grads: { W: FBuf; b: FBuf | null; tauM: FBuf } }): GradRec {
+  const gW = k.alloc(layer.grads.W.n), gB = k.alloc(layer.grads.b?.n ?? 0), gTau = new Float64Array(layer.grads.tauM.n);
   return { gW, gB, gTau, views: { gW: gW.a as Float64Array, gB: gB.a as Float64Array, gTau } };
 }
 
@@ -61,9 +61,10 @@ export abstract class WindowedRule {
     if (!Number.isInteger(windowSteps) || windowSteps < 1) throw new Error(`${ruleName} window must be a positive integer number of steps, got ${windowSteps}`);
     this.net = learner.net;
     if (this.net.loss !== 'mse') throw new Error(`${ruleName} supports the mse loss only (the network uses '${this.net.loss}')`);
+    // every projection type has its VJPs; the populations the reverse sweeps know are GLE neurons and relays
     this.net.layers.forEach((l, i) => {
-      if (l.spec.type !== 'dense' || l.population.model !== 'gle')
-        throw new Error(`${ruleName} supports dense GLE layers only (layer ${i} is ${l.spec.type})`);
+      if (l.population.model !== 'gle' && l.population.model !== 'relay')
+        throw new Error(`${ruleName} supports GLE and relay (pooling) populations only (layer ${i} is ${String(l.population.model)})`);
     });
     this.windowSteps = windowSteps;
   }

@@ -210,12 +210,79 @@ export class ConvProjection implements Projection {
     this.k_.col2im(k, w.ci);
   }
 
-  vjpForward(): void {
-    throw new Error('conv layers have no vector-Jacobian products yet (BPTT runs dense layers only)');
+  /** the VJP's buffers and kernels for the rule's backend (kept while backend and batch size stay) */
+  private vjp: (ConvWs & { k: Backend; gIn: FBuf; kern: ConvProjection['k_'] }) | null = null;
+
+  private vjpWs(k: Backend, B: number) {
+    if (this.vjp && this.vjp.k === k && this.vjp.B === B) return this.vjp;
+    const ws = this.workspace(k, B);
+    this.vjp = {
+      ...ws,
+      k,
+      gIn: k.alloc(B * this.nIn),
+      kern: {
+        im2col: getKernel<Im2colArgs>(k, 'im2col'),
+        col2im: getKernel<Im2colArgs>(k, 'col2im'),
+        permute: getKernel<PermuteArgs>(k, 'permute.fbp'),
+        bias: getKernel<BiasArgs>(k, 'bias.add'),
+        biasGrad: getKernel<BiasGradArgs>(k, 'bias.grad'),
+      },
+    };
+    return this.vjp;
   }
 
-  vjpBackward(): void {
-    throw new Error('conv layers have no vector-Jacobian products yet (BPTT runs dense layers only)');
+  /**
+   * Of `forward` (drive = conv(W, rIn) + b), through backend k, accumulating: gW += Σ_{b,p} gDrive ⊗ patch,
+   * gB += Σ_{b,p} gDrive, gIn += the transposed convolution of gDrive (col2im(Wᵀ gDrive)).
+   */
+  vjpForward(k: Backend, B: number, gDrive: FBuf, rIn: FBuf, gW: FBuf | null, gB: FBuf | null, gIn: FBuf | null): void {
+    const w = this.vjpWs(k, B), F = this.F, NP = B * this.P;
+    w.toFeature.src = gDrive;
+    w.kern.permute(k, w.toFeature);
+    if (gW) {
+      w.im.x = rIn;
+      w.kern.im2col(k, w.im);
+      k.gemm(false, true, F, this.CKK, NP, 1, w.errT, w.cols, 1, gW);
+    }
+    if (gB && this.b) {
+      const g = gB.a, e = w.errT.a;
+      for (let f = 0; f < F; f++) {
+        let acc = 0;
+        for (let i = f * NP; i < (f + 1) * NP; i++) acc += e[i];
+        g[f] += acc;
+      }
+    }
+    if (gIn) this.addTransposed(k, w, gIn);
+  }
+
+  /** gIn += col2im(Wᵀ errT) (col2im overwrites, so through a scratch map) */
+  private addTransposed(k: Backend, w: NonNullable<ConvProjection['vjp']>, gIn: FBuf): void {
+    k.gemm(true, false, this.CKK, w.B * this.P, this.F, 1, this.W, w.errT, 0, w.dcols);
+    w.ci.x = w.gIn;
+    w.kern.col2im(k, w.ci);
+    const d = gIn.a, s = w.gIn.a, n = w.B * this.nIn;
+    for (let i = 0; i < n; i++) d[i] += s[i];
+  }
+
+  /**
+   * Of `backward` (errDown = col2im(Wᵀ err)): gErr += conv(W, gErrDown) (no bias), gW += Σ_{b,p} err ⊗ patch of
+   * gErrDown.
+   */
+  vjpBackward(k: Backend, B: number, err: FBuf, gErrDown: FBuf, gErr: FBuf, gW: FBuf): void {
+    const w = this.vjpWs(k, B), F = this.F, NP = B * this.P;
+    w.im.x = gErrDown;
+    w.kern.im2col(k, w.im);
+    k.gemm(false, false, F, NP, this.CKK, 1, this.W, w.cols, 0, w.out);
+    // out (F × B·P) → batch-major, added into gErr
+    const o = w.out.a, g = gErr.a, P = this.P;
+    for (let f = 0; f < F; f++)
+      for (let b = 0; b < B; b++) {
+        const src = f * NP + b * P, dst = (b * F + f) * P;
+        for (let p = 0; p < P; p++) g[dst + p] += o[src + p];
+      }
+    w.toFeature.src = err;
+    w.kern.permute(k, w.toFeature);
+    k.gemm(false, true, F, this.CKK, NP, 1, w.errT, w.cols, 1, gW);
   }
 }
 

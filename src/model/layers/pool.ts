@@ -101,12 +101,45 @@ export class MaxPoolProjection implements Projection {
     this.kb(k, w.back);
   }
 
-  vjpForward(): void {
-    throw new Error('maxpool layers have no vector-Jacobian products yet (BPTT runs dense layers only)');
+  /** the VJP's argmax and scratch for the rule's backend (kept while backend and batch size stay) */
+  private vjp: { k: Backend; B: number; y: FBuf; dx: FBuf; fwd: MaxPoolArgs; back: MaxPoolBackArgs; kf: (k: Backend, a: MaxPoolArgs) => void; kb: (k: Backend, a: MaxPoolBackArgs) => void } | null = null;
+
+  /** the argmax of this input (the pooling `forward` of the step whose VJP is taken) */
+  private vjpArgmax(k: Backend, B: number, rIn: FBuf) {
+    if (!this.vjp || this.vjp.k !== k || this.vjp.B !== B) {
+      const argmax = new Int32Array(B * this.nOut);
+      const y = k.alloc(B * this.nOut), dx = k.alloc(B * this.nIn);
+      this.vjp = { k, B, y, dx, fwd: { g: this.g, B, x: y, y, argmax }, back: { g: this.g, B, dy: y, dx, argmax }, kf: getKernel<MaxPoolArgs>(k, 'maxpool.forward'), kb: getKernel<MaxPoolBackArgs>(k, 'maxpool.backward') };
+    }
+    const v = this.vjp;
+    v.fwd.x = rIn;
+    v.kf(k, v.fwd);
+    return v;
   }
 
-  vjpBackward(): void {
-    throw new Error('maxpool layers have no vector-Jacobian products yet (BPTT runs dense layers only)');
+  /** Of `forward` (drive = max over each window of rIn): gIn += gDrive scattered to the argmax positions. No weights. */
+  vjpForward(k: Backend, B: number, gDrive: FBuf, rIn: FBuf, _gW: FBuf | null, _gB: FBuf | null, gIn: FBuf | null): void {
+    if (!gIn) return;
+    const v = this.vjpArgmax(k, B, rIn);
+    v.back.dy = gDrive;
+    v.kb(k, v.back);
+    const d = gIn.a, s = v.dx.a, n = B * this.nIn;
+    for (let i = 0; i < n; i++) d[i] += s[i];
+  }
+
+  /**
+   * Of `backward` (errDown = err scattered to the argmax positions of the step's input `rIn`): gErr += gErrDown
+   * gathered from those positions. No weights.
+   */
+  vjpBackward(k: Backend, B: number, _err: FBuf, gErrDown: FBuf, gErr: FBuf, _gW: FBuf, rIn?: FBuf): void {
+    if (!rIn) throw new Error('maxpool: the error path\'s VJP needs the input of its step (rIn)');
+    const v = this.vjpArgmax(k, B, rIn);
+    const { C, H, W, Ho, Wo } = this.g;
+    const am = v.fwd.argmax, g = gErr.a, d = gErrDown.a;
+    for (let bc = 0; bc < B * C; bc++) {
+      const xo = bc * H * W, yo = bc * Ho * Wo;
+      for (let o = 0; o < Ho * Wo; o++) g[yo + o] += d[xo + am[yo + o]];
+    }
   }
 }
 

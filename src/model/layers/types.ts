@@ -84,10 +84,12 @@ export interface Projection {
    * Vector-Jacobian products for exact gradients through time (truncated BPTT), accumulating (+=), through backend k:
    * of `forward` (drive = W rIn + b): gW += gDriveᵀ-weighted inputs, gB += Σ gDrive, gIn += ∂drive/∂rIn ᵀ gDrive;
    * of `backward` (errDown = f(err)): gErr += its transpose applied to gErrDown, and gW += its weight part when the
-   * error path uses W itself. Types that do not support them (yet) throw.
+   * error path uses W itself. `rIn` (the input the layer read at that step) is needed where the error path depends
+   * on it (max pooling's argmax). Every type has both (dense, conv1d, conv2d, maxpool; flatten is no stage); they are
+   * checked against central finite differences through BPTT (test/bptt.test.ts).
    */
   vjpForward(k: Backend, B: number, gDrive: FBuf, rIn: FBuf, gW: FBuf | null, gB: FBuf | null, gIn: FBuf | null): void;
-  vjpBackward(k: Backend, B: number, err: FBuf, gErrDown: FBuf, gErr: FBuf, gW: FBuf): void;
+  vjpBackward(k: Backend, B: number, err: FBuf, gErrDown: FBuf, gErr: FBuf, gW: FBuf, rIn?: FBuf): void;
 }
 
 /** One state or per-step field of a neuron model: its key, its name in traces and checkpoints, its size. */
