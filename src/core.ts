@@ -16,6 +16,7 @@ export { registerKernel, getKernel, listKernels, type KernelImpl } from './kerne
 export { phiEval, phiRecord, PHI_R, PHI_RP, PHI_RPP, PHI_DR, PHI_X } from './kernels/phi.js';
 export * from './learn/optim.js';
 export * from './learn/learner.js';
+export { SequenceClassifier, runBatch, evaluateBatches, type SeqBatch, type EvalResult, type BatchResult } from './learn/classify-loop.js';
 export { TruncatedBPTT } from './learn/bptt.js';
 export { AdjointLearner } from './learn/adjoint.js';
 export * from './io/trace.js';

@@ -10,8 +10,8 @@ export { writeFileAtomic, readNpyFile, writeNpyFile, readJsonFile } from './io/f
 export { loadMnist1d, loadXY } from './data/mnist1d-files.js';
 export { openKW12 } from './data/speech/files.js';
 export { runExperiment } from './experiments/runner.js';
-export { evaluate, runBatch, type EvalResult } from './experiments/classify.js';
-export { mnist1dSource, speechSource, xySource, type SeqSource, type SeqBatch } from './experiments/sources.js';
+export { evaluate } from './experiments/classify.js';
+export { mnist1dSource, speechSource, xySource, type SeqSource } from './experiments/sources.js';
 export { EXPERIMENTS, findExperiment } from './experiments/registry.js';
 export { lineChartSvg, heatmapSvg, type LineSeries, type LineChartOptions } from './report/plot.js';
 export { saveFigure, svgToPng } from './report/figures.js';

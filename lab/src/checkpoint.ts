@@ -8,11 +8,28 @@ export function encodeCheckpoint(spec: NetworkSpecInput, tensors: TensorMsg[]): 
   return { specJson: JSON.stringify(spec, null, 2) + '\n', model: encodeSafetensors(rec, { format: 'pt', producer: 'gle-lab' }) };
 }
 
-/** Read a checkpoint from the two chosen files; throws with a message naming the file on bad input. */
-export async function readCheckpoint(files: File[]): Promise<{ spec: NetworkSpecInput; tensors: TensorMsg[] }> {
-  const specFile = files.find((f) => f.name.endsWith('.json'));
+/** The optimiser's scalars from a CLI checkpoint's meta.json (its lr when the run stopped, Adam's step count). */
+export type OptimScalars = Record<string, number>;
+
+/**
+ * Read a checkpoint from the chosen files (spec.json + model.safetensors, and optionally meta.json); throws with a
+ * message naming the file on bad input. The optimiser's moments (`optim.*`) and scalars come along when present, so
+ * that training can go on where the CLI stopped (same lr, same Adam state); `state.*` tensors are dropped.
+ */
+export async function readCheckpoint(files: File[]): Promise<{ spec: NetworkSpecInput; tensors: TensorMsg[]; optim: TensorMsg[]; optimScalars: OptimScalars | null }> {
+  const metaFile = files.find((f) => f.name === 'meta.json' || f.name.endsWith('.meta.json'));
+  const specFile = files.find((f) => f.name.endsWith('.json') && f !== metaFile);
   const modelFile = files.find((f) => f.name.endsWith('.safetensors'));
-  if (!specFile || !modelFile) throw new Error('choose both files of a checkpoint: spec.json and model.safetensors');
+  if (!specFile || !modelFile) throw new Error('choose both files of a checkpoint: spec.json and model.safetensors (and meta.json to go on training where the CLI stopped)');
+  let optimScalars: OptimScalars | null = null;
+  if (metaFile) {
+    try {
+      const meta = JSON.parse(await metaFile.text()) as { optimizer?: Record<string, unknown> | null };
+      if (meta.optimizer && typeof meta.optimizer === 'object') optimScalars = Object.fromEntries(Object.entries(meta.optimizer).filter(([, v]) => typeof v === 'number' && Number.isFinite(v))) as OptimScalars;
+    } catch (e) {
+      throw new Error(`${metaFile.name}: not valid JSON (${(e as Error).message})`);
+    }
+  }
   let specIn: unknown;
   try {
     specIn = JSON.parse(await specFile.text());
@@ -25,11 +42,11 @@ export async function readCheckpoint(files: File[]): Promise<{ spec: NetworkSpec
     throw new Error(`${specFile.name}: ${(e as Error).message}`);
   }
   const st = decodeSafetensors(new Uint8Array(await modelFile.arrayBuffer()), modelFile.name);
-  const tensors: TensorMsg[] = [];
+  const tensors: TensorMsg[] = [], optim: TensorMsg[] = [];
   for (const [name, t] of Object.entries(st.tensors)) {
-    if (name.startsWith('state.') || name.startsWith('optim.')) continue;
+    if (name.startsWith('state.')) continue;
     if (t.dtype !== 'F32' && t.dtype !== 'F64') throw new Error(`${modelFile.name}: tensor '${name}' has dtype ${t.dtype}, expected F32 or F64`);
-    tensors.push({ name, dtype: t.dtype, shape: t.shape, data: t.data as Float32Array | Float64Array });
+    (name.startsWith('optim.') ? optim : tensors).push({ name, dtype: t.dtype, shape: t.shape, data: t.data as Float32Array | Float64Array });
   }
-  return { spec: specIn as NetworkSpecInput, tensors };
+  return { spec: specIn as NetworkSpecInput, tensors, optim, optimScalars };
 }

@@ -1,6 +1,6 @@
 /**
- * GLE Lab page: builds the four views (views/*.ts), talks to the simulation worker, switches tabs and draws the
- * LagLine view at screen rate with uPlot.
+ * GLE Lab page: builds the views (views/*.ts, one module per view), talks to the simulation worker, switches tabs
+ * (ARIA tabs, arrow keys), keeps the page's settings in its link (#view?key=value&…) and draws at screen rate.
  */
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
@@ -18,31 +18,79 @@ const send = (m: ToWorker): void => worker.postMessage(m);
 const app = $('#app');
 
 const chain = createChainView(app, send);
-const operators = createOperatorsView(app);
+const operators = createOperatorsView(app, send);
 const mnist = createMnistView(app, send, (s) => spec.setSpec(s));
 const spec = createSpecView(app, send, () => mnist.clearHistory());
 const views = new Map<string, View>([chain, operators, mnist, spec].map((v) => [v.name, v]));
 let current = 'chain';
+const tabs = Array.from(document.querySelectorAll<HTMLButtonElement>('#tabs [role="tab"]'));
 
-function showView(name: string): void {
+function showView(name: string, focus = false): void {
   current = name;
   for (const [k, v] of views) v.el.hidden = k !== name;
-  document.querySelectorAll('#tabs button').forEach((b) => b.classList.toggle('active', (b as HTMLElement).dataset.view === name));
+  for (const b of tabs) {
+    const on = b.dataset.view === name;
+    b.classList.toggle('active', on);
+    b.setAttribute('aria-selected', String(on));
+    b.tabIndex = on ? 0 : -1;
+    if (on && focus) b.focus();
+  }
+  send({ type: 'view', name }); // only the shown view's simulation runs
   const v = views.get(name);
   for (const c of v?.charts ?? []) c.resize();
   v?.onShow?.();
-  history.replaceState(null, '', `#${name}`);
+  writeLink();
 }
+
+// ---------------------------------------------------------------- the page's link
+/** `#view?k=v&…` with the shown view's settings. */
+function link(): string {
+  const q = new URLSearchParams(views.get(current)?.getState?.() ?? {});
+  const s = q.toString();
+  return `#${current}${s ? `?${s}` : ''}`;
+}
+let linkTimer = 0;
+function writeLink(): void {
+  clearTimeout(linkTimer);
+  linkTimer = window.setTimeout(() => history.replaceState(null, '', link()), 200);
+}
+function readLink(): void {
+  const h = location.hash.slice(1);
+  const [name, query] = h.split('?');
+  const v = views.get(name);
+  showView(v ? name : 'chain');
+  if (v && query) v.setState?.(Object.fromEntries(new URLSearchParams(query)));
+  writeLink();
+}
+// every control change updates the link
+document.addEventListener('input', writeLink);
+document.addEventListener('change', writeLink);
+document.addEventListener('click', (e) => {
+  if ((e.target as HTMLElement).closest('button')) writeLink();
+});
+$('#copy-link').onclick = async () => {
+  history.replaceState(null, '', link());
+  try {
+    await navigator.clipboard.writeText(location.href);
+    toast('link to this view and its settings copied', false);
+  } catch {
+    toast(`link: ${location.href}`, false);
+  }
+};
 
 worker.onmessage = (ev: MessageEvent<FromWorker>) => {
   const m = ev.data;
   switch (m.type) {
     case 'ready':
-      $('#backend').textContent = `backend: ${m.backend} (float32), js (float64 chain)`;
+      $('#backend').textContent = `chain: ${m.chainBackend} · MNIST-1D: ${m.backend} (float32 specs)`;
       document.body.dataset.ready = '1';
       break;
     case 'chain:data': chain.onData(m); break;
-    case 'mnist:data': mnist.onData(m); break;
+    case 'op:data': operators.onData(m); break;
+    case 'mnist:data':
+      mnist.onData(m);
+      $('#backend').textContent = `chain: ${$('#backend').textContent?.match(/chain: ([^·]+)/)?.[1]?.trim() ?? ''} · MNIST-1D: ${m.backend}`;
+      break;
     case 'mnist:status': $('#mnist-status').textContent = m.text; break;
     case 'checkpoint': {
       const { specJson, model } = encodeCheckpoint(m.spec, m.tensors);
@@ -63,8 +111,20 @@ function frame(): void {
   requestAnimationFrame(frame);
 }
 
-document.querySelectorAll<HTMLButtonElement>('#tabs button').forEach((b) => (b.onclick = () => showView(b.dataset.view!)));
+tabs.forEach((b, i) => {
+  b.onclick = () => showView(b.dataset.view!);
+  b.onkeydown = (e) => {
+    const k = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
+    if (e.key === 'Home' || e.key === 'End') {
+      e.preventDefault();
+      showView(tabs[e.key === 'Home' ? 0 : tabs.length - 1].dataset.view!, true);
+    } else if (k) {
+      e.preventDefault();
+      showView(tabs[(i + k + tabs.length) % tabs.length].dataset.view!, true);
+    }
+  };
+});
 window.addEventListener('resize', () => views.get(current)?.charts.forEach((c) => c.resize()));
-const initial = location.hash.slice(1);
-showView(views.has(initial) ? initial : 'chain');
+window.addEventListener('hashchange', readLink);
+readLink();
 requestAnimationFrame(frame);

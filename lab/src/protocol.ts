@@ -18,9 +18,18 @@ export type ToWorker =
   | { type: 'mnist:init'; dataBase: string }
   | { type: 'mnist:run'; running: boolean }
   | { type: 'mnist:spec'; spec: NetworkSpecInput }
-  | { type: 'mnist:load'; spec: NetworkSpecInput; tensors: TensorMsg[] }
+  /** a checkpoint: parameters, and the optimiser's moments and scalars (lr, step) when the CLI saved them */
+  | { type: 'mnist:load'; spec: NetworkSpecInput; tensors: TensorMsg[]; optim?: TensorMsg[]; optimScalars?: Record<string, number> | null }
   | { type: 'mnist:eval'; limit: number }
-  | { type: 'export'; which: 'chain' | 'mnist' };
+  /** stopAt: pause learning once this many training samples are done (0: never) */
+  | { type: 'mnist:set'; batch?: number; lr?: number; stopAt?: number }
+  | { type: 'export'; which: 'chain' | 'mnist' }
+  /** the view now shown: the worker runs only the simulation of the visible view (hidden views are paused) */
+  | { type: 'view'; name: string }
+  /** run GLE, BP and BPTT students side by side from the same initial state (the chain view's comparison) */
+  | { type: 'chain:compare'; on: boolean }
+  /** operator explorer: measure the simulated neuron's gain and phase (in the worker, latest request only) */
+  | { type: 'op:measure'; id: number; tauM: number; tauR: number; w: number; freqs: Float64Array };
 
 export interface ChainData {
   type: 'chain:data';
@@ -32,6 +41,20 @@ export interface ChainData {
   mode: string;
   stepsPerSec: number;
   params: ChainParams;
+  /** side-by-side students (COMPARE_FIELDS records, same count as recs), when the comparison runs */
+  compare: Float64Array | null;
+  /** τ_m of a layer sits at the clamp (τ_min): its gradient cannot move it up again while it points down */
+  clamped: boolean[];
+}
+
+export interface OpData {
+  type: 'op:data';
+  id: number;
+  /** gain and phase per operator at the requested frequencies */
+  meas: Record<string, { gain: number; phase: number }[]>;
+  /** time-domain view, decimated: t, x, u, neuron, error */
+  sim: { t: Float64Array; x: Float64Array; u: Float64Array; neuron: Float64Array; error: Float64Array };
+  ms: number;
 }
 
 export interface MnistData {
@@ -51,10 +74,17 @@ export interface MnistData {
   logits: Float64Array;
   stepsPerSec: number;
   evalDone: boolean;
+  /** training samples seen since the network was built (does not restart after an evaluation) */
+  trainSamples: number;
+  batch: number;
+  lr: number;
+  /** the backend running this network and its dtype */
+  backend: string;
 }
 
 export type FromWorker =
-  | { type: 'ready'; backend: string }
+  | { type: 'ready'; backend: string; chainBackend: string }
+  | OpData
   | ChainData
   | MnistData
   | { type: 'mnist:status'; text: string }

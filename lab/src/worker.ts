@@ -3,9 +3,10 @@
  * and posts decimated records to the page once per tick (~60 Hz) so that the main thread only draws.
  */
 import { createBackend, JsBackend, parseNpy, parseSpec, type Backend, type DType } from 'gle/core';
-import { CHAIN_NF, ChainSim } from './sim/chain.js';
-import { DEFAULT_MNIST_SPEC, type Mnist1dArrays, MnistSim, loadTensors } from './sim/mnist.js';
-import type { FromWorker, TensorMsg, ToWorker } from './protocol.js';
+import { CHAIN_NF, COMPARE_NF, ChainCompare, ChainSim } from './sim/chain.js';
+import { measure, simulate } from './operators.js';
+import { DEFAULT_MNIST_BATCH, DEFAULT_MNIST_SPEC, type Mnist1dArrays, MnistSim, loadTensors } from './sim/mnist.js';
+import type { FromWorker, OpData, TensorMsg, ToWorker } from './protocol.js';
 
 interface WorkerScope {
   postMessage(m: unknown, transfer: Transferable[]): void;
@@ -16,6 +17,7 @@ const post = (m: FromWorker, transfer: Transferable[] = []): void => ctx.postMes
 
 const backends = new Map<DType, Backend>();
 let backendName = 'js';
+let chainBackend: Backend | null = null;
 async function backend(dtype: DType): Promise<Backend> {
   let b = backends.get(dtype);
   if (!b) {
@@ -32,36 +34,82 @@ async function backend(dtype: DType): Promise<Backend> {
 
 // ---------------------------------------------------------------- chain
 let chain: ChainSim | null = null;
+let compare: ChainCompare | null = null;
 let chainRunning = true;
 let stepsPerFrame = 200;
 let pendingSteps = 0;
+/** the view the page shows: only its simulation runs (hidden views are paused) */
+let visible = 'chain';
 const REC_EVERY_T = 0.05; // record one sample per 0.05 time units
-let chainSteps = 0, chainT0 = performance.now(), chainRate = 0;
+
+/** Steps per second over windows of at least one second, smoothed (a steady rate reads steady). */
+class Rate {
+  private n = 0;
+  private t0 = performance.now();
+  value = 0;
+  add(steps: number, now: number): void {
+    this.n += steps;
+    const dt = now - this.t0;
+    if (dt >= 1000) {
+      const r = (this.n * 1000) / dt;
+      this.value = this.value === 0 ? r : 0.5 * this.value + 0.5 * r;
+      this.n = 0;
+      this.t0 = now;
+    }
+  }
+  restart(): void {
+    this.n = 0;
+    this.t0 = performance.now();
+    this.value = 0;
+  }
+}
+const chainRate = new Rate();
 
 function runChain(): void {
   if (!chain) return;
-  let n = (chainRunning ? stepsPerFrame : 0) + pendingSteps;
+  let n = (chainRunning && visible === 'chain' ? stepsPerFrame : 0) + pendingSteps;
   pendingSteps = 0;
   if (n <= 0) return;
   const every = Math.max(1, Math.round(REC_EVERY_T / chain.p.dt));
   const recs = new Float64Array((Math.floor(n / every) + 2) * CHAIN_NF);
-  let k = 0;
+  const crecs = compare ? new Float64Array((Math.floor(n / every) + 2) * COMPARE_NF) : null;
+  let k = 0, done = 0;
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
     if ((chain.steps + 1) % every === 0 || i === n - 1) {
       chain.step(recs, k * CHAIN_NF);
+      if (compare) compare.step(crecs!, k * COMPARE_NF);
       k++;
-    } else chain.step();
-    if ((i & 1023) === 1023 && performance.now() - t0 > 40) break; // keep ticks short whatever the speed
+    } else {
+      chain.step();
+      if (compare) compare.step();
+    }
+    done++;
+    if ((i & 255) === 255 && performance.now() - t0 > 40) break; // keep ticks short whatever the speed
   }
-  chainSteps += n;
-  const now = performance.now();
-  if (now - chainT0 > 500) {
-    chainRate = (chainSteps * 1000) / (now - chainT0);
-    chainSteps = 0;
-    chainT0 = now;
-  }
-  post({ type: 'chain:data', recs, n: k, steps: chain.steps, t: chain.t, loss: chain.lossEma, mode: chain.p.mode, stepsPerSec: chainRate, params: chain.p }, [recs.buffer]);
+  chainRate.add(done, performance.now());
+  post({ type: 'chain:data', recs, n: k, steps: chain.steps, t: chain.t, loss: chain.lossEma, mode: chain.p.mode, stepsPerSec: chainRate.value, params: chain.p, compare: crecs, clamped: chain.clamped() }, crecs ? [recs.buffer, crecs.buffer] : [recs.buffer]);
+}
+
+// ---------------------------------------------------------------- operator explorer
+let opRequest: Extract<ToWorker, { type: 'op:measure' }> | null = null;
+function runOperators(): void {
+  const m = opRequest;
+  if (!m) return;
+  opRequest = null;
+  const t0 = performance.now();
+  const { tauM, tauR, w } = m;
+  const dt = Math.min(0.01, tauM / 10, tauR / 10, 0.05 / w);
+  const meas = measure(m.freqs, tauM, tauR, dt);
+  const periods = 4;
+  const keep = Math.ceil((periods * 2 * Math.PI) / w / dt);
+  const steps = Math.min(200000, keep + Math.ceil((8 * Math.max(tauM, tauR)) / dt));
+  const sim = simulate(w, tauM, tauR, dt, steps);
+  const kk = Math.min(keep, steps);
+  const every = Math.max(1, Math.floor(kk / 1000));
+  const pick = (a: Float64Array) => a.subarray(steps - kk).filter((_, i) => i % every === 0);
+  const out: OpData = { type: 'op:data', id: m.id, meas, sim: { t: pick(sim.t), x: pick(sim.x), u: pick(sim.u), neuron: pick(sim.neuron), error: pick(sim.error) }, ms: performance.now() - t0 };
+  post(out);
 }
 
 // ---------------------------------------------------------------- MNIST-1D
@@ -70,8 +118,18 @@ let mnist: MnistSim | null = null;
 let mnistRunning = false;
 let mnistPhase: 'train' | 'eval' = 'train';
 let evalLimit = 1000;
-let mnistSteps = 0, mnistT0 = performance.now(), mnistRate = 0;
+const mnistRate = new Rate();
 let lastMnistPost = 0;
+let mnistBatch = DEFAULT_MNIST_BATCH;
+/** an lr chosen in the page (applies to every network built after it, too) */
+let mnistLr: number | null = null;
+/** pause learning at this many training samples (0: never) */
+let stopAt = 0;
+let mnistBackend = '';
+/** training samples since the network was built (the accuracy history's x axis; not reset by an evaluation) */
+let trainSamplesBefore = 0;
+/** what loading the last checkpoint chose for training on (shown when learning starts) */
+let loadNote = '';
 
 async function loadData(base: string): Promise<void> {
   const get = async (f: string) => {
@@ -94,51 +152,85 @@ async function loadData(base: string): Promise<void> {
   data = { train: arr(xTr, yTr), test: arr(xTe, yTe) };
 }
 
-async function buildMnist(specIn: unknown, tensors?: TensorMsg[]): Promise<void> {
+/** The lr a params-only checkpoint trains on at, relative to its spec's lr when the spec has an lr schedule. */
+const TRAIN_ON_LR_FACTOR = 1e-3;
+
+async function buildMnist(specIn: unknown, ck?: Extract<ToWorker, { type: 'mnist:load' }>): Promise<string> {
   if (!data) throw new Error('MNIST-1D data not loaded yet');
   const spec = parseSpec(specIn);
   const b = await backend(spec.dtype);
-  mnist = new MnistSim(b, spec, data.train, { batch: 8 });
-  if (tensors) loadTensors(mnist.net, tensors);
+  mnist = new MnistSim(b, spec, data.train, { batch: mnistBatch });
+  mnistBackend = `${b.name} (${spec.dtype})`;
+  trainSamplesBefore = 0;
   mnistPhase = 'train';
+  if (!ck) {
+    if (mnistLr !== null) mnist.learner.lr = mnistLr;
+    return '';
+  }
+  loadTensors(mnist.net, ck.tensors);
+  // Training on from trained parameters (docs/RESULTS.md, issue 18): the spec's lr is where the CLI's schedule
+  // started (ReduceLROnPlateau lowered it over the run), and a fresh Adam moves every parameter by about ±lr per step
+  // whatever its gradient. So: take the optimiser's state and lr from the checkpoint when it has them; otherwise
+  // start at spec lr × 1e-3 (a scheduled run's lr is not known) with a warm-up, and say so.
+  const opt = mnist.learner.opt;
+  const moments = new Map((ck.optim ?? []).map((t) => [t.name, t]));
+  const st = opt ? opt.stateTensors() : [];
+  if (opt && ck.optimScalars && st.length && st.every((t) => moments.get(t.name)?.data.length === t.buf.n)) {
+    for (const t of st) t.buf.a.set(moments.get(t.name)!.data);
+    opt.loadScalars(ck.optimScalars);
+    return `training on with the checkpoint's optimiser state (lr ${mnist.learner.lr.toPrecision(2)})`;
+  }
+  if (spec.scheduler) mnist.learner.lr = (spec.optimizer?.lr ?? mnist.learner.lr) * TRAIN_ON_LR_FACTOR;
+  if (mnistLr !== null) mnist.learner.lr = mnistLr;
+  mnist.warmup(10 * data.train.length);
+  return `no optimiser state in the checkpoint: training on at lr ${mnist.learner.lr.toPrecision(2)}${spec.scheduler && mnistLr === null ? ` (spec lr × ${TRAIN_ON_LR_FACTOR}: its lr schedule had lowered the lr; change it with the lr slider)` : ''}, warming up over 10 samples' steps`;
+}
+
+function trainSamples(): number {
+  return trainSamplesBefore + (mnistPhase === 'train' && mnist ? mnist.samples : 0);
 }
 
 function startEval(limit: number): void {
   if (!mnist || !data) return;
   evalLimit = Math.max(1, Math.min(limit, data.test.n));
-  const sub: Mnist1dArrays = { x: data.test.x, y: data.test.y.subarray(0, evalLimit), n: evalLimit, length: data.test.length };
+  const L = data.test.length;
+  const sub: Mnist1dArrays = { x: data.test.x.subarray(0, evalLimit * L), y: data.test.y.subarray(0, evalLimit), n: evalLimit, length: L };
+  if (mnistPhase === 'train') trainSamplesBefore += mnist.samples;
   mnist.learning = false;
   mnist.setData(sub, false);
   mnistPhase = 'eval';
   mnistRunning = true;
-  mnistSteps = 0;
-  mnistT0 = performance.now();
+  mnistRate.restart();
 }
 
 function runMnist(now: number): void {
-  if (!mnist || !mnistRunning) return;
+  if (!mnist || !mnistRunning || (visible !== 'mnist' && mnistPhase === 'train')) return;
   const t0 = performance.now();
   let n = 0;
-  while (performance.now() - t0 < 12) {
-    for (let i = 0; i < 32; i++) {
-      mnist.step();
+  const evalDoneNow = () => mnistPhase === 'eval' && mnist!.samples >= evalLimit;
+  let stopped = false;
+  while (performance.now() - t0 < 12 && !evalDoneNow() && !stopped) {
+    for (let i = 0; i < 16; i++) {
+      const batchDone = mnist.step();
       n++;
-      if (mnistPhase === 'eval' && mnist.samples >= evalLimit) break;
+      if (evalDoneNow()) break;
+      if (batchDone && mnistPhase === 'train' && stopAt > 0 && trainSamples() >= stopAt) {
+        stopped = true;
+        break;
+      }
     }
-    if (mnistPhase === 'eval' && mnist.samples >= evalLimit) break;
   }
-  mnistSteps += n;
-  const evalDone = mnistPhase === 'eval' && mnist.samples >= evalLimit;
+  if (stopped) {
+    mnistRunning = false;
+    post({ type: 'mnist:status', text: `paused after ${trainSamples()} training samples (the stop you set)` });
+  }
+  mnistRate.add(n, performance.now());
+  const evalDone = evalDoneNow();
   if (evalDone) mnistRunning = false;
-  if (now - mnistT0 > 500 || mnistRate === 0) {
-    mnistRate = (mnistSteps * 1000) / (now - mnistT0);
-    mnistSteps = 0;
-    mnistT0 = now;
-  }
-  if (now - lastMnistPost < 100 && !evalDone) return;
+  if (now - lastMnistPost < 100 && !evalDone && !stopped) return;
   lastMnistPost = now;
   const d = mnist.data;
-  const i0 = mnist.idx[0];
+  const i0 = mnist.idx[0] ?? 0;
   const logits = mnist.lastLogits.slice(0, 10);
   post({
     type: 'mnist:data',
@@ -153,8 +245,12 @@ function runMnist(now: number): void {
     label: mnist.lastLabels[0],
     pred: mnist.lastPred[0],
     logits,
-    stepsPerSec: mnistRate,
+    stepsPerSec: mnistRate.value,
     evalDone,
+    trainSamples: trainSamples(),
+    batch: mnist.B,
+    lr: mnist.learner.lr,
+    backend: mnistBackend,
   });
   mnist.lossSum = mnist.lossN = 0;
 }
@@ -187,9 +283,11 @@ function tick(): void {
   try {
     runChain();
     runMnist(t0);
+    if (visible === 'operators') runOperators();
   } catch (e) {
     post({ type: 'error', where: 'worker', message: (e as Error).message });
     chainRunning = mnistRunning = false;
+    opRequest = null;
   }
   setTimeout(tick, Math.max(0, 16 - (performance.now() - t0)));
 }
@@ -197,7 +295,9 @@ function tick(): void {
 // messages are handled one after another (loading the data must finish before a spec is applied)
 let queue: Promise<void> = Promise.resolve();
 ctx.onmessage = (ev: MessageEvent<ToWorker>) => {
-  queue = queue.then(() => handle(ev.data));
+  // a measurement request replaces any older one not yet served (a slider drag asks many times)
+  if (ev.data.type === 'op:measure') opRequest = ev.data;
+  else queue = queue.then(() => handle(ev.data));
 };
 
 async function handle(m: ToWorker): Promise<void> {
@@ -205,8 +305,29 @@ async function handle(m: ToWorker): Promise<void> {
     switch (m.type) {
       case 'chain:run': chainRunning = m.running; break;
       case 'chain:step': pendingSteps += m.n; break;
-      case 'chain:reset': chain?.reset(); break;
-      case 'chain:set': chain?.set(m.params); break;
+      case 'chain:reset':
+        chain?.reset();
+        compare?.reset();
+        if (!chainRunning) pendingSteps += 1; // show the reset state at once, also while paused
+        break;
+      case 'chain:set':
+        chain?.set(m.params);
+        compare?.set(m.params);
+        break;
+      case 'chain:compare':
+        if (m.on && chain) {
+          // every student starts from the same state: reset the main one with them
+          const { mode: _mode, ...shared } = chain.p;
+          compare = new ChainCompare(chainBackend!, shared);
+          chain.reset();
+          pendingSteps += 1;
+        } else compare = null;
+        break;
+      case 'view':
+        visible = m.name;
+        chainRate.restart();
+        mnistRate.restart();
+        break;
       case 'chain:speed': stepsPerFrame = Math.max(1, Math.min(20000, Math.round(m.stepsPerFrame))); break;
       case 'mnist:init':
         if (!data) {
@@ -223,18 +344,40 @@ async function handle(m: ToWorker): Promise<void> {
           mnistPhase = 'train';
         }
         mnistRunning = m.running;
-        mnistSteps = 0;
-        mnistT0 = performance.now();
+        mnistRate.restart();
+        if (m.running) post({ type: 'mnist:status', text: `learning online (batch ${mnist?.B}, lr ${mnist?.learner.lr.toPrecision(2)})${loadNote ? `; ${loadNote}` : ''}` });
+        break;
+      case 'mnist:set':
+        if (m.batch !== undefined) {
+          mnistBatch = m.batch;
+          if (mnist && mnistPhase === 'train') {
+            trainSamplesBefore += mnist.samples;
+            mnist.setBatch(m.batch);
+            mnist.resetStats();
+          } else if (mnist) mnist.B = m.batch;
+        }
+        if (m.stopAt !== undefined) stopAt = Math.max(0, Math.round(m.stopAt));
+        if (m.lr !== undefined) {
+          if (!(m.lr > 0 && m.lr < 1)) throw new Error(`lr must be in (0, 1), not ${m.lr}`);
+          mnistLr = m.lr;
+          if (mnist) {
+            mnist.warmup(0);
+            mnist.learner.lr = m.lr;
+          }
+        }
         break;
       case 'mnist:spec':
+        loadNote = '';
         await buildMnist(m.spec);
         post({ type: 'mnist:status', text: `network rebuilt from the spec (${mnist!.net.layers.length} layers)` });
         break;
-      case 'mnist:load':
-        await buildMnist(m.spec, m.tensors);
-        post({ type: 'mnist:status', text: `checkpoint loaded; evaluating on the test split…` });
+      case 'mnist:load': {
+        const note = await buildMnist(m.spec, m);
+        post({ type: 'mnist:status', text: `checkpoint loaded; evaluating on the test split… (${note})` });
+        loadNote = note;
         startEval(1000);
         break;
+      }
       case 'mnist:eval': startEval(m.limit); break;
       case 'export': exportNet(m.which); break;
     }
@@ -246,7 +389,8 @@ async function handle(m: ToWorker): Promise<void> {
 (async () => {
   const b64 = await backend('float64');
   chain = new ChainSim(b64);
+  chainBackend = b64;
   await backend('float32');
-  post({ type: 'ready', backend: backendName });
+  post({ type: 'ready', backend: backendName, chainBackend: `${b64.name} (float64)` });
   tick();
 })().catch((e: Error) => post({ type: 'error', where: 'init', message: e.message }));

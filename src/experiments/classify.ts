@@ -6,78 +6,21 @@
  * ReduceLROnPlateau; a checkpoint (network, optimiser, scheduler, RNG, epoch) is written so `--resume` continues
  * bit-identically.
  */
-import type { FloatArray } from '../kernels/types.js';
 import { GLENetwork } from '../model/network.js';
-import { crossEntropyRow } from '../model/losses.js';
+import { evaluateBatches, runBatch, type EvalResult } from '../learn/classify-loop.js';
 import { Learner } from '../learn/learner.js';
 import { Rng } from '../util/rng.js';
 import { applyCheckpoint, readCheckpoint } from '../io/checkpoint.js';
 import { heatmapSvg, lineChartSvg } from '../report/plot.js';
 import type { ClassifyParams, RunContext, TaskFn } from './types.js';
-import { openSource, type SeqBatch, type SeqSource } from './sources.js';
+import { openSource, type SeqSource } from './sources.js';
 
-export interface EvalResult {
-  acc: number;
-  loss: number;
-  n: number;
-  confusion: number[][];
-}
+export type { EvalResult } from '../learn/classify-loop.js';
+export { runBatch } from '../learn/classify-loop.js';
 
-/** Sum logits over a batch's steps, argmax, and mean-over-steps CE; nothing learns. */
+/** Evaluate on a split of a source with the shared loop (src/learn/classify-loop.ts); nothing learns. */
 export function evaluate(net: GLENetwork, front: GLENetwork | null, src: SeqSource, split: 'train' | 'val' | 'test', batch: number, maxN: number, stop: () => boolean = () => false): EvalResult {
-  const C = net.nOut;
-  const confusion = Array.from({ length: C }, () => new Array<number>(C).fill(0));
-  let correct = 0, n = 0, lossSum = 0;
-  const wasTraining = net.training;
-  net.training = false;
-  for (const b of src.batches(split, batch, null, maxN)) {
-    if (stop()) break;
-    const r = runBatch(net, front, b, null);
-    for (let i = 0; i < b.B; i++) {
-      confusion[b.labels[i]][r.pred[i]]++;
-      if (r.pred[i] === b.labels[i]) correct++;
-    }
-    lossSum += r.lossSum;
-    n += b.B;
-  }
-  net.training = wasTraining;
-  return { acc: n ? correct / n : NaN, loss: n ? lossSum / n : NaN, n, confusion };
-}
-
-// per-batch scratch, reused across calls with the same B and C (no allocation per step)
-let scratch: { B: number; C: number; sums: Float64Array; x: Float64Array; pred: Int32Array } | null = null;
-
-/**
- * Stream one batch through the network. With a learner: one optimiser step per dt (target = the label);
- * without: evaluation (no target). Returns the per-sample argmax of summed logits and the summed per-sample
- * mean-over-steps cross-entropy.
- */
-export function runBatch(net: GLENetwork, front: GLENetwork | null, b: SeqBatch, learner: Learner | null): { pred: Int32Array; lossSum: number } {
-  const B = b.B, C = net.nOut, nIn = front ? front.nIn : net.nIn;
-  if (!scratch || scratch.B !== B || scratch.C !== C || scratch.x.length !== B * nIn) scratch = { B, C, sums: new Float64Array(B * C), x: new Float64Array(B * nIn), pred: new Int32Array(B) };
-  const { sums, x, pred } = scratch;
-  sums.fill(0);
-  net.setBatchSize(B);
-  if (front) {
-    front.setBatchSize(B);
-    front.resetState(); // the reference builds a new front end for every batch
-  }
-  let ce = 0;
-  for (let t = 0; t < b.steps; t++) {
-    b.fillStep(t, x);
-    let xin: FloatArray = x;
-    if (front) xin = front.step(x, null).a;
-    const out = learner ? learner.trainStep(xin, b.labels) : net.step(xin, null);
-    const y = out.a;
-    for (let i = 0; i < B * C; i++) sums[i] += y[i];
-    for (let i = 0; i < B; i++) ce += crossEntropyRow(y, i * C, C, b.labels[i]);
-  }
-  for (let i = 0; i < B; i++) {
-    let best = 0;
-    for (let j = 1; j < C; j++) if (sums[i * C + j] > sums[i * C + best]) best = j;
-    pred[i] = best;
-  }
-  return { pred, lossSum: ce / b.steps };
+  return evaluateBatches(net, front, src.batches(split, batch, null, maxN), stop);
 }
 
 export const classifyTask: TaskFn<ClassifyParams> = async (ctx: RunContext<ClassifyParams>) => {

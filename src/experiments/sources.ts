@@ -11,12 +11,8 @@ import { SequenceBatcher } from '../data/stream.js';
 import { loadMnist1d } from '../data/mnist1d-files.js';
 import type { ClassifyParams, RunContext } from './types.js';
 
-export interface SeqBatch {
-  readonly B: number;
-  readonly steps: number;
-  readonly labels: Int32Array;
-  fillStep(t: number, out: Float32Array | Float64Array): void;
-}
+import type { SeqBatch } from '../learn/classify-loop.js';
+export type { SeqBatch };
 
 export interface SeqSource {
   readonly classNames: string[];

@@ -4,9 +4,12 @@
  * random w, τ_m ~ U[0,1) (clamped to ≥ 0.1) and learns w and τ_m online with Adam, using prospective errors (GLE)
  * or instantaneous errors (BP). Browser-safe; used by the lab's worker and by tests.
  */
-import { GLENetwork, LAGLINE_TEACHER, Learner, Rng, lagLineSpec, type Backend, type NetworkSpecInput } from 'gle/core';
+import { GLENetwork, LAGLINE_TEACHER, Learner, Rng, TruncatedBPTT, lagLineSpec, type Backend, type NetworkSpecInput } from 'gle/core';
 
-export type ChainMode = 'gle' | 'bp';
+/** gle: prospective errors; bp: instantaneous errors; bptt: truncated BPTT through the exact dynamics over a window */
+export type ChainMode = 'gle' | 'bp' | 'bptt';
+/** BPTT window in time units (its lr is the chain's lr times the window's steps, as in the teacher–student task) */
+export const BPTT_WINDOW_T = 1;
 export type ChainInput = 'square' | 'sines';
 
 export interface ChainParams {
@@ -74,6 +77,8 @@ export class ChainSim {
   teacher!: GLENetwork;
   student!: GLENetwork;
   learner!: Learner;
+  /** the truncated-BPTT rule when mode is 'bptt' */
+  bptt: TruncatedBPTT | null = null;
   p: ChainParams;
   t = 0;
   steps = 0;
@@ -104,6 +109,8 @@ export class ChainSim {
     this.teacher.training = false;
     this.student = new GLENetwork(chainSpec(p, false, w, tau, p.mode === 'gle'), this.backend);
     this.learner = new Learner(this.student);
+    this.bptt = null;
+    this.setRule();
     this.t = 0;
     this.steps = 0;
     this.lossEma = 0;
@@ -122,6 +129,30 @@ export class ChainSim {
     this.teacher.layers[0].params.tauM.a[0] = p.teacherTau0;
     this.teacher.layers[1].params.tauM.a[0] = p.teacherTau1;
     for (const l of this.student.layers) l.hyper.prospective = p.mode === 'gle';
+    this.setRule();
+  }
+
+  private bpttSteps(): number {
+    return Math.max(1, Math.round(BPTT_WINDOW_T / this.p.dt));
+  }
+
+  private setRule(): void {
+    const p = this.p;
+    if (p.mode === 'bptt') {
+      const win = this.bpttSteps();
+      if (this.bptt) this.bptt.flush();
+      this.bptt = new TruncatedBPTT(this.learner, win);
+      this.learner.lr = p.lr * win;
+    } else {
+      if (this.bptt) this.bptt.flush();
+      this.bptt = null;
+      this.learner.lr = p.lr;
+    }
+  }
+
+  /** per layer: τ_m sits at the clamp τ_min */
+  clamped(): boolean[] {
+    return this.student.layers.map((l) => l.params.tauM.a[0] <= TAU_MIN * (1 + 1e-9));
   }
 
   /** Advance one dt; if `rec` is given, write one record (CHAIN_FIELDS order) at rec[off..]. */
@@ -129,7 +160,7 @@ export class ChainSim {
     const dt = this.p.dt;
     this.x[0] = chainInput(this.p.input, this.t);
     this.tgt[0] = this.teacher.step(this.x).a[0];
-    const y = this.learner.trainStep(this.x, this.tgt).a[0];
+    const y = (this.bptt ? this.bptt.step(this.x, this.tgt) : this.learner.trainStep(this.x, this.tgt)).a[0];
     const d = y - this.tgt[0];
     const se = d * d;
     const a = Math.min(1, dt / 4);
@@ -151,6 +182,44 @@ export class ChainSim {
       rec[off + 10] = s.layers[0].params.tauM.a[0];
       rec[off + 11] = s.layers[1].params.tauM.a[0];
       rec[off + 12] = this.lossEma;
+    }
+  }
+}
+
+/** Fields of one record of the side-by-side comparison: t, then loss, w₀, w₁, τ₀, τ₁ for each of COMPARE_MODES. */
+export const COMPARE_MODES: ChainMode[] = ['gle', 'bp', 'bptt'];
+export const COMPARE_NF = 1 + 5 * COMPARE_MODES.length;
+
+/** GLE, BP and BPTT students from the same initial state against the same teacher and input. */
+export class ChainCompare {
+  readonly sims: ChainSim[];
+  private rec = new Float64Array(CHAIN_NF);
+  constructor(backend: Backend, params: Partial<ChainParams>) {
+    this.sims = COMPARE_MODES.map((mode) => new ChainSim(backend, { ...params, mode }));
+  }
+  set(q: Partial<ChainParams>): void {
+    for (const s of this.sims) s.set({ ...q, mode: s.p.mode });
+  }
+  reset(): void {
+    for (const s of this.sims) s.reset();
+  }
+  /** Advance all students one dt; with `out`, write one COMPARE_FIELDS record at out[off..]. */
+  step(out?: Float64Array, off = 0): void {
+    for (let k = 0; k < this.sims.length; k++) {
+      const s = this.sims[k];
+      if (!out) {
+        s.step();
+        continue;
+      }
+      s.step(this.rec, 0);
+      const r = this.rec;
+      if (k === 0) out[off] = r[0];
+      const o = off + 1 + 5 * k;
+      out[o] = r[12];
+      out[o + 1] = r[8];
+      out[o + 2] = r[9];
+      out[o + 3] = r[10];
+      out[o + 4] = r[11];
     }
   }
 }

@@ -3,7 +3,7 @@
  * target for the whole sample, one optimiser step per dt-step, logits summed over the sample for the readout.
  * No state reset between samples. Browser-safe; used by the lab's worker and by tests.
  */
-import { GLENetwork, Learner, Rng, parseSpec, type Backend, type NetworkSpecInput, type ResolvedSpec } from 'gle/core';
+import { GLENetwork, Learner, Rng, SequenceBatcher, SequenceClassifier, parseSpec, type Backend, type NetworkSpecInput, type ResolvedSpec, type SeqBatch } from 'gle/core';
 
 export interface Mnist1dArrays {
   x: Float32Array;
@@ -46,7 +46,7 @@ export const DEFAULT_MNIST_SPEC: NetworkSpecInput = {
     },
     { size: 10, phi: 'linear', bias: true, tau_m: 1.2, tau_r: 1.2 },
   ],
-  optimizer: { type: 'adam', lr: 0.0003 },
+  optimizer: { type: 'adam', lr: 0.001 },
 };
 
 /** A named tensor as carried in checkpoints (safetensors) and worker messages. */
@@ -75,12 +75,6 @@ export function loadTensors(net: GLENetwork, tensors: NamedTensor[], what = 'che
   }
 }
 
-function argmax10(a: ArrayLike<number>, o: number): number {
-  let best = 0;
-  for (let c = 1; c < 10; c++) if (a[o + c] > a[o + best]) best = c;
-  return best;
-}
-
 /** Mean of the last `cap` 0/1 values. */
 export class RunningMean {
   private buf: Uint8Array;
@@ -106,25 +100,27 @@ export class RunningMean {
   }
 }
 
+/** The lab's default batch: parallel streams per optimiser step, as the CLI's (docs/RESULTS.md §14: batch 8 does not learn). */
+export const DEFAULT_MNIST_BATCH = 100;
+
+/**
+ * MNIST-1D learned online in the page with the shared classify loop of the core (`SequenceClassifier`, the same code
+ * the CLI's classify task runs), one step at a time so that the worker can interleave it with posting records.
+ */
 export class MnistSim {
   net: GLENetwork;
   learner: Learner;
   /**
-   * Prequential ("test, then train") readout: a second network with the parameters frozen at each sample's start runs
+   * Prequential ("test, then train") readout: a second network with the parameters frozen at each batch's start runs
    * on the same input stream without target; its summed logits give the running accuracy, so a sample is scored
    * before the learner has adapted to its label. null when prequential scoring is off.
    */
   readonly scoreNet: GLENetwork | null;
-  private readonly scoreSum: Float64Array;
   readonly spec: ResolvedSpec;
-  readonly B: number;
+  /** streams per batch (nominal; the last batch of an evaluation pass may be smaller) */
+  B: number;
   /** learning on (train split, online) or off (evaluation, no target) */
   learning = true;
-  /** point index within the current samples */
-  pos = 0;
-  readonly idx: Int32Array;
-  readonly labels: Int32Array;
-  readonly logitSum: Float64Array;
   readonly confusion = new Int32Array(100);
   samples = 0;
   correct = 0;
@@ -132,9 +128,16 @@ export class MnistSim {
   readonly recentS: RunningMean;
   /** running accuracy of the prequential readout (sample scored with the parameters from before it); = recentS when off */
   readonly recentP: RunningMean;
-  private order: Int32Array;
-  private next = 0;
+  /** the learning (or evaluated) network's loop and the prequential scorer's, over the same batches */
+  private readonly cls: SequenceClassifier;
+  private readonly score: SequenceClassifier | null;
+  private batcher!: SequenceBatcher;
+  private batch!: SeqBatch;
+  private shuffle = true;
+  private started = false;
   private readonly rng: Rng;
+  /** dataset index of each stream's current sample */
+  idx: Int32Array<ArrayBufferLike> = new Int32Array(0);
   lastPred = new Int32Array(0);
   /** labels and summed logits of the last finished samples (B x 10) */
   lastLabels = new Int32Array(0);
@@ -152,35 +155,58 @@ export class MnistSim {
     if (this.spec.input_size !== 1) throw new Error(`MNIST-1D streams one point per step: the spec's input_size must be 1, not ${this.spec.input_size}`);
     const nOut = this.spec.resolved[this.spec.resolved.length - 1].size;
     if (nOut !== 10) throw new Error(`MNIST-1D has 10 classes: the top layer must have size 10, not ${nOut}`);
-    this.B = opts.batch ?? 8;
+    this.B = opts.batch ?? DEFAULT_MNIST_BATCH;
     this.net = new GLENetwork(this.spec, backend, { batchSize: this.B });
     this.learner = new Learner(this.net);
+    this.cls = new SequenceClassifier(this.net);
     this.scoreNet = opts.prequential ?? true ? new GLENetwork(this.spec, backend, { batchSize: this.B }) : null;
     if (this.scoreNet) this.scoreNet.training = false;
-    this.scoreSum = new Float64Array(this.B * 10);
-    this.idx = new Int32Array(this.B);
-    this.labels = new Int32Array(this.B);
-    this.logitSum = new Float64Array(this.B * 10);
-    this.lastPred = new Int32Array(this.B);
-    this.lastLabels = new Int32Array(this.B);
-    this.lastLogits = new Float64Array(this.B * 10);
+    this.score = this.scoreNet ? new SequenceClassifier(this.scoreNet) : null;
     this.recentS = new RunningMean(opts.window ?? 200);
     this.recentP = new RunningMean(opts.window ?? 200);
     this.rng = new Rng(opts.seed ?? 0);
-    this.order = new Int32Array(data.n);
     this.setData(data, opts.shuffle ?? true);
   }
 
   /** Switch the data stream (e.g. to the test split) and restart sample order and statistics. */
   setData(data: Mnist1dArrays, shuffle: boolean): void {
-    this.data = data;
-    this.order = new Int32Array(data.n);
-    for (let i = 0; i < data.n; i++) this.order[i] = i;
-    if (shuffle) this.rng.shuffle(this.order);
-    this.next = 0;
-    this.pos = 0;
+    if (data.x.length < data.n * data.length) throw new Error(`MNIST-1D data: ${data.x.length} values for ${data.n} samples of ${data.length} points`);
+    this.data = { ...data, x: data.x.subarray(0, data.n * data.length) };
+    this.shuffle = shuffle;
     this.resetStats();
-    this.loadSamples();
+    this.newBatcher();
+  }
+
+  /** Change the number of parallel streams (takes effect at once; the current samples restart). */
+  setBatch(B: number): void {
+    if (!Number.isInteger(B) || B < 1 || B > 1000) throw new Error(`batch must be an integer from 1 to 1000, not ${B}`);
+    this.B = B;
+    this.newBatcher();
+  }
+
+  private newBatcher(): void {
+    const d = this.data;
+    this.batcher = new SequenceBatcher({ x: d.x, y: d.y, steps: d.length, batchSize: this.B, shuffle: this.shuffle, rng: this.shuffle ? this.rng : undefined });
+    this.batcher.startEpoch();
+    const it = this.batcher;
+    this.batch = {
+      get B() {
+        return it.batchSize;
+      },
+      steps: d.length,
+      get labels() {
+        return it.labels;
+      },
+      fillStep: (t, out) => it.fillStep(t, out),
+    };
+    this.started = false;
+    this.epochEnded = false;
+  }
+
+  /** true once every sample of the current split has been seen since setData (evaluation passes stop there) */
+  epochEnded = false;
+  get epochDone(): boolean {
+    return this.epochEnded;
   }
 
   resetStats(): void {
@@ -192,65 +218,90 @@ export class MnistSim {
     this.lossSum = this.lossN = 0;
   }
 
-  /** true when every sample of the current split has been seen once since setData */
-  get epochDone(): boolean {
-    return this.next >= this.data.n && this.pos === 0;
-  }
-
-  private loadSamples(): void {
-    for (let b = 0; b < this.B; b++) {
-      const i = this.order[this.next % this.data.n];
-      this.next++;
-      this.idx[b] = i;
-      this.labels[b] = this.data.y[i];
-    }
-    this.logitSum.fill(0);
-    this.scoreSum.fill(0);
-    if (this.scoreNet && this.learning) {
-      const src = this.net.allTensors(), dst = this.scoreNet.allTensors();
-      for (let k = 0; k < src.length; k++) dst[k].buf.a.set(src[k].buf.a);
-    }
-  }
-
   /** true when the running statistics come from the prequential scoring network */
   get scoring(): boolean {
-    return this.scoreNet !== null && this.learning;
+    return this.score !== null && this.learning;
+  }
+
+  private beginBatch(): void {
+    if (!this.batcher.nextBatch()) {
+      this.epochEnded = true;
+      this.batcher.startEpoch();
+      this.batcher.nextBatch();
+    }
+    const B = this.batch.B;
+    this.idx = this.batcher.indices;
+    if (this.scoring) {
+      const src = this.net.allTensors(), dst = this.scoreNet!.allTensors();
+      for (let k = 0; k < src.length; k++) dst[k].buf.a.set(src[k].buf.a);
+      this.score!.begin(this.batch, null);
+    }
+    this.net.training = this.learning;
+    this.cls.begin(this.batch, this.learning ? this.learner : null);
+    if (this.lastPred.length !== B) {
+      this.lastPred = new Int32Array(B);
+      this.lastLabels = new Int32Array(B);
+      this.lastLogits = new Float64Array(B * 10);
+    }
+    this.started = true;
+  }
+
+  private warmBase = 0;
+  private warmTotal = 0;
+  private warmDone = 0;
+  /**
+   * Ramp the learning rate linearly from 0 to its current value over the next `steps` learning steps. Used after
+   * loading trained parameters: a fresh Adam's first updates are ±lr on every parameter whatever the gradient's size
+   * (its moments start at 0), which at the spec's lr undoes the training within a few hundred steps.
+   */
+  warmup(steps: number): void {
+    if (this.warmTotal > 0) this.learner.lr = this.warmBase;
+    this.warmBase = this.learner.lr;
+    this.warmTotal = Math.max(0, Math.round(steps));
+    this.warmDone = 0;
+  }
+  /** true while a learning-rate warm-up is in progress */
+  get warmingUp(): boolean {
+    return this.warmTotal > 0;
   }
 
   /** One dt-step for the whole batch. Returns true when the batch's samples finished at this step. */
   step(): boolean {
-    const L = this.data.length, x = this.net.input.a;
-    for (let b = 0; b < this.B; b++) x[b] = this.data.x[this.idx[b] * L + this.pos];
-    const out = this.learning ? this.learner.trainStep(null, this.labels) : this.learner.evalStep(null, null);
-    const o = out.a;
-    for (let k = 0; k < this.B * 10; k++) this.logitSum[k] += o[k];
-    if (this.scoring) {
-      const so = this.scoreNet!.step(this.net.input.a, null).a;
-      for (let k = 0; k < this.B * 10; k++) this.scoreSum[k] += so[k];
+    if (!this.started || this.cls.done) this.beginBatch();
+    if (this.learning && this.warmTotal > 0) {
+      this.warmDone++;
+      this.learner.lr = this.warmBase * Math.min(1, this.warmDone / this.warmTotal);
+      if (this.warmDone >= this.warmTotal) this.warmTotal = 0;
     }
+    this.cls.step();
+    const scoring = this.scoring;
+    if (scoring) this.score!.step();
     if (this.learning) {
       this.lossSum += this.net.lastLoss();
       this.lossN++;
     }
-    this.pos++;
-    if (this.pos < L) return false;
-    this.pos = 0;
-    const scoring = this.scoring;
-    const sums = scoring ? this.scoreSum : this.logitSum;
-    this.lastLogits.set(sums);
-    this.lastLabels.set(this.labels);
-    for (let b = 0; b < this.B; b++) {
-      const best = argmax10(sums, b * 10);
-      const inStream = scoring ? argmax10(this.logitSum, b * 10) : best;
-      const ok = best === this.labels[b] ? 1 : 0;
+    if (!this.cls.done) return false;
+    const r = this.cls.finish();
+    const B = this.batch.B, labels = this.batch.labels;
+    const sums = scoring ? this.score!.sums : this.cls.sums;
+    const pred = scoring ? this.score!.finish().pred : r.pred;
+    if (this.lastPred.length !== B) {
+      this.lastPred = new Int32Array(B);
+      this.lastLabels = new Int32Array(B);
+      this.lastLogits = new Float64Array(B * 10);
+    }
+    this.lastLogits.set(sums.subarray(0, B * 10));
+    this.lastLabels.set(labels.subarray(0, B));
+    for (let b = 0; b < B; b++) {
+      const best = pred[b];
+      const ok = best === labels[b] ? 1 : 0;
       this.lastPred[b] = best;
       this.samples++;
       this.correct += ok;
-      this.confusion[this.labels[b] * 10 + best]++;
-      this.recentS.push(inStream === this.labels[b] ? 1 : 0);
+      this.confusion[labels[b] * 10 + best]++;
+      this.recentS.push(r.pred[b] === labels[b] ? 1 : 0);
       this.recentP.push(ok);
     }
-    this.loadSamples();
     return true;
   }
 

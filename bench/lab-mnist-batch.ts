@@ -1,0 +1,27 @@
+/**
+ * MNIST-1D online in the lab's loop, in Node: test accuracy after a fixed number of training samples for a batch
+ * size and learning rate. Usage: node --import tsx bench/lab-mnist-batch.ts BATCH LR SAMPLES [backend] [lab|15k]
+ * (lab: the lab's default network; 15k: the network of `gle run mnist1d-15k`)
+ */
+import { join } from 'node:path';
+import { createBackend } from '../src/kernels/index.js';
+import { loadMnist1d } from '../src/data/mnist1d-files.js';
+import { MnistSim, DEFAULT_MNIST_SPEC } from '../lab/src/sim/mnist.js';
+import { findExperiment } from '../src/experiments/registry.js';
+import type { NetworkSpecInput } from '../src/model/spec.js';
+
+const [B, lr, N] = [Number(process.argv[2] ?? 8), Number(process.argv[3] ?? 3e-4), Number(process.argv[4] ?? 4000)];
+const be = await createBackend({ backend: (process.argv[5] ?? 'auto') as 'auto', dtype: 'float32', onNotice: () => undefined });
+const d = loadMnist1d({ dir: join(process.cwd(), 'data', 'mnist1d'), length: 360 });
+const which = process.argv[6] ?? 'lab';
+const base: NetworkSpecInput = which === '15k' ? ((findExperiment('mnist1d-15k')!.params as { network: NetworkSpecInput }).network) : DEFAULT_MNIST_SPEC;
+const spec: NetworkSpecInput = { ...base, dtype: 'float32', scheduler: null, optimizer: { type: 'adam' as const, lr } };
+const sim = new MnistSim(be, spec, { x: d.xTrain, y: d.yTrain, n: d.nTrain, length: d.length }, { batch: B });
+const t0 = performance.now();
+while (sim.samples < N) sim.step();
+const trainS = (performance.now() - t0) / 1000;
+const preq = sim.prequentialAccuracy;
+sim.learning = false;
+sim.setData({ x: d.xTest, y: d.yTest, n: d.nTest, length: d.length }, false);
+while (sim.samples < d.nTest) sim.step();
+console.log(`${which} batch ${B} lr ${lr} samples ${N}: prequential ${(100 * preq).toFixed(1)} %, test ${(100 * sim.accuracy).toFixed(1)} %, ${trainS.toFixed(1)} s (${be.name})`);
