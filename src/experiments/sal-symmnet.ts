@@ -170,7 +170,7 @@ export async function symmnetTask(ctx: RunContext, p: SalSymmNetParams) {
         order[j] = t;
       }
       let lossSum = 0, correct = 0, seen = 0;
-      for (let s0 = 0; s0 < nTrain; s0 += B) {
+      for (let s0 = 0; s0 < nTrain && !ctx.stopRequested(); s0 += B) {
         const n = Math.min(B, nTrain - s0);
         for (let i = 0; i < n; i++) {
           const k = order[s0 + i];
@@ -188,6 +188,7 @@ export async function symmnetTask(ctx: RunContext, p: SalSymmNetParams) {
         prog.update(++done);
         await ctx.breathe();
       }
+      if (ctx.stopRequested()) break; // a partial epoch is not recorded
       const tTrain = (performance.now() - t2) / 1000;
       trainS += tTrain;
       last = record(ep, { train_loss: lossSum / seen, train_acc: correct / seen, train_s: tTrain, sal_s: tSal, wall_s: (performance.now() - t0) / 1000 });
