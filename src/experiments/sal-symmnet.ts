@@ -160,6 +160,10 @@ export async function symmnetTask(ctx: RunContext, p: SalSymmNetParams) {
         for (let l = 0; l < 3; l++) copyInto(net.fc[l].feedback!, sal.fb[l].W, 1 / p.salScale);
         tSal = (performance.now() - t1) / 1000;
         salS += tSal;
+        // the symmetry right after the phase (the eval record after the SGD epoch sees W moved on)
+        const st = fcStats(net);
+        ctx.metrics.append({ kind: 'sal', mode, epoch: ep, sal_s: tSal, ...Object.fromEntries(st.flatMap((q, l) => [[`fc${l + 1}_angle`, q.angle], [`fc${l + 1}_corr`, q.corr]])) });
+        ctx.log(`${mode} epoch ${ep}: after the SAL phase FC angles ${st.map((q) => q.angle.toFixed(1)).join(' / ')} deg (${tSal.toFixed(0)} s)`);
       }
       const t2 = performance.now();
       for (let i = 0; i < order.length; i++) order[i] = i;
