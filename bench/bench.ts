@@ -8,7 +8,7 @@
  *   mnist15k-eval  the same at B = 1000 without learning (the test pass)
  *   mnist42k / mnist42k-eval   hidden width 90
  *   gsc          the Speech Commands net 32-750x3-12 at B = 256, training step with Adam
- *   ssn7-*, microcirc-b60, salnet-b32   spiking (SAL) cases (js; the dense ssn7 cases also wasm): bench/spiking.ts
+ *   ssn7-*, microcirc-b60, salnet-b32, salnet-mnist-b8   spiking (SAL) cases (js; the dense ssn7 cases also wasm): bench/spiking.ts
  * with the achieved GFLOP/s (matrix products only: 3 per layer when training, 2 when evaluating) and the ratio to the
  * reference PyTorch figures measured on this kind of machine (1 thread).
  *

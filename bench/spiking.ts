@@ -6,6 +6,7 @@
  *   ssn7-b1-event, ssn7-b1-dense     the same with one chain (sal-sampling runs one chain, dense)
  *   microcirc-b60 60 1-1-1 spiking microcircuits side by side (3 variants x 20 seeds), training phase
  *   salnet-b32    the SymmNet SAL phase: layers 1600-384-192-10, 32 chains, SAL traces on every B
+ *   salnet-mnist-b8  the SAL phase as the recorded sal-symmnet runs use it: 1024-384-192-10 (MNIST), 8 chains
  */
 import { SamplingNetwork } from '../src/spiking/ssn.js';
 import { salRule, wsRule } from '../src/spiking/stdp.js';
@@ -56,6 +57,24 @@ export function spikingCases(): SpikingCase[] {
           pr.changed();
         }
         for (const b of net.bias) b.fill(-1);
+        return { step: () => net.run(1), flopsPerStep: 0 };
+      },
+    },
+    {
+      name: 'salnet-mnist-b8',
+      steps: { js: 100 },
+      make: () => {
+        const sizes = [1024, 384, 192, 10];
+        const net = new SalNet({ sizes, batch: 8, tauRef: 10, nLast: 2, seed: 1 });
+        const r = new Rng(4);
+        // the scale sal-symmnet copies in: PyTorch-style U(±1/√fan_in) weights times salScale 2.5
+        for (let l = 0; l < 3; l++) {
+          const b = 2.5 / Math.sqrt(sizes[l]);
+          for (const pr of [net.fw[l], net.fb[l]]) {
+            for (let q = 0; q < pr.W.length; q++) pr.W[q] = r.range(-b, b);
+            pr.changed();
+          }
+        }
         return { step: () => net.run(1), flopsPerStep: 0 };
       },
     },

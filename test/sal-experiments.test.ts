@@ -10,7 +10,7 @@ import { findExperiment } from '../src/experiments/registry.js';
 const tmp = () => mkdtempSync(join(tmpdir(), 'gle-sal-'));
 
 test('the SAL experiments are registered under the spiking task', () => {
-  for (const n of ['sal-two-neuron', 'sal-sampling', 'sal-microcircuit']) assert.equal(findExperiment(n)?.task, 'spiking', n);
+  for (const n of ['sal-two-neuron', 'sal-sampling', 'sal-microcircuit', 'sal-symmnet']) assert.equal(findExperiment(n)?.task, 'spiking', n);
 });
 
 test('sal-two-neuron: the weights approach each other, the figure files are written', async () => {

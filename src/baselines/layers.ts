@@ -31,11 +31,19 @@ function param(name: string, dtype: DType, n: number, rng: Rng, bound: number): 
   return { name, value, grad: alloc(dtype, n) };
 }
 
-/** y = x Wᵀ + b, W: out × in (as nn.Linear). */
+/**
+ * y = x Wᵀ + b, W: out × in (as nn.Linear). With `feedback` set (nIn × nOut, the layout of src/learn/alignment.ts:
+ * B = Wᵀ is backprop) the error sent down is dx = dy Bᵀ instead of dy W: feedback alignment (a fixed random B) or
+ * a learned B. The parameter gradients are unchanged.
+ */
 export class Dense {
   readonly W: Param;
   readonly b: Param;
   readonly y: Arr;
+  /** nIn × nOut feedback weights used for dx instead of Wᵀ; null: backprop */
+  feedback: Arr | null = null;
+  /** compute the three products with this matrix product instead of the plain loops below (e.g. OpenBLAS) */
+  gemm: Gemm | null = null;
   private x: Arr | null = null;
   constructor(name: string, readonly nIn: number, readonly nOut: number, readonly maxB: number, dtype: DType, rng: Rng) {
     const k = 1 / Math.sqrt(nIn);
@@ -50,6 +58,11 @@ export class Dense {
     this.x = x;
     const { nIn, nOut } = this;
     const W = this.W.value, bias = this.b.value, y = this.y;
+    if (this.gemm) {
+      this.gemm(false, true, B, nOut, nIn, x, W, 0, y);
+      for (let i = 0; i < B; i++) for (let o = 0; o < nOut; o++) y[i * nOut + o] += bias[o];
+      return y;
+    }
     for (let i = 0; i < B; i++) {
       const xo = i * nIn;
       for (let o = 0; o < nOut; o++) {
@@ -67,6 +80,15 @@ export class Dense {
     const W = this.W.value, gW = this.W.grad, gb = this.b.grad;
     gW.fill(0);
     gb.fill(0);
+    if (this.gemm) {
+      for (let i = 0; i < B; i++) for (let o = 0; o < nOut; o++) gb[o] += dy[i * nOut + o];
+      this.gemm(true, false, nOut, nIn, B, dy, x, 0, gW);
+      if (dx) {
+        if (this.feedback) this.gemm(false, true, B, nIn, nOut, dy, this.feedback, 0, dx);
+        else this.gemm(false, false, B, nIn, nOut, dy, W, 0, dx);
+      }
+      return;
+    }
     for (let i = 0; i < B; i++) {
       const xo = i * nIn;
       for (let o = 0; o < nOut; o++) {
@@ -79,8 +101,19 @@ export class Dense {
     }
     if (dx) {
       dx.fill(0, 0, B * nIn);
+      const F = this.feedback;
       for (let i = 0; i < B; i++) {
         const xo = i * nIn;
+        if (F) {
+          const yo = i * nOut;
+          for (let j = 0; j < nIn; j++) {
+            let s = 0;
+            const fo = j * nOut;
+            for (let o = 0; o < nOut; o++) s += F[fo + o] * dy[yo + o];
+            dx[xo + j] = s;
+          }
+          continue;
+        }
         for (let o = 0; o < nOut; o++) {
           const g = dy[i * nOut + o];
           if (g === 0) continue;
@@ -324,5 +357,279 @@ export class GRUDir {
         }
       }
     }
+  }
+}
+
+/**
+ * C = op(A) op(B) + beta · C (row-major; op(A) is M × K, op(B) is K × N; tA: A is stored K × M, tB: B is stored
+ * N × K; beta 0 or 1), over the first M·N entries of C. {@link jsGemm} is the plain-loop version; a caller may pass
+ * a faster one (e.g. the native backend's OpenBLAS sgemm, float32 only) to the layers that take one.
+ */
+export type Gemm = (tA: boolean, tB: boolean, M: number, N: number, K: number, A: Arr, B: Arr, beta: 0 | 1, C: Arr) => void;
+
+export const jsGemm: Gemm = (tA, tB, M, N, K, A, Bm, beta, C) => {
+  if (beta === 0) C.fill(0, 0, M * N);
+  if (!tB) {
+    // C[i, :] += a_ik B[k, :]
+    for (let i = 0; i < M; i++) {
+      const co = i * N;
+      for (let k = 0; k < K; k++) {
+        const a = tA ? A[k * M + i] : A[i * K + k];
+        if (a === 0) continue;
+        const bo = k * N;
+        for (let j = 0; j < N; j++) C[co + j] += a * Bm[bo + j];
+      }
+    }
+    return;
+  }
+  // B stored N × K: C[i, j] += Σ_k a_ik B[j, k]
+  for (let i = 0; i < M; i++) {
+    const co = i * N;
+    for (let j = 0; j < N; j++) {
+      const bo = j * K;
+      let s = 0;
+      if (tA) for (let k = 0; k < K; k++) s += A[k * M + i] * Bm[bo + k];
+      else {
+        const ao = i * K;
+        for (let k = 0; k < K; k++) s += A[ao + k] * Bm[bo + k];
+      }
+      C[co + j] += s;
+    }
+  }
+};
+
+/**
+ * nn.Conv2d(cIn, cOut, K) with stride 1 and no padding ("valid"), bias optional: x is B × cIn × H × W, y is
+ * B × cOut × (H−K+1) × (W−K+1). Computed by im2col and one product per pass: col (cIn·K·K × B·P, P = output
+ * pixels) is kept from the forward pass for the weight gradient. With `feedback` (cOut × cIn·K·K, W's layout) the
+ * error sent down uses it instead of W (feedback alignment in a conv layer). Init as PyTorch (fan_in = cIn·K·K).
+ */
+export class Conv2d {
+  readonly W: Param;
+  readonly b: Param | null;
+  readonly y: Arr;
+  readonly hOut: number;
+  readonly wOut: number;
+  feedback: Arr | null = null;
+  private readonly col: Arr;
+  private readonly dY: Arr;
+  private readonly dcol: Arr;
+  constructor(
+    name: string,
+    readonly cIn: number,
+    readonly cOut: number,
+    readonly K: number,
+    readonly hIn: number,
+    readonly wIn: number,
+    readonly maxB: number,
+    dtype: DType,
+    rng: Rng,
+    bias = true,
+    public gemm: Gemm = jsGemm,
+  ) {
+    if (K > hIn || K > wIn) throw new Error(`Conv2d ${name}: kernel ${K} larger than the input ${hIn} × ${wIn}`);
+    const k = 1 / Math.sqrt(cIn * K * K);
+    this.W = param(`${name}.weight`, dtype, cOut * cIn * K * K, rng, k);
+    this.b = bias ? param(`${name}.bias`, dtype, cOut, rng, k) : null;
+    this.hOut = hIn - K + 1;
+    this.wOut = wIn - K + 1;
+    const P = this.hOut * this.wOut, CKK = cIn * K * K;
+    this.y = alloc(dtype, maxB * cOut * P);
+    this.col = alloc(dtype, CKK * maxB * P);
+    this.dcol = alloc(dtype, CKK * maxB * P);
+    this.dY = alloc(dtype, cOut * maxB * P);
+  }
+  get kernelArea(): number {
+    return this.K * this.K;
+  }
+  params(): Param[] {
+    return this.b ? [this.W, this.b] : [this.W];
+  }
+  forward(x: Arr, B: number): Arr {
+    const { cIn, cOut, K, hIn, wIn, hOut, wOut, col, dY: Yt, y } = this;
+    const P = hOut * wOut, BP = B * P, CKK = cIn * K * K;
+    for (let c = 0; c < cIn; c++)
+      for (let ki = 0; ki < K; ki++)
+        for (let kj = 0; kj < K; kj++) {
+          const ro = ((c * K + ki) * K + kj) * BP;
+          for (let b = 0; b < B; b++) {
+            const xo = (b * cIn + c) * hIn * wIn;
+            for (let oh = 0; oh < hOut; oh++) {
+              const xr = xo + (oh + ki) * wIn + kj, co = ro + b * P + oh * wOut;
+              for (let ow = 0; ow < wOut; ow++) col[co + ow] = x[xr + ow];
+            }
+          }
+        }
+    // Yt (cOut × B·P) = W · col, then y[b, o, p] = Yt[o, b·P + p] (+ bias)
+    this.gemm(false, false, cOut, BP, CKK, this.W.value, col, 0, Yt);
+    const bias = this.b?.value;
+    for (let o = 0; o < cOut; o++) {
+      const bo = bias ? bias[o] : 0;
+      for (let b = 0; b < B; b++) {
+        const src = o * BP + b * P, dst = (b * cOut + o) * P;
+        for (let p = 0; p < P; p++) y[dst + p] = Yt[src + p] + bo;
+      }
+    }
+    return y;
+  }
+  backward(dy: Arr, dx: Arr | null, B: number): void {
+    const { cIn, cOut, K, hIn, wIn, hOut, wOut, col, dY, dcol } = this;
+    const P = hOut * wOut, BP = B * P, CKK = cIn * K * K;
+    for (let o = 0; o < cOut; o++)
+      for (let b = 0; b < B; b++) {
+        const dst = o * BP + b * P, src = (b * cOut + o) * P;
+        for (let p = 0; p < P; p++) dY[dst + p] = dy[src + p];
+      }
+    if (this.b) {
+      const gb = this.b.grad;
+      for (let o = 0; o < cOut; o++) {
+        let s = 0;
+        for (let q = o * BP; q < (o + 1) * BP; q++) s += dY[q];
+        gb[o] = s;
+      }
+    }
+    // gW (cOut × CKK) = dY · colᵀ
+    this.gemm(false, true, cOut, CKK, BP, dY, col, 0, this.W.grad);
+    if (!dx) return;
+    // dcol (CKK × B·P) = Fᵀ dY, then col2im
+    this.gemm(true, false, CKK, BP, cOut, this.feedback ?? this.W.value, dY, 0, dcol);
+    dx.fill(0, 0, B * cIn * hIn * wIn);
+    for (let c = 0; c < cIn; c++)
+      for (let ki = 0; ki < K; ki++)
+        for (let kj = 0; kj < K; kj++) {
+          const ro = ((c * K + ki) * K + kj) * BP;
+          for (let b = 0; b < B; b++) {
+            const xo = (b * cIn + c) * hIn * wIn;
+            for (let oh = 0; oh < hOut; oh++) {
+              const xr = xo + (oh + ki) * wIn + kj, co = ro + b * P + oh * wOut;
+              for (let ow = 0; ow < wOut; ow++) dx[xr + ow] += dcol[co + ow];
+            }
+          }
+        }
+  }
+}
+
+/**
+ * nn.BatchNorm1d(C) (inner = 1, x is B × C) or nn.BatchNorm2d(C) (inner = H·W, x is B × C × H × W): in training
+ * mode normalised by the batch's mean and (biased) variance per channel, running statistics updated with momentum
+ * 0.1 (unbiased variance, as PyTorch); in eval mode by the running statistics. γ = 1, β = 0 at init, eps 1e-5.
+ */
+export class BatchNorm {
+  readonly gamma: Param;
+  readonly beta: Param;
+  readonly runMean: Float64Array;
+  readonly runVar: Float64Array;
+  readonly y: Arr;
+  training = true;
+  private readonly xhat: Arr;
+  private readonly invStd: Float64Array;
+  constructor(name: string, readonly C: number, readonly inner: number, readonly maxB: number, dtype: DType, readonly eps = 1e-5, readonly momentum = 0.1) {
+    this.gamma = { name: `${name}.weight`, value: alloc(dtype, C).fill(1), grad: alloc(dtype, C) };
+    this.beta = { name: `${name}.bias`, value: alloc(dtype, C), grad: alloc(dtype, C) };
+    this.runMean = new Float64Array(C);
+    this.runVar = new Float64Array(C).fill(1);
+    this.y = alloc(dtype, maxB * C * inner);
+    this.xhat = alloc(dtype, maxB * C * inner);
+    this.invStd = new Float64Array(C);
+  }
+  params(): Param[] {
+    return [this.gamma, this.beta];
+  }
+  forward(x: Arr, B: number): Arr {
+    const { C, inner, y, xhat, invStd } = this;
+    const g = this.gamma.value, be = this.beta.value, N = B * inner;
+    for (let c = 0; c < C; c++) {
+      let mean: number, istd: number;
+      if (this.training) {
+        let s = 0;
+        for (let b = 0; b < B; b++) {
+          const o = (b * C + c) * inner;
+          for (let k = 0; k < inner; k++) s += x[o + k];
+        }
+        mean = s / N;
+        let v = 0;
+        for (let b = 0; b < B; b++) {
+          const o = (b * C + c) * inner;
+          for (let k = 0; k < inner; k++) v += (x[o + k] - mean) ** 2;
+        }
+        v /= N;
+        istd = 1 / Math.sqrt(v + this.eps);
+        const m = this.momentum;
+        this.runMean[c] = (1 - m) * this.runMean[c] + m * mean;
+        this.runVar[c] = (1 - m) * this.runVar[c] + m * (N > 1 ? (v * N) / (N - 1) : v);
+      } else {
+        mean = this.runMean[c];
+        istd = 1 / Math.sqrt(this.runVar[c] + this.eps);
+      }
+      invStd[c] = istd;
+      for (let b = 0; b < B; b++) {
+        const o = (b * C + c) * inner;
+        for (let k = 0; k < inner; k++) {
+          const h = (x[o + k] - mean) * istd;
+          xhat[o + k] = h;
+          y[o + k] = g[c] * h + be[c];
+        }
+      }
+    }
+    return y;
+  }
+  /** training-mode backward (through the batch statistics); sets dγ, dβ and writes dx */
+  backward(dy: Arr, dx: Arr, B: number): void {
+    const { C, inner, xhat, invStd } = this;
+    const g = this.gamma.value, gg = this.gamma.grad, gbe = this.beta.grad, N = B * inner;
+    for (let c = 0; c < C; c++) {
+      let sdy = 0, sdyx = 0;
+      for (let b = 0; b < B; b++) {
+        const o = (b * C + c) * inner;
+        for (let k = 0; k < inner; k++) {
+          sdy += dy[o + k];
+          sdyx += dy[o + k] * xhat[o + k];
+        }
+      }
+      gg[c] = sdyx;
+      gbe[c] = sdy;
+      const f = (g[c] * invStd[c]) / N;
+      for (let b = 0; b < B; b++) {
+        const o = (b * C + c) * inner;
+        for (let k = 0; k < inner; k++) dx[o + k] = f * (N * dy[o + k] - sdy - xhat[o + k] * sdyx);
+      }
+    }
+  }
+}
+
+/** nn.MaxPool2d(2): x is B × C × H × W (H, W even or the last row/column dropped), y is B × C × ⌊H/2⌋ × ⌊W/2⌋. */
+export class MaxPool2d {
+  readonly y: Arr;
+  readonly hOut: number;
+  readonly wOut: number;
+  private readonly arg: Int32Array;
+  constructor(readonly C: number, readonly hIn: number, readonly wIn: number, readonly maxB: number, dtype: DType) {
+    this.hOut = Math.floor(hIn / 2);
+    this.wOut = Math.floor(wIn / 2);
+    this.y = alloc(dtype, maxB * C * this.hOut * this.wOut);
+    this.arg = new Int32Array(maxB * C * this.hOut * this.wOut);
+  }
+  forward(x: Arr, B: number): Arr {
+    const { C, hIn, wIn, hOut, wOut, y, arg } = this;
+    for (let bc = 0; bc < B * C; bc++) {
+      const xo = bc * hIn * wIn, yo = bc * hOut * wOut;
+      for (let i = 0; i < hOut; i++)
+        for (let j = 0; j < wOut; j++) {
+          const q0 = xo + 2 * i * wIn + 2 * j;
+          let best = q0, m = x[q0];
+          if (x[q0 + 1] > m) (m = x[q0 + 1]), (best = q0 + 1);
+          if (x[q0 + wIn] > m) (m = x[q0 + wIn]), (best = q0 + wIn);
+          if (x[q0 + wIn + 1] > m) (m = x[q0 + wIn + 1]), (best = q0 + wIn + 1);
+          y[yo + i * wOut + j] = m;
+          arg[yo + i * wOut + j] = best;
+        }
+    }
+    return y;
+  }
+  backward(dy: Arr, dx: Arr, B: number): void {
+    const { C, hIn, wIn, hOut, wOut, arg } = this;
+    dx.fill(0, 0, B * C * hIn * wIn);
+    const n = B * C * hOut * wOut;
+    for (let q = 0; q < n; q++) dx[arg[q]] += dy[q];
   }
 }

@@ -214,3 +214,26 @@ export class Adam {
     }
   }
 }
+
+/** torch.optim.SGD with momentum (dampening 0, no Nesterov): buf = μ·buf + g (buf = g at the first step), p −= lr·buf. */
+export class Sgd {
+  readonly buf: Arr[];
+  t = 0;
+  constructor(readonly params: Param[], public lr: number, readonly momentum = 0, readonly weightDecay = 0) {
+    this.buf = params.map((p) => alloc(p.value instanceof Float64Array ? 'float64' : 'float32', p.value.length));
+  }
+  step(): void {
+    const { lr, momentum: mu, weightDecay: wd } = this;
+    const first = this.t === 0;
+    this.t++;
+    for (let q = 0; q < this.params.length; q++) {
+      const p = this.params[q].value, g = this.params[q].grad, b = this.buf[q];
+      for (let i = 0; i < p.length; i++) {
+        const gi = g[i] + wd * p[i];
+        const v = mu === 0 ? gi : first ? gi : mu * b[i] + gi;
+        b[i] = v;
+        p[i] -= lr * v;
+      }
+    }
+  }
+}

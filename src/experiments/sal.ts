@@ -15,6 +15,7 @@ import { SamplingNetwork, boltzmann, dklFromCounts, asymmetry } from '../spiking
 import { salRule, wsRule, sumBatch, plasticityNoise } from '../spiking/stdp.js';
 import { stddc, expectedStdp, salField } from '../spiking/stddc.js';
 import { Microcircuit, teacherTargets, type FeedbackVariant, type MicrocircuitOptions } from '../spiking/microcircuit.js';
+import type { SalSymmNetParams } from './sal-symmnet.js';
 import { Rng } from '../util/rng.js';
 import { UserError } from '../util/errors.js';
 import { lineChartSvg, vegaLiteToSvg, paletteColor, type LineSeries } from '../report/plot.js';
@@ -85,7 +86,7 @@ export interface SalMicrocircuitParams extends Omit<MicrocircuitOptions, 'seed'>
   epochs: number;
 }
 
-export type SalParams = SalTwoNeuronParams | SalSamplingParams | SalMicrocircuitParams;
+export type SalParams = SalTwoNeuronParams | SalSamplingParams | SalMicrocircuitParams | SalSymmNetParams;
 
 const twoNeuron: ExperimentDef<SalTwoNeuronParams> = {
   name: 'sal-two-neuron',
@@ -118,7 +119,18 @@ const microcircuit: ExperimentDef<SalMicrocircuitParams> = {
   quick: { seeds: 4, tPattern: 300, teacherTPattern: 1000, epochs: 6 },
 };
 
-export const SAL_EXPERIMENTS: ExperimentDef[] = [twoNeuron, sampling, microcircuit] as unknown as ExperimentDef[];
+const symmnet: ExperimentDef<SalSymmNetParams> = {
+  name: 'sal-symmnet',
+  description: 'SAL §3.4/Figs. 7-9: SymmNet conv net on MNIST by SGD; feedback bp, fa, bp_w_fa or sal (a spiking SALNet phase per epoch symmetrises the FC feedback); accuracy and angle(W, B) per FC layer',
+  task: 'spiking',
+  params: {
+    kind: 'symmnet', data: null, modes: ['bp', 'fa', 'bp_w_fa', 'sal'], epochs: 100, batch: 128, lr: 0.01, momentum: 0.9, trainSamples: null, testSamples: null,
+    salSteps: 2000, salRepeats: 5, salBatch: 32, salLr: 0.04, salNorm: 20, salScale: 1, tauRef: 10, nLast: 2, salDrive: 'event',
+  },
+  quick: { modes: ['fa', 'sal'], epochs: 2, trainSamples: 512, testSamples: 500, salSteps: 500, salRepeats: 2, salBatch: 4, salLr: 1, salScale: 2.5 },
+};
+
+export const SAL_EXPERIMENTS: ExperimentDef[] = [twoNeuron, sampling, microcircuit, symmnet] as unknown as ExperimentDef[];
 
 function checkParams(p: Record<string, unknown>, ints: string[], pos: string[], finite: string[]): void {
   const name = `sal (${String(p.kind)})`;
@@ -149,6 +161,7 @@ export const spikingTask: TaskFn = async (ctx) => {
   if (p.kind === 'two-neuron') return twoNeuronTask(ctx, p);
   if (p.kind === 'sampling') return samplingTask(ctx, p);
   if (p.kind === 'microcircuit') return microcircuitTask(ctx, p);
+  if (p.kind === 'symmnet') return (await import('./sal-symmnet.js')).symmnetTask(ctx, p);
   throw new UserError(`spiking task: unknown kind '${(p as { kind: string }).kind}'`);
 };
 

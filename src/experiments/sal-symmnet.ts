@@ -1,0 +1,227 @@
+/**
+ * `sal-symmnet` (SAL §3.4): the SymmNet conv net (src/baselines/symmnet.ts) on MNIST, trained by SGD with momentum,
+ * once per feedback mode (bp, fa, bp_w_fa, sal). In mode `sal`, before every SGD epoch, a spiking SALNet phase
+ * (src/spiking/salnet.ts) symmetrises the three FC layers' feedback: their W (and biases) are copied into a layered
+ * spiking net [flat, 384, 192, 10] of stochastic units whose feedback projections hold the current B; the net runs
+ * `salSteps` steps (`salBatch` independent chains) while the SAL traces accumulate, B += salLr · mean_batch(ΔB) /
+ * salNorm, `salRepeats` times, and B is copied back. The conv layers keep fixed random feedback (FA).
+ * Per epoch and FC layer: angle(W, B), var(W − B), corrcoef(W, B), sign agreement; test accuracy.
+ */
+import type { RunContext } from './runner.js';
+import type { FArray } from '../spiking/units.js';
+import { SalNet } from '../spiking/salnet.js';
+import { SymmNet, FEEDBACK_MODES, SYMMNET_MNIST, type FeedbackMode } from '../baselines/symmnet.js';
+import { alloc, jsGemm, type Arr, type Gemm } from '../baselines/layers.js';
+import { crossEntropy, Sgd } from '../baselines/models.js';
+import { alignmentStats, type AlignmentStats } from '../learn/alignment.js';
+import { loadMnist } from '../data/mnist-files.js';
+import type { FBuf } from '../kernels/types.js';
+import { Rng } from '../util/rng.js';
+import { UserError } from '../util/errors.js';
+import { lineChartSvg, paletteColor } from '../report/plot.js';
+
+export interface SalSymmNetParams {
+  kind: 'symmnet';
+  /** directory with the MNIST IDX files; null: the embedded 10,000 digits (8,000 / 2,000) */
+  data: string | null;
+  modes: FeedbackMode[];
+  epochs: number;
+  batch: number;
+  lr: number;
+  momentum: number;
+  /** training samples per epoch (the first n of each epoch's shuffle); null: all */
+  trainSamples: number | null;
+  /** test samples evaluated (the first n); null: all */
+  testSamples: number | null;
+  /** SAL phase: steps per run (len_epoch · τ_ref), runs per epoch, independent chains, rate, normaliser */
+  salSteps: number;
+  salRepeats: number;
+  salBatch: number;
+  salLr: number;
+  salNorm: number;
+  /**
+   * gain of the copy: the spiking net gets s·W and s·B, and B/s comes back (1 = the reference). The SAL drift
+   * toward W is the same at any s while the sampling noise of the traces, in units of W, falls as 1/s: a larger s
+   * buys the same symmetry with fewer spiking steps, as long as the units do not saturate
+   */
+  salScale: number;
+  tauRef: number;
+  nLast: number;
+  salDrive: 'event' | 'dense';
+}
+
+const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
+
+/** OpenBLAS sgemm of the native backend over plain float32 arrays (its buffers are plain views). */
+function nativeGemm(ctx: RunContext): Gemm | null {
+  const be = ctx.backend;
+  if (be.name !== 'native') return null;
+  const wrap = (): { n: number; a: Float32Array; ptr: number } => ({ n: 0, a: new Float32Array(0), ptr: 0 });
+  const A = wrap(), B = wrap(), C = wrap();
+  return (tA, tB, M, N, K, a, b, beta, c) => {
+    A.a = a as Float32Array;
+    B.a = b as Float32Array;
+    C.a = c as Float32Array;
+    be.gemm(tA, tB, M, N, K, 1, A as FBuf, B as FBuf, beta, C as FBuf);
+  };
+}
+
+function fcStats(net: SymmNet): AlignmentStats[] {
+  return net.fc.map((d) => {
+    let Bm: ArrayLike<number> | null = d.feedback;
+    if (!Bm) {
+      // backprop: B = Wᵀ exactly
+      const t = new Float64Array(d.nIn * d.nOut), W = d.W.value;
+      for (let o = 0; o < d.nOut; o++) for (let j = 0; j < d.nIn; j++) t[j * d.nOut + o] = W[o * d.nIn + j];
+      Bm = t;
+    }
+    return alignmentStats(d.W.value, Bm, d.nOut, d.nIn);
+  });
+}
+
+function copyInto(dst: FArray | Arr, src: ArrayLike<number>, scale = 1): void {
+  for (let i = 0; i < dst.length; i++) dst[i] = scale * src[i];
+}
+
+export async function symmnetTask(ctx: RunContext, p: SalSymmNetParams) {
+  for (const k of ['epochs', 'batch', 'salSteps', 'salRepeats', 'salBatch', 'tauRef', 'nLast'] as const)
+    if (!Number.isInteger(p[k]) || p[k] < 1) throw new UserError(`sal-symmnet: ${k} must be a positive integer, got ${JSON.stringify(p[k])}`);
+  for (const k of ['lr', 'salNorm', 'salScale'] as const) if (!(typeof p[k] === 'number' && p[k] > 0 && Number.isFinite(p[k]))) throw new UserError(`sal-symmnet: ${k} must be a positive number, got ${JSON.stringify(p[k])}`);
+  for (const k of ['momentum', 'salLr'] as const) if (!(typeof p[k] === 'number' && p[k] >= 0 && Number.isFinite(p[k]))) throw new UserError(`sal-symmnet: ${k} must be a non-negative number, got ${JSON.stringify(p[k])}`);
+  for (const k of ['trainSamples', 'testSamples'] as const)
+    if (p[k] !== null && !(Number.isInteger(p[k]) && (p[k] as number) > 0)) throw new UserError(`sal-symmnet: ${k} must be a positive integer or null, got ${JSON.stringify(p[k])}`);
+  if (!Array.isArray(p.modes) || p.modes.length === 0 || !p.modes.every((m) => FEEDBACK_MODES.includes(m)))
+    throw new UserError(`sal-symmnet: modes must be a non-empty list of ${FEEDBACK_MODES.join(', ')}, got ${JSON.stringify(p.modes)}`);
+  if (p.salDrive !== 'event' && p.salDrive !== 'dense') throw new UserError(`sal-symmnet: salDrive must be 'event' or 'dense', got ${JSON.stringify(p.salDrive)}`);
+  const data = loadMnist(p.data);
+  const nTrain = Math.min(p.trainSamples ?? data.train.n, data.train.n), nTest = Math.min(p.testSamples ?? data.test.n, data.test.n);
+  const gemm = nativeGemm(ctx) ?? jsGemm;
+  const dtype = 'float32';
+  const B = p.batch, C = 10, D = 784;
+  const xb = alloc(dtype, B * D), yb = new Uint8Array(B), dLogits = alloc(dtype, B * C);
+  const order = new Int32Array(data.train.n);
+  const final: Record<string, number> = {};
+  const curves: Record<string, { acc: number[]; angle: number[][] }> = {};
+  let steps = 0;
+  const batchesPerEpoch = Math.ceil(nTrain / B);
+  const prog = ctx.progress(p.modes.length * p.epochs * batchesPerEpoch, 'sal-symmnet', 'batches', 1);
+  let done = 0;
+  const t0 = performance.now();
+  for (const mode of p.modes) {
+    if (ctx.stopRequested()) break;
+    const net = new SymmNet({ ...SYMMNET_MNIST, maxB: B, dtype }, mode, new Rng(ctx.seed), gemm);
+    const opt = new Sgd(net.params(), p.lr, p.momentum);
+    const sal = mode === 'sal' ? new SalNet({ sizes: [net.flat, ...SYMMNET_MNIST.fc], batch: p.salBatch, tauRef: p.tauRef, nLast: p.nLast, mode: p.salDrive, seed: ctx.seed + 1 }) : null;
+    const cv: { acc: number[]; angle: number[][] } = (curves[mode] = { acc: [], angle: [[], [], []] });
+    const evaluate = (): { acc: number; loss: number } => {
+      net.train(false);
+      let correct = 0, loss = 0;
+      for (let s0 = 0; s0 < nTest; s0 += B) {
+        const n = Math.min(B, nTest - s0);
+        xb.set(data.test.x.subarray(s0 * D, (s0 + n) * D));
+        const r = crossEntropy(net.forward(xb, n), data.test.y, s0, n, C, null);
+        correct += r.correct;
+        loss += r.loss * n;
+      }
+      net.train(true);
+      return { acc: correct / nTest, loss: loss / nTest };
+    };
+    const record = (epoch: number, extra: Record<string, number>) => {
+      const st = fcStats(net), ev = evaluate();
+      cv.acc.push(ev.acc);
+      st.forEach((s, l) => cv.angle[l].push(s.angle));
+      ctx.metrics.append({
+        kind: 'eval', mode, epoch, split: 'test', acc: ev.acc, loss: ev.loss, ...extra,
+        ...Object.fromEntries(st.flatMap((s, l) => [[`fc${l + 1}_angle`, s.angle], [`fc${l + 1}_var_diff`, s.varDiff], [`fc${l + 1}_corr`, s.corr], [`fc${l + 1}_sign_agree`, s.signAgree]])),
+      });
+      return { st, ev };
+    };
+    record(0, {});
+    const rng = new Rng(ctx.seed * 1000 + 17);
+    let last = { st: fcStats(net), ev: { acc: NaN, loss: NaN } }, salS = 0, trainS = 0;
+    for (let ep = 1; ep <= p.epochs && !ctx.stopRequested(); ep++) {
+      let tSal = 0;
+      if (sal) {
+        const t1 = performance.now();
+        for (let l = 0; l < 3; l++) {
+          const d = net.fc[l];
+          copyInto(sal.fw[l].W, d.W.value, p.salScale);
+          copyInto(sal.fb[l].W, d.feedback!, p.salScale);
+          copyInto(sal.bias[l + 1], d.b.value);
+          sal.fw[l].changed();
+          sal.fb[l].changed();
+        }
+        for (let k = 0; k < p.salRepeats && !ctx.stopRequested(); k++) {
+          sal.run(p.salSteps);
+          // B += salLr · mean_batch(ΔB) / salNorm (applySal divides by steps / τ_ref)
+          sal.applySal((p.salLr * (p.salSteps / p.tauRef)) / p.salNorm, p.salSteps);
+          await ctx.breathe();
+        }
+        for (let l = 0; l < 3; l++) copyInto(net.fc[l].feedback!, sal.fb[l].W, 1 / p.salScale);
+        tSal = (performance.now() - t1) / 1000;
+        salS += tSal;
+        // the symmetry right after the phase (the eval record after the SGD epoch sees W moved on)
+        const st = fcStats(net);
+        ctx.metrics.append({ kind: 'sal', mode, epoch: ep, sal_s: tSal, ...Object.fromEntries(st.flatMap((q, l) => [[`fc${l + 1}_angle`, q.angle], [`fc${l + 1}_corr`, q.corr]])) });
+        ctx.log(`${mode} epoch ${ep}: after the SAL phase FC angles ${st.map((q) => q.angle.toFixed(1)).join(' / ')} deg (${tSal.toFixed(0)} s)`);
+      }
+      const t2 = performance.now();
+      for (let i = 0; i < order.length; i++) order[i] = i;
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = rng.int(i + 1);
+        const t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+      }
+      let lossSum = 0, correct = 0, seen = 0;
+      for (let s0 = 0; s0 < nTrain && !ctx.stopRequested(); s0 += B) {
+        const n = Math.min(B, nTrain - s0);
+        for (let i = 0; i < n; i++) {
+          const k = order[s0 + i];
+          xb.set(data.train.x.subarray(k * D, (k + 1) * D), i * D);
+          yb[i] = data.train.y[k];
+        }
+        const r = crossEntropy(net.forward(xb, n), yb, 0, n, C, dLogits);
+        if (!Number.isFinite(r.loss)) throw new UserError(`sal-symmnet (${mode}): training diverged in epoch ${ep} (loss ${r.loss}); try a smaller lr`);
+        net.backward(dLogits, n);
+        opt.step();
+        lossSum += r.loss * n;
+        correct += r.correct;
+        seen += n;
+        steps++;
+        prog.update(++done);
+        await ctx.breathe();
+      }
+      if (ctx.stopRequested()) break; // a partial epoch is not recorded
+      const tTrain = (performance.now() - t2) / 1000;
+      trainS += tTrain;
+      last = record(ep, { train_loss: lossSum / seen, train_acc: correct / seen, train_s: tTrain, sal_s: tSal, wall_s: (performance.now() - t0) / 1000 });
+      ctx.log(`${mode} epoch ${ep}: test acc ${(100 * last.ev.acc).toFixed(2)} %, FC angles ${last.st.map((s) => s.angle.toFixed(1)).join(' / ')} deg (train ${tTrain.toFixed(0)} s${sal ? `, SAL phase ${tSal.toFixed(0)} s` : ''})`);
+    }
+    final[`acc_${mode}`] = r4(cv.acc[cv.acc.length - 1]);
+    last.st.forEach((s, l) => {
+      final[`fc${l + 1}_angle_${mode}`] = r4(s.angle);
+      final[`fc${l + 1}_corr_${mode}`] = r4(s.corr);
+      final[`fc${l + 1}_sign_agree_${mode}`] = r4(s.signAgree);
+    });
+    final[`train_s_${mode}`] = Math.round(trainS);
+    if (sal) final[`sal_s_${mode}`] = Math.round(salS);
+  }
+  prog.stop();
+  const modes = Object.keys(curves);
+  const xs = (n: number) => Array.from({ length: n }, (_, i) => i);
+  if (modes.length && curves[modes[0]].acc.length > 1) {
+    ctx.figure('accuracy', await lineChartSvg({ title: 'SymmNet on MNIST: test accuracy per epoch', xLabel: 'epoch', yLabel: 'accuracy', xInteger: true, series: modes.map((m, k) => ({ name: m, x: xs(curves[m].acc.length), y: curves[m].acc, color: paletteColor(k) })) }));
+    ctx.figure(
+      'fc-angles',
+      await lineChartSvg({
+        title: 'angle(W, B) of the FC layers (solid fc1, dashed fc2, dotted fc3)',
+        xLabel: 'epoch',
+        yLabel: 'angle (degrees)',
+        xInteger: true,
+        series: modes.flatMap((m, k) => curves[m].angle.map((a, l) => ({ name: `${m} fc${l + 1}`, x: xs(a.length), y: a, color: paletteColor(k), dash: l === 0 ? false : l === 1 ? true : [2, 3] }))),
+      }),
+    );
+  }
+  return { final, steps, extra: { data: data.source, train_samples: nTrain, test_samples: nTest, gemm: gemm === jsGemm ? 'js' : 'native (OpenBLAS)', steps_are: 'SGD steps (all modes)' } };
+}
