@@ -84,10 +84,13 @@ export interface MicrocircuitState {
   /** update low-pass buffers (same shapes as the weights) */
   d_up1: F; d_up2: F; d_ip: F; d_pi: F;
   rIn: F; tgt: F;
-  uP: F; rP: F; rHatP: F; vA: F; vB: F; xi: F;
+  /** ŭ (LE: u^ss; original: u after the step) of each population, u its membrane, r = φ(ŭ) its rate */
+  uP: F; upP: F; rP: F; rHatP: F; vA: F; vB: F; xi: F;
   /** this step's N(0, 1) draws for the noise */
   gauss: Float64Array;
-  uI: F; rI: F; rHatI: F;
+  /** the noise generator's state (xoshiro128**) */
+  noise: Uint32Array;
+  uI: F; upI: F; rI: F; rHatI: F;
   uO: F; rO: F; rHatO: F; upO: F; hpO: F;
   /** previous step's rates (what the connections read) */
   rPold: F; rIold: F; rOold: F; upOold: F;
@@ -108,7 +111,9 @@ export function checkMicrocircuitParams(p: MicrocircuitParams): void {
   if (p.dtype !== 'float32' && p.dtype !== 'float64') bad(`dtype must be 'float32' or 'float64'`);
 }
 
-export function createMicrocircuitState(p: MicrocircuitParams): MicrocircuitState {
+export function createMicrocircuitState(p: MicrocircuitParams, seed = 0): MicrocircuitState {
+  const seeder = new Rng(seed);
+  const noise = Uint32Array.from([seeder.nextU32(), seeder.nextU32(), seeder.nextU32(), seeder.nextU32() | 1]);
   const [nIn, nH, nO] = p.dims;
   const A = p.dtype === 'float64' ? Float64Array : Float32Array;
   const z = (n: number) => new A(n);
@@ -116,8 +121,8 @@ export function createMicrocircuitState(p: MicrocircuitParams): MicrocircuitStat
     W_up1: z(nH * nIn), W_up2: z(nO * nH), B: z(nH * nO), W_ip: z(nO * nH), W_pi: z(nH * nO),
     d_up1: z(nH * nIn), d_up2: z(nO * nH), d_ip: z(nO * nH), d_pi: z(nH * nO),
     rIn: z(nIn), tgt: z(nO),
-    uP: z(nH), rP: z(nH), rHatP: z(nH), vA: z(nH), vB: z(nH), xi: z(nH), gauss: new Float64Array(nH),
-    uI: z(nO), rI: z(nO), rHatI: z(nO),
+    uP: z(nH), upP: z(nH), rP: z(nH), rHatP: z(nH), vA: z(nH), vB: z(nH), xi: z(nH), gauss: new Float64Array(nH), noise,
+    uI: z(nO), upI: z(nO), rI: z(nO), rHatI: z(nO),
     uO: z(nO), rO: z(nO), rHatO: z(nO), upO: z(nO), hpO: z(nO),
     rPold: z(nH), rIold: z(nO), rOold: z(nO), upOold: z(nO),
   };
@@ -157,12 +162,28 @@ export function transposeFeedback(p: MicrocircuitParams, s: MicrocircuitState): 
 
 /** Clear the neuron state (weights kept). */
 export function resetMicrocircuitActivity(s: MicrocircuitState): void {
-  for (const k of ['rIn', 'tgt', 'uP', 'rP', 'rHatP', 'vA', 'vB', 'xi', 'uI', 'rI', 'rHatI', 'uO', 'rO', 'rHatO', 'upO', 'hpO', 'rPold', 'rIold', 'rOold', 'upOold'] as const) s[k].fill(0);
+  for (const k of ['rIn', 'tgt', 'uP', 'upP', 'uI', 'upI', 'rP', 'rHatP', 'vA', 'vB', 'xi', 'rI', 'rHatI', 'uO', 'rO', 'rHatO', 'upO', 'hpO', 'rPold', 'rIold', 'rOold', 'upOold'] as const) s[k].fill(0);
 }
 
-/** n standard normal draws into `out` (Box–Muller, the Rng's own). */
-function fillNormal(rng: Rng, out: Float64Array): void {
-  for (let i = 0; i < out.length; i++) out[i] = rng.normal();
+/**
+ * n standard normal draws into `out`: xoshiro128** (state `st`, advanced in place) and Box–Muller, all in locals so
+ * that nothing is boxed.
+ */
+function fillNormal(st: Uint32Array, out: Float64Array): void {
+  let a = st[0] | 0, b = st[1] | 0, c = st[2] | 0, d = st[3] | 0;
+  for (let i = 0; i < out.length; i += 2) {
+    let r1 = Math.imul(((Math.imul(b, 5) << 7) | (Math.imul(b, 5) >>> 25)), 9) >>> 0;
+    let t = b << 9;
+    c ^= a; d ^= b; b ^= c; a ^= d; c ^= t; d = (d << 11) | (d >>> 21);
+    const r2 = Math.imul(((Math.imul(b, 5) << 7) | (Math.imul(b, 5) >>> 25)), 9) >>> 0;
+    t = b << 9;
+    c ^= a; d ^= b; b ^= c; a ^= d; c ^= t; d = (d << 11) | (d >>> 21);
+    r1 = (r1 + 0.5) / 4294967296;
+    const rad = Math.sqrt(-2 * Math.log(r1)), ph = (2 * Math.PI * r2) / 4294967296;
+    out[i] = rad * Math.cos(ph);
+    if (i + 1 < out.length) out[i + 1] = rad * Math.sin(ph);
+  }
+  st[0] = a; st[1] = b; st[2] = c; st[3] = d;
 }
 
 /** What the step reports back (preallocated by the caller, reused). */
@@ -175,13 +196,13 @@ export interface StepFlags {
 
 /**
  * One step dt of the circuit: x the input (length n_in), target the output target (length n_out, read when
- * `flags.teach`). Mutates `s`; draws the noise from `rng` (only when σ > 0). Allocation-free.
+ * `flags.teach`). Mutates `s` (the noise comes from its generator state, drawn only when σ > 0). Allocation-free.
  */
-export function stepMicrocircuit(p: MicrocircuitParams, s: MicrocircuitState, x: ArrayLike<number>, target: ArrayLike<number> | null, flags: StepFlags, rng: Rng): void {
+export function stepMicrocircuit(p: MicrocircuitParams, s: MicrocircuitState, x: ArrayLike<number>, target: ArrayLike<number> | null, flags: StepFlags): void {
   const nIn = p.dims[0], nH = p.dims[1], nO = p.dims[2];
   const dt = p.dt, le = p.le;
   const sgm = p.phi === 'sigmoid';
-  const { W_up1, W_up2, B, W_ip, W_pi, rIn, tgt, uP, rP, rHatP, vA, vB, xi, uI, rI, rHatI, uO, rO, rHatO, upO, hpO, rPold, rIold, rOold, upOold } = s;
+  const { W_up1, W_up2, B, W_ip, W_pi, rIn, tgt, uP, upP, rP, rHatP, vA, vB, xi, uI, upI, rI, rHatI, uO, rO, rHatO, upO, hpO, rPold, rIold, rOold, upOold } = s;
   // the previous step's values, read by every connection
   rPold.set(rP);
   rIold.set(rI);
@@ -191,7 +212,7 @@ export function stepMicrocircuit(p: MicrocircuitParams, s: MicrocircuitState, x:
   const fBP = p.gb / gP, fDI = p.gd / (p.gl + p.gd), fBO = p.gb / (p.gl + p.gb);
   const sig = p.sigmaXi, ouA = dt / p.tauXi, ouB = (sig * Math.sqrt(dt * p.tauXi)) / p.tauXi;
   const gauss = s.gauss;
-  if (sig > 0) fillNormal(rng, gauss);
+  if (sig > 0) fillNormal(s.noise, gauss);
   // hidden pyramidal cells  (φ written out in place: a call returning a double would allocate)
   for (let i = 0; i < nH; i++) {
     let b = 0;
@@ -208,6 +229,7 @@ export function stepMicrocircuit(p: MicrocircuitParams, s: MicrocircuitState, x:
     const u = uP[i], ud = gP * (uss - u);
     const up = le ? u + ud / gP : u + dt * ud;
     uP[i] = u + dt * ud;
+    upP[i] = up;
     rP[i] = sgm ? 1 / (1 + Math.exp(-up)) : up < -15 ? 0 : up > 15 ? up : Math.log1p(Math.exp(up));
     const hb = fBP * b;
     rHatP[i] = sgm ? 1 / (1 + Math.exp(-hb)) : hb < -15 ? 0 : hb > 15 ? hb : Math.log1p(Math.exp(hb));
@@ -221,6 +243,7 @@ export function stepMicrocircuit(p: MicrocircuitParams, s: MicrocircuitState, x:
     const u = uI[k], ud = gI * (uss - u);
     const up = le ? u + ud / gI : u + dt * ud;
     uI[k] = u + dt * ud;
+    upI[k] = up;
     rI[k] = sgm ? 1 / (1 + Math.exp(-up)) : up < -15 ? 0 : up > 15 ? up : Math.log1p(Math.exp(up));
     const hd = fDI * d;
     rHatI[k] = sgm ? 1 / (1 + Math.exp(-hd)) : hd < -15 ? 0 : hd > 15 ? hd : Math.log1p(Math.exp(hd));
@@ -250,14 +273,6 @@ export function stepMicrocircuit(p: MicrocircuitParams, s: MicrocircuitState, x:
   if (target !== null) for (let k = 0; k < nO; k++) tgt[k] += lp * (target[k] - tgt[k]);
 }
 
-function applyUpdate(W: F, d: F, idx: number, delta: number, lp: number): void {
-  if (lp >= 1) W[idx] += delta;
-  else {
-    W[idx] += d[idx];
-    d[idx] += lp * (delta - d[idx]);
-  }
-}
-
 function plasticity(p: MicrocircuitParams, s: MicrocircuitState): void {
   const nIn = p.dims[0], nH = p.dims[1], nO = p.dims[2];
   const dt = p.dt;
@@ -270,8 +285,13 @@ function plasticity(p: MicrocircuitParams, s: MicrocircuitState): void {
       const g = e1 * (rP[i] - rHatP[i]);
       const o = i * nIn;
       for (let j = 0; j < nIn; j++) {
-        applyUpdate(W_up1, d_up1, o + j, g * rIn[j], lpUp);
-        const w = W_up1[o + j];
+        const q = o + j;
+        if (lpUp >= 1) W_up1[q] += g * rIn[j];
+        else {
+          W_up1[q] += d_up1[q];
+          d_up1[q] += lpUp * (g * rIn[j] - d_up1[q]);
+        }
+        const w = W_up1[q];
         if (w > c1) W_up1[o + j] = c1;
         else if (w < -c1) W_up1[o + j] = -c1;
       }
@@ -280,13 +300,22 @@ function plasticity(p: MicrocircuitParams, s: MicrocircuitState): void {
     const g = e2 * (rO[k] - rHatO[k]), gi = eIp * (rI[k] - rHatI[k]);
     const o = k * nH;
     for (let i = 0; i < nH; i++) {
+      const q = o + i;
       if (e2 !== 0 || lpUp < 1) {
-        applyUpdate(W_up2, d_up2, o + i, g * rPold[i], lpUp);
-        const w = W_up2[o + i];
+        if (lpUp >= 1) W_up2[q] += g * rPold[i];
+        else {
+          W_up2[q] += d_up2[q];
+          d_up2[q] += lpUp * (g * rPold[i] - d_up2[q]);
+        }
+        const w = W_up2[q];
         if (w > c2) W_up2[o + i] = c2;
         else if (w < -c2) W_up2[o + i] = -c2;
       }
-      if (eIp !== 0 || lpIp < 1) applyUpdate(W_ip, d_ip, o + i, gi * rPold[i], lpIp);
+      if (lpIp >= 1) W_ip[q] += gi * rPold[i];
+      else {
+        W_ip[q] += d_ip[q];
+        d_ip[q] += lpIp * (gi * rPold[i] - d_ip[q]);
+      }
     }
   }
   if (p.feedback === 'transpose') {
@@ -297,7 +326,14 @@ function plasticity(p: MicrocircuitParams, s: MicrocircuitState): void {
     for (let i = 0; i < nH; i++) {
       const g = -ePi * vA[i];
       const o = i * nO;
-      for (let k = 0; k < nO; k++) applyUpdate(W_pi, d_pi, o + k, g * rIold[k], lpPi);
+      for (let k = 0; k < nO; k++) {
+        const q = o + k;
+        if (lpPi >= 1) W_pi[q] += g * rIold[k];
+        else {
+          W_pi[q] += d_pi[q];
+          d_pi[q] += lpPi * (g * rIold[k] - d_pi[q]);
+        }
+      }
     }
   if (p.feedback === 'pal' && p.etaB !== 0) {
     const eB = dt * p.etaB, al = p.alpha;
@@ -312,20 +348,18 @@ function plasticity(p: MicrocircuitParams, s: MicrocircuitState): void {
 export class Microcircuit {
   readonly p: MicrocircuitParams;
   readonly s: MicrocircuitState;
-  readonly rng: Rng;
   private readonly flags: StepFlags = { teach: false, learn: false };
 
   constructor(params: Partial<MicrocircuitParams> & { dims: [number, number, number] }, seed = 0) {
     this.p = { ...MICROCIRCUIT_DEFAULTS, ...params } as MicrocircuitParams;
     checkMicrocircuitParams(this.p);
-    this.s = createMicrocircuitState(this.p);
-    this.rng = new Rng(seed);
+    this.s = createMicrocircuitState(this.p, seed);
   }
 
   step(x: ArrayLike<number>, target: ArrayLike<number> | null, learn: boolean): void {
     this.flags.teach = target !== null;
     this.flags.learn = learn;
-    stepMicrocircuit(this.p, this.s, x, target, this.flags, this.rng);
+    stepMicrocircuit(this.p, this.s, x, target, this.flags);
   }
 
   /** ∠(W_up2, Bᵀ) in degrees (src/learn/alignment.ts). */
