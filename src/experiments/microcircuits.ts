@@ -136,7 +136,7 @@ const palMnist: ExperimentDef<PalParams> = {
   description: 'PAL MNIST: 784-100-10 sigmoid microcircuits, PAL vs FA (vs the controls); embedded 10k digits or --set data=DIR with the IDX files',
   task: 'microcircuit',
   params: { ...palCommon, dataset: 'mnist', dims: [784, 100, 10], modes: ['pal', 'fa'], etaUp: [1, 0.005], etaIp: 0.02, etaPi: 0.02, etaB: 0.2, epochs: 100, nTrain: 5000, nVal: 1000, nTest: 1000 },
-  quick: { epochs: 1, nTrain: 20, nVal: 0, nTest: 10, seeds: 1 },
+  quick: { epochs: 1, nTrain: 5, nVal: 0, nTest: 5, seeds: 1 },
 };
 
 export const MICROCIRCUIT_EXPERIMENTS: ExperimentDef[] = [bars, mimic, yinyangExp, palMnist] as unknown as ExperimentDef[];
