@@ -33,3 +33,5 @@ export * from './learn/alignment.js';
 export { setMemoryLimit, memoryLimit, estimateNetworkBytes } from './model/memory.js';
 export { UserError } from './util/errors.js';
 export { LAGLINE_TEACHER, lagLineSpec, type LagLineSpecOptions } from './experiments/teachers.js';
+export * as microcircuit from './model/microcircuit.js';
+export { yinYang, yinYangClass, MT19937, BARS_PATTERNS, BARS_LABELS, type YinYangSet } from './data/yinyang.js';

@@ -12,6 +12,7 @@ import { createChainView } from './views/chain.js';
 import { createOperatorsView } from './views/operators.js';
 import { createMnistView } from './views/mnist.js';
 import { createSpecView } from './views/spec.js';
+import { createPalView } from './views/pal.js';
 
 const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
 const send = (m: ToWorker): void => worker.postMessage(m);
@@ -21,7 +22,8 @@ const chain = createChainView(app, send);
 const operators = createOperatorsView(app, send);
 const mnist = createMnistView(app, send, (s) => spec.setSpec(s));
 const spec = createSpecView(app, send, () => mnist.clearHistory());
-const views = new Map<string, View>([chain, operators, mnist, spec].map((v) => [v.name, v]));
+const pal = createPalView(app);
+const views = new Map<string, View>([chain, operators, mnist, spec, pal].map((v) => [v.name, v]));
 let current = 'chain';
 const tabs = Array.from(document.querySelectorAll<HTMLButtonElement>('#tabs [role="tab"]'));
 

@@ -109,6 +109,7 @@ export const RESUMABLE_SETS: Partial<Record<string, string[]>> & Record<Experime
   'teacher-student': ['analysisSteps'],
   spiking: [],
   backprop: ['totalSteps', 'evalEvery'],
+  microcircuit: [],
 };
 
 /**

@@ -95,6 +95,7 @@ const tasks: Record<string, () => Promise<TaskFn<never>>> = {
   classify: async () => (await import('./classify.js')).classifyTask,
   spiking: async () => (await import('./sal.js')).spikingTask,
   backprop: async () => (await import('../baselines/task.js')).backpropTask,
+  microcircuit: async () => (await import('./microcircuits.js')).microcircuitTask,
 };
 
 interface RunConfig {
