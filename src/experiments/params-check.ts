@@ -108,4 +108,5 @@ export const RESUMABLE_SETS: Partial<Record<string, string[]>> & Record<Experime
   'teacher-student': ['analysisSteps'],
   spiking: [],
   backprop: ['totalSteps', 'evalEvery'],
+  le: ['epochs', 'data'],
 };
