@@ -9,6 +9,8 @@
  *   mnist42k / mnist42k-eval   hidden width 90
  *   gsc          the Speech Commands net 32-750x3-12 at B = 256, training step with Adam
  *   ssn7-*, microcirc-b60, salnet-b32, salnet-mnist-b8   spiking (SAL) cases (js; the dense ssn7 cases also wasm): bench/spiking.ts
+ *   lenet-conv-b128, lenet-sgemm-b128, lenet-mnist-*, le-lenet-cifar-b128   LE LeNet conv stages vs bare sgemm on the
+ *                same shapes, and a whole LE LeNet step (bench/le-conv.ts); the run ends with the conv/sgemm ratios
  * with the achieved GFLOP/s (matrix products only: 3 per layer when training, 2 when evaluating) and the ratio to the
  * reference PyTorch figures measured on this kind of machine (1 thread).
  *
@@ -31,6 +33,7 @@ import { findExperiment } from '../src/experiments/registry.js';
 import type { ClassifyParams, TeacherStudentParams } from '../src/experiments/types.js';
 import { parseSpec, type NetworkSpecInput, type ResolvedSpec } from '../src/model/spec.js';
 import { spikingCases } from './spiking.js';
+import { CONV_PAIRS, leConvCases } from './le-conv.js';
 
 /** Reference PyTorch steps/s on this kind of machine (reference-gle.md §4.1; issue 5). */
 const REFERENCE: Record<string, number> = { lagline: 1612, mnist15k: 278, 'mnist15k-eval': 33, mnist42k: 135 };
@@ -125,6 +128,7 @@ const CASES: Case[] = [
   classifyCase('mnist42k-eval', 'mnist1d-42k', 1000, false, { js: 5, wasm: 100, native: 200 }),
   classifyCase('gsc', 'gsc', 256, true, { js: 0, wasm: 4, native: 20 }),
   ...spikingCases(),
+  ...leConvCases(),
 ];
 
 function arg(name: string): string | undefined {
@@ -183,6 +187,16 @@ async function main() {
         `  ${c.name.padEnd(14)} ${Math.round(med).toLocaleString('en-US').padStart(10)} ${gf.toFixed(2).padStart(8)} ${(ref ? `${ratio.toFixed(1)}x` : '-').padStart(8)}  ${rates.map((x) => Math.round(x)).join(' ')}\n`,
       );
       results.push({ backend: label, case: c.name, steps_per_s: med, gflops: gf, reference_steps_per_s: ref ?? null, ratio_to_reference: ref ? ratio : null, runs: rates, steps_per_run: n, info: k.info });
+    }
+  }
+  // the LeNet conv stages against the native sgemm rate on the same shapes (issue 14: >= 50 %)
+  const rate = (backend: string, name: string) => results.find((r) => r.backend === backend && r.case === name)?.steps_per_s as number | undefined;
+  for (const [conv, gemm] of CONV_PAIRS) {
+    const ref = rate('native', gemm);
+    if (!ref) continue;
+    for (const b of [...new Set(results.map((r) => String(r.backend)))]) {
+      const c = rate(b, conv);
+      if (c) process.stdout.write(`${conv} on ${b}: ${((100 * c) / ref).toFixed(0)} % of the native sgemm rate on the same shapes (${gemm})\n`);
     }
   }
   const python = arg('torch');

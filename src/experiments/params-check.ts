@@ -110,6 +110,7 @@ export const RESUMABLE_SETS: Partial<Record<string, string[]>> & Record<Experime
   spiking: [],
   backprop: ['totalSteps', 'evalEvery'],
   microcircuit: [],
+  le: ['epochs', 'data'],
 };
 
 /**

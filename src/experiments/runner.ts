@@ -96,6 +96,7 @@ const tasks: Record<string, () => Promise<TaskFn<never>>> = {
   spiking: async () => (await import('./sal.js')).spikingTask,
   backprop: async () => (await import('../baselines/task.js')).backpropTask,
   microcircuit: async () => (await import('./microcircuits.js')).microcircuitTask,
+  le: async () => (await import('./le.js')).leTask,
 };
 
 interface RunConfig {

@@ -152,6 +152,24 @@ function patches(a: Im2colArgs, toCols: boolean): void {
   const { C, H, W, kh, kw, stride, padH, padW, Ho, Wo } = a.g;
   const B = a.B, x = a.x.a, cols = a.cols.a;
   const P = Ho * Wo, NP = B * P, CHW = C * H * W;
+  if (stride === 1 && padH === 0 && padW === 0) {
+    // the LE layers' case (stride 1, no padding): every patch entry is inside, rows are contiguous runs
+    for (let c = 0; c < C; c++)
+      for (let p = 0; p < kh; p++)
+        for (let q = 0; q < kw; q++) {
+          const row = ((c * kh + p) * kw + q) * NP;
+          for (let b = 0; b < B; b++) {
+            const xo = b * CHW + c * H * W + p * W + q;
+            const co = row + b * P;
+            for (let i = 0; i < Ho; i++) {
+              const s = xo + i * W, d = co + i * Wo;
+              if (toCols) for (let j = 0; j < Wo; j++) cols[d + j] = x[s + j];
+              else for (let j = 0; j < Wo; j++) x[s + j] += cols[d + j];
+            }
+          }
+        }
+    return;
+  }
   for (let c = 0; c < C; c++)
     for (let p = 0; p < kh; p++)
       for (let q = 0; q < kw; q++) {

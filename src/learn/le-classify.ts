@@ -3,44 +3,39 @@
  * clamped for n_updates steps of dt with nudging β towards the one-hot target and the weights update every step; the
  * network is never reset. Evaluation: nudging off, the same n_updates steps, the prediction is the argmax of the output
  * rates at the last step. And its BP twin: the same architecture (the instantaneous feed-forward function of the same
- * layers) trained by ordinary backpropagation, one SGD step per batch on ½‖y − r‖², with the learning rate LE applies
- * per presentation: summed over n_updates steps LE's update is lr·lr_multiplier·factor_ℓ·β·mean_b(e rᵀ) with
- * e = the backpropagated error of ½‖y − r‖², so the twin's per-layer rate is β·lr·lr_multiplier·factor_ℓ.
+ * layers, the same initial parameters) trained by ordinary backpropagation, one SGD step per batch on ½‖y − r‖², with
+ * the learning rate LE applies per presentation: summed over n_updates steps LE's update is
+ * lr·lr_multiplier·factor_ℓ·β·mean_b(e rᵀ) with e = the backpropagated error of ½‖y − r‖², so the twin's per-layer
+ * rate is β·lr·lr_multiplier·factor_ℓ (or cross-entropy with one given rate, as the paper's BP scripts).
  * Browser-safe (no node: imports).
  */
 import type { Backend, FBuf, PhiCode } from '../kernels/types.js';
-import { PHI } from '../kernels/layout.js';
-import { LENetwork, type LeSpec } from '../model/le-network.js';
-import { Rng } from '../util/rng.js';
+import type { Workspace } from '../model/layers/types.js';
+import { LENetwork } from '../model/le-network.js';
 
 export interface ClassSet {
-  x: Float32Array;
+  /** n × d inputs (times `scale` when given: byte images) */
+  x: Float32Array | Uint8Array;
+  scale?: number;
   y: Uint8Array;
   n: number;
 }
 
 /** a batch of rows (indices) into x (B × d) and one-hot targets (B × classes) */
-function fillBatch(set: ClassSet, idx: ArrayLike<number>, start: number, B: number, d: number, classes: number, x: Float64Array, y: Float64Array): void {
+export function fillBatch(set: ClassSet, idx: ArrayLike<number>, start: number, B: number, d: number, classes: number, x: Float64Array, y: Float64Array): void {
   y.fill(0);
+  const sc = set.scale ?? 1;
   for (let b = 0; b < B; b++) {
     const s = idx[(start + b) % idx.length];
-    for (let i = 0; i < d; i++) x[b * d + i] = set.x[s * d + i];
+    for (let i = 0; i < d; i++) x[b * d + i] = set.x[s * d + i] * sc;
     y[b * classes + set.y[s]] = 1;
   }
 }
 
-function argmaxRow(a: ArrayLike<number>, o: number, n: number): number {
+export function argmaxRow(a: ArrayLike<number>, o: number, n: number): number {
   let best = 0;
   for (let j = 1; j < n; j++) if (a[o + j] > a[o + best]) best = j;
   return best;
-}
-
-export interface EpochLog {
-  epoch: number;
-  trainAcc: number;
-  testAcc: number;
-  steps: number;
-  seconds: number;
 }
 
 /** A classifier the epoch loop drives: LE (dynamics) or its BP twin. */
@@ -54,12 +49,24 @@ export interface Classifier {
 
 export class LeClassifier implements Classifier {
   readonly B: number;
-  constructor(readonly net: LENetwork) {
+  /** the low-passed target (target_filter), or null */
+  readonly yBar: Float64Array | null;
+  private readonly yc: number;
+  /**
+   * `targetFilter`: the coefficient c of the target low-pass ȳ ← ȳ + c·(y − ȳ) applied every step before nudging
+   * (the reference's Fig. 4c: c = dt/(L·τ_s), L the number of layers); 0 = the target itself.
+   */
+  constructor(readonly net: LENetwork, opts: { targetFilter?: number } = {}) {
     this.B = net.B;
+    this.yc = opts.targetFilter ?? 0;
+    this.yBar = this.yc > 0 ? new Float64Array(net.B * net.nOut) : null;
   }
   train(x: Float64Array, y: Float64Array): number {
-    const n = this.net.spec.n_updates;
-    for (let i = 0; i < n; i++) this.net.step(x, y);
+    const n = this.net.spec.n_updates, yb = this.yBar, c = this.yc;
+    for (let i = 0; i < n; i++) {
+      if (yb) for (let j = 0; j < yb.length; j++) yb[j] += c * (y[j] - yb[j]);
+      this.net.step(x, yb ?? y);
+    }
     return n;
   }
   predict(x: Float64Array, out: Int32Array): number {
@@ -69,73 +76,124 @@ export class LeClassifier implements Classifier {
     for (let b = 0; b < this.B; b++) out[b] = argmaxRow(r, b * c, c);
     return n;
   }
+  /** One presentation of τ adaptation (nudging off); returns mean |τ_m − τ| over all neurons afterwards. */
+  adaptTau(x: Float64Array): number {
+    const n = this.net.spec.n_updates;
+    for (let i = 0; i < n; i++) this.net.step(x, null, { adaptTau: true });
+    let acc = 0, cnt = 0;
+    for (const st of this.net.stages) {
+      if (st.kind !== 'neurons') continue;
+      for (let j = 0; j < st.n; j++) acc += Math.abs(st.tauM.a[j] - st.tau.a[j]);
+      cnt += st.n;
+    }
+    return acc / cnt;
+  }
 }
 
-/** The BP twin of a dense LE spec: the same layers, instantaneous, SGD on ½‖y − r‖² once per batch. */
+/** Options of the BP twin: its loss, and one learning rate for every stage instead of LE's per-presentation rates. */
+export interface BpTwinOptions {
+  /** 'mse': ½‖y − r‖² (LE's objective); 'ce': cross-entropy of softmax(r) (the paper's BP scripts) */
+  loss?: 'mse' | 'ce';
+  /** null: each stage's rate is the one LE applies per presentation, β·learning_rate·lr_multiplier·factor_ℓ */
+  lr?: number | null;
+}
+
+interface TwinStage {
+  net: LENetwork['stages'][number];
+  ws: Workspace;
+  n: number;
+  nIn: number;
+  phi: PhiCode | null;
+  lr: number;
+  a: FBuf;
+  r: FBuf;
+  rp: FBuf;
+  /** descent direction of the loss: w.r.t. the drive a (neuron stages) or the output (pooling) */
+  d: FBuf;
+  /** what the stage sends down (B × nIn) */
+  down: FBuf;
+}
+
+/**
+ * The BP twin of an LE network: the same stages with the same parameters (the projections of `net` itself: dense,
+ * conv2d, maxpool), run as the instantaneous feed-forward function r_ℓ = φ(W_ℓ r_{ℓ−1} + b_ℓ) and trained by ordinary
+ * backpropagation, one SGD step per batch. Feedback alignment is not used (errors go down through Wᵀ). `net` is only
+ * the holder of the parameters: build it with batch 1 and `feedback_alignment: false`.
+ */
 export class BpTwin implements Classifier {
   readonly B: number;
-  private readonly layers: { W: FBuf; b: FBuf; gW: FBuf; nIn: number; n: number; phi: PhiCode; lr: number; a: FBuf; r: FBuf; rp: FBuf; d: FBuf }[];
+  readonly loss: 'mse' | 'ce';
+  private readonly st: TwinStage[];
   private readonly x: FBuf;
-  constructor(private readonly k: Backend, spec: LeSpec, B: number) {
+  constructor(private readonly k: Backend, readonly net: LENetwork, B: number, opts: BpTwinOptions = {}) {
     this.B = B;
-    const rng = new Rng(spec.seed);
-    let nIn = spec.input_shape.reduce((a, b) => a * b, 1);
-    this.x = k.alloc(B * nIn);
-    this.layers = spec.layers.map((l, i) => {
-      if (l.type !== 'dense') throw new Error(`the BP twin supports dense layers only (layer ${i} is ${l.type})`);
-      const n = l.size;
-      const W = k.alloc(n * nIn), b = k.alloc(n);
-      for (let j = 0; j < W.n; j++) W.a[j] = spec.init_std * rng.normal();
-      for (let j = 0; j < n; j++) b.a[j] = spec.init_std * rng.normal();
-      const lay = { W, b, gW: k.alloc(n * nIn), nIn, n, phi: PHI[l.phi], lr: spec.beta * spec.learning_rate * spec.lr_multiplier * l.lr_factor, a: k.alloc(B * n), r: k.alloc(B * n), rp: k.alloc(B * n), d: k.alloc(B * n) };
-      nIn = n;
-      return lay;
+    this.loss = opts.loss ?? 'mse';
+    const spec = net.spec;
+    if (spec.feedback_alignment) throw new Error('the BP twin backpropagates through Wᵀ: build its network without feedback_alignment');
+    this.x = k.alloc(B * net.nIn);
+    this.st = net.stages.map((s) => {
+      const phi = s.kind === 'neurons' ? s.phi : null;
+      const lr = s.kind === 'neurons' ? opts.lr ?? spec.beta * spec.learning_rate * spec.lr_multiplier * (s.spec as { lr_factor: number }).lr_factor : 0;
+      const buf = () => k.alloc(B * s.n);
+      return { net: s, ws: s.proj.workspace(k, B), n: s.n, nIn: s.nIn, phi, lr, a: buf(), r: buf(), rp: buf(), d: buf(), down: k.alloc(B * s.nIn) };
     });
   }
   private forward(x: Float64Array): void {
     const k = this.k, B = this.B;
     this.x.a.set(x);
     let rin = this.x;
-    for (const l of this.layers) {
-      k.gemm(false, true, B, l.n, l.nIn, 1, rin, l.W, 0, l.a);
-      const a = l.a.a, bb = l.b.a;
-      for (let r = 0; r < B; r++) for (let j = 0; j < l.n; j++) a[r * l.n + j] += bb[j];
-      k.activate(l.phi, l.a, l.r, l.rp, B * l.n);
-      rin = l.r;
+    for (const s of this.st) {
+      if (s.phi === null) s.net.proj.forward(k, s.ws, rin, s.r);
+      else {
+        s.net.proj.forward(k, s.ws, rin, s.a);
+        k.activate(s.phi, s.a, s.r, s.rp, B * s.n);
+      }
+      rin = s.r;
     }
   }
   train(x: Float64Array, y: Float64Array): number {
-    const k = this.k, B = this.B, L = this.layers.length;
+    const k = this.k, B = this.B, S = this.st.length;
     this.forward(x);
-    // δ_L = r' ⊙ (y − r) (descent direction of ½‖y − r‖²), δ_ℓ = r'_ℓ ⊙ W_{ℓ+1}ᵀ δ_{ℓ+1}
-    const top = this.layers[L - 1];
-    for (let i = 0; i < B * top.n; i++) top.d.a[i] = top.rp.a[i] * (y[i] - top.r.a[i]);
-    for (let l = L - 1; l >= 0; l--) {
-      const ly = this.layers[l];
-      if (l > 0) {
-        const below = this.layers[l - 1];
-        k.gemm(false, false, B, below.n, ly.n, 1, ly.d, ly.W, 0, below.d);
-        for (let i = 0; i < B * below.n; i++) below.d.a[i] *= below.rp.a[i];
+    const top = this.st[S - 1], d = top.d.a, r = top.r.a, rp = top.rp.a, c = top.n;
+    if (this.loss === 'mse') for (let i = 0; i < B * c; i++) d[i] = rp[i] * (y[i] - r[i]);
+    else
+      for (let b = 0; b < B; b++) {
+        // −∂CE/∂r = y − softmax(r) (the output stage's φ is taken as the logits' identity)
+        let m = -Infinity, z = 0;
+        for (let j = 0; j < c; j++) m = Math.max(m, r[b * c + j]);
+        for (let j = 0; j < c; j++) z += Math.exp(r[b * c + j] - m);
+        for (let j = 0; j < c; j++) d[b * c + j] = (y[b * c + j] - Math.exp(r[b * c + j] - m) / z) * rp[b * c + j];
       }
+    for (let s = S - 1; s >= 0; s--) {
+      const st = this.st[s], rin = s === 0 ? this.x : this.st[s - 1].r;
+      if (st.phi !== null) st.net.proj.grads(k, st.ws, st.d, rin);
+      if (s === 0) break;
+      st.net.proj.backward(k, st.ws, st.d, st.down);
+      const below = this.st[s - 1], bd = below.d.a, dn = st.down.a;
+      if (below.phi === null) bd.set(dn);
+      else for (let i = 0; i < B * below.n; i++) bd[i] = dn[i] * below.rp.a[i];
     }
-    for (let l = 0; l < L; l++) {
-      const ly = this.layers[l], rin = l === 0 ? this.x : this.layers[l - 1].r;
-      // W += lr · mean_b(δ rᵀ), b += lr · mean_b(δ)
-      k.gemm(true, false, ly.n, ly.nIn, B, ly.lr / B, ly.d, rin, 1, ly.W);
-      const bb = ly.b.a, d = ly.d.a;
-      for (let j = 0; j < ly.n; j++) {
-        let acc = 0;
-        for (let r = 0; r < B; r++) acc += d[r * ly.n + j];
-        bb[j] += (ly.lr * acc) / B;
+    // W ← W − lr·∇ (∇ = −mean_b(δ rᵀ); conv: summed over positions, bias too: the gradient of the loss)
+    for (const st of this.st) {
+      if (st.phi === null) continue;
+      const p = st.net.proj, W = p.W!.a, gW = p.gW!.a, lr = st.lr;
+      for (let i = 0; i < W.length; i++) W[i] -= lr * gW[i];
+      if (p.b) {
+        const b = p.b.a, gB = p.gB!.a;
+        for (let i = 0; i < b.length; i++) b[i] -= lr * gB[i];
       }
     }
     return 1;
   }
   predict(x: Float64Array, out: Int32Array): number {
     this.forward(x);
-    const top = this.layers[this.layers.length - 1];
+    const top = this.st[this.st.length - 1];
     for (let b = 0; b < this.B; b++) out[b] = argmaxRow(top.r.a, b * top.n, top.n);
     return 1;
+  }
+  /** the twin's prediction of the last batch (B × classes) */
+  output(): FBuf {
+    return this.st[this.st.length - 1].r;
   }
 }
 
@@ -151,43 +209,4 @@ export function accuracy(c: Classifier, set: ClassSet, classes: number): { acc: 
     for (let b = 0; b < B && s + b < set.n; b++) if (out[b] === set.y[idx[s + b]]) right++;
   }
   return { acc: right / set.n, steps };
-}
-
-/**
- * Train for `epochs` epochs (shuffled each epoch with `seed`; drop_last as the reference), evaluating on the test set
- * after each. `now` returns seconds (the caller's clock).
- */
-export function trainClassifier(
-  c: Classifier,
-  data: { train: ClassSet; test: ClassSet },
-  o: { epochs: number; classes: number; seed: number; now: () => number; onEpoch?: (e: EpochLog) => void },
-): EpochLog[] {
-  const B = c.B, d = data.train.x.length / data.train.n;
-  const x = new Float64Array(B * d), y = new Float64Array(B * o.classes), out = new Int32Array(B);
-  const rng = new Rng(o.seed + 77);
-  const idx = Array.from({ length: data.train.n }, (_, i) => i);
-  const logs: EpochLog[] = [];
-  for (let e = 1; e <= o.epochs; e++) {
-    const t0 = o.now();
-    for (let i = idx.length - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      [idx[i], idx[j]] = [idx[j], idx[i]];
-    }
-    let steps = 0, right = 0, seen = 0;
-    for (let s = 0; s + B <= idx.length; s += B) {
-      fillBatch(data.train, idx, s, B, d, o.classes, x, y);
-      steps += c.train(x, y);
-      // training accuracy: the prediction at the end of the presentation (still nudged, as the reference logs it)
-      if (c instanceof LeClassifier) {
-        const r = c.net.output().a;
-        for (let b = 0; b < B; b++) if (argmaxRow(r, b * o.classes, o.classes) === data.train.y[idx[s + b]]) right++;
-        seen += B;
-      }
-    }
-    const test = accuracy(c, data.test, o.classes);
-    const log = { epoch: e, trainAcc: seen ? right / seen : NaN, testAcc: test.acc, steps: steps + test.steps, seconds: o.now() - t0 };
-    logs.push(log);
-    o.onEpoch?.(log);
-  }
-  return logs;
 }

@@ -269,6 +269,39 @@ export class LENetwork {
     this.eTop = k.alloc(B * this.nOut);
   }
 
+  /**
+   * Every buffer that carries state from one step to the next, named (checkpoints: saving and restoring these and
+   * {@link scalarState} resumes the stream exactly): parameters, per-neuron τ and τ_m, membranes, own errors, the rates
+   * and derivatives of both parities, the filtered rates sent forward, and the Adam moments.
+   */
+  stateBuffers(): [string, FBuf][] {
+    const out: [string, FBuf][] = [];
+    this.stages.forEach((st, i) => {
+      const at = `layer_${i}`;
+      if (st.kind === 'neurons') {
+        for (const t of st.proj.tensors) out.push([`${at}.${t.suffix}`, t.buf]);
+        out.push([`${at}.tau`, st.tau], [`${at}.tau_m`, st.tauM], [`${at}.u`, st.u], [`${at}.e`, st.e]);
+        if (st.adam) {
+          out.push([`${at}.adam_m`, st.adam.m], [`${at}.adam_v`, st.adam.v]);
+          if (st.adam.mb) out.push([`${at}.adam_mb`, st.adam.mb], [`${at}.adam_vb`, st.adam.vb!]);
+        }
+      }
+      out.push([`${at}.r0`, st.r[0]], [`${at}.r1`, st.r[1]], [`${at}.rp0`, st.rp[0]], [`${at}.rp1`, st.rp[1]]);
+      if (st.out !== st.r) out.push([`${at}.out0`, st.out[0]], [`${at}.out1`, st.out[1]]);
+    });
+    return out;
+  }
+
+  /** The scalar state: steps taken, Adam's step count, the noise generator. */
+  get scalarState(): { t: number; adamT: number; noise: number[] } {
+    return { t: this.t, adamT: this.adamT, noise: this.noiseRng.getState() };
+  }
+  set scalarState(s: { t: number; adamT: number; noise: number[] }) {
+    this.t = s.t;
+    this.adamT = s.adamT;
+    this.noiseRng.setState(s.noise);
+  }
+
   /** The learning rate η of stage i (null for pooling). */
   eta(i: number): number | null {
     const s = this.stages[i];

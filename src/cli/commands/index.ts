@@ -10,6 +10,5 @@ import { register as data } from './data.js';
 import { register as lab } from './lab.js';
 import { register as sweep } from './sweep.js';
 import { register as worker } from './worker.js';
-import { register as leMnistMlp } from './le.js';
 
-export const commands: Array<(program: Command) => void> = [simulate, replay, run, evalCmd, report, mnist1d, data, lab, sweep, worker, leMnistMlp];
+export const commands: Array<(program: Command) => void> = [simulate, replay, run, evalCmd, report, mnist1d, data, lab, sweep, worker];
