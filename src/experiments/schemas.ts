@@ -101,7 +101,7 @@ export const backpropSchema: z.ZodType<BackpropParams, z.ZodTypeDef, unknown> = 
  * The spiking (SAL) task checks its three kinds' fields itself (sal.ts); the schema fixes the discriminant and keeps
  * every field (passthrough).
  */
-export const spikingSchema = z.object({ kind: z.enum(['two-neuron', 'sampling', 'microcircuit']) }).passthrough();
+export const spikingSchema = z.object({ kind: z.enum(['two-neuron', 'sampling', 'microcircuit', 'symmnet']) }).passthrough();
 
 /**
  * Each task's schema. A task without an entry (one added elsewhere) gets its parameters unchecked beyond the generic
