@@ -107,5 +107,6 @@ export const RESUMABLE_SETS: Partial<Record<string, string[]>> & Record<Experime
   classify: ['epochs', 'checkpointEvery', 'data', 'featureCache', 'evalTrain'],
   'teacher-student': ['analysisSteps'],
   spiking: [],
+  vle: [],
   backprop: ['totalSteps', 'evalEvery'],
 };

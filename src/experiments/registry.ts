@@ -6,6 +6,7 @@ import type { ClassifyParams, ExperimentDef, TeacherStudentParams } from './type
 import { SAL_EXPERIMENTS } from './sal.js';
 import type { BackpropParams } from '../baselines/task.js';
 import { lagLineSpec } from './teachers.js';
+import { VLE_EXPERIMENTS } from './vle.js';
 
 // ---------------------------------------------------------------- LagLine [§2.1]
 const laglineTeacher: NetworkSpecInput = lagLineSpec({ dt: 0.01, beta: 0.01 });
@@ -259,7 +260,7 @@ const mnistBaseline: ExperimentDef<BackpropParams> = {
   quick: { totalSteps: 500, evalEvery: 250 },
 };
 
-export const EXPERIMENTS: ExperimentDef[] = [lagline, lagnet, mnist15k, mnist42k, mnistLagnet, gsc, gscSmall, mnistBaseline, ...SAL_EXPERIMENTS];
+export const EXPERIMENTS: ExperimentDef[] = [lagline, lagnet, mnist15k, mnist42k, mnistLagnet, gsc, gscSmall, mnistBaseline, ...SAL_EXPERIMENTS, ...VLE_EXPERIMENTS];
 
 export function findExperiment(name: string): ExperimentDef | undefined {
   return EXPERIMENTS.find((e) => e.name === name);

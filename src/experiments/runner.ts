@@ -133,6 +133,7 @@ const tasks: Record<string, () => Promise<TaskFn>> = {
   classify: async () => (await import('./classify.js')).classifyTask,
   spiking: async () => (await import('./sal.js')).spikingTask,
   backprop: async () => (await import('../baselines/task.js')).backpropTask,
+  vle: async () => (await import('./vle.js')).vleTask,
 };
 
 interface RunConfig {

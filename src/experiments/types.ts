@@ -70,7 +70,7 @@ export interface ClassifyParams {
 export interface ExperimentDef<P = TeacherStudentParams | ClassifyParams | BackpropParams> {
   name: string;
   description: string;
-  task: 'teacher-student' | 'classify' | 'spiking' | 'backprop';
+  task: 'teacher-student' | 'classify' | 'spiking' | 'backprop' | 'vle';
   params: P;
   /** overrides applied by --quick */
   quick: Record<string, unknown>;

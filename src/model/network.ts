@@ -315,7 +315,7 @@ export class GLENetwork {
         this.k.layerStep(a, layer.hyper.phi, this.dt, layer.hyper.gamma, stepFlags(layer.hyper, grads, errDown && viaW));
         if (!viaW) {
           if (errDown) proj.backward(this.k, set.ws[l], a.prospV, a.eBottomN);
-          if (grads && proj.feedback === 'learned') (proj as DenseProjection).feedbackGrad();
+          if (grads && layer.trainable && proj.feedback === 'learned') (proj as DenseProjection).feedbackPlasticity(a.rBottom, a.u, a.uDot, a.prospU, a.tauM);
         }
       } else this.composedStep(set, p, l, grads, errDown);
     }
@@ -350,6 +350,8 @@ export class GLENetwork {
     } else this.popKernel(layer)(k, pa as never);
     if (grads && layer.trainable) proj.grads(k, ws, sc.prospV, rIn);
     if (errDown) proj.backward(k, ws, sc.prospV, set.states[1 - p][l].eBottom);
+    // after the error went down through this step's B (as the fused path)
+    if (grads && layer.trainable && proj.feedback === 'learned') (proj as DenseProjection).feedbackPlasticity(rIn, set.states[p][l].u, sc.uDot, sc.prospU, layer.params.tauM);
   }
 
   private readonly kernels = new Map<string, KernelImpl<never>>();
@@ -383,7 +385,7 @@ export class GLENetwork {
       for (const t of l.projection.tensors) {
         if (!t.grad) continue;
         if (t.suffix === 'feedback' ? l.projection.feedback === 'learned' : l.trainable)
-          out.push({ name: `${n}.${t.suffix}`, kind: t.suffix, layer: l.index, p: t.buf, g: t.grad, shape: t.shape });
+          out.push({ name: `${n}.${t.suffix}`, kind: t.suffix as ParamRef["kind"], layer: l.index, p: t.buf, g: t.grad, shape: t.shape });
       }
       if (l.hyper.learnTau && l.population.model === 'gle') out.push({ name: `${n}.tau_m`, kind: 'tau_m', layer: l.index, p: l.params.tauM, g: l.grads.tauM, shape: [l.nOut] });
     }
