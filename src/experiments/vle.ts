@@ -81,6 +81,13 @@ class Stream {
   }
 }
 
+const capLoss = (x: number) => (Number.isNaN(x) ? 1e3 : Math.min(1e3, Math.max(1e-16, x)));
+
+/** The largest finite |W| a student reached at a log point. */
+function finiteMax(q: { wTrace: number[] }): number {
+  return Math.max(0, ...q.wTrace.filter((w) => Number.isFinite(w)));
+}
+
 /** The gain GLE's error neuron applies at frequency ω: (1+ω²τ_m²)/(1+ω²τ_r²). */
 export function errorGain(omega: number, tauM: number, tauR: number): number {
   return (1 + omega * omega * tauM * tauM) / (1 + omega * omega * tauR * tauR);
@@ -127,9 +134,10 @@ interface Pair {
   learner: Learner;
   stream: Stream;
   x: Float64Array;
-  /** per log point: mean loss; and B[0] (chain) */
+  /** per log point: mean loss; B[0] (chain); the largest |W| (Infinity once a weight is not finite) */
   loss: number[];
   b: number[];
+  wTrace: number[];
   acc: number;
   accN: number;
   /** loss over the last tenth of training, B (chain) over it */
@@ -159,7 +167,7 @@ export const vleTask: TaskFn = async (ctx: RunContext) => {
   const add = (label: string, variant: VleVariant, seed: number, teacher: GLENetwork, stream: Stream, init: Float64Array[] | null) => {
     const student = new GLENetwork({ ...studentSpec(p, variant, seed + 7919), dtype: k.dtype } as NetworkSpecInput, k, {});
     if (init) student.layers.forEach((l, i) => l.params.W.a.set(init[i]));
-    pairs.push({ label, variant, teacher, student, learner: new Learner(student), stream, x: new Float64Array(student.nIn), loss: [], b: [], acc: 0, accN: 0, tail: 0, tailB: 0, tailN: 0 });
+    pairs.push({ label, variant, teacher, student, learner: new Learner(student), stream, x: new Float64Array(student.nIn), loss: [], b: [], wTrace: [], acc: 0, accN: 0, tail: 0, tailB: 0, tailN: 0 });
   };
   const drawInit = (rng: Rng, t: GLENetwork): Float64Array[] | null =>
     p.randomise ? t.layers.map((l) => Float64Array.from({ length: l.params.W.n }, () => rng.range(p.randomise!.lo, p.randomise!.hi))) : null;
@@ -224,6 +232,13 @@ export const vleTask: TaskFn = async (ctx: RunContext) => {
         const fb = fbProj(q).FB;
         q.b.push(fb ? fb.a[0] : q.student.layers[L - 1].params.W.a[0]);
         rec[`loss ${q.label}`] = m;
+        let mw = 0;
+        for (const l of q.student.layers)
+          for (let i = 0; i < l.params.W.n; i++) {
+            const w = Math.abs(l.params.W.a[i]);
+            mw = Number.isNaN(w) ? Infinity : Math.max(mw, w);
+          }
+        q.wTrace.push(mw);
         if (!(m <= worst)) worst = m;
         q.acc = 0;
         q.accN = 0;
@@ -244,6 +259,9 @@ export const vleTask: TaskFn = async (ctx: RunContext) => {
   for (const v of p.variants) {
     const qs = byVariant(v);
     final[`loss_final_${v}`] = mean(qs.map((q) => finite(q.tailN ? q.tail / q.tailN : NaN)));
+    // seeds whose loss or weights stopped being finite, and the largest |W| any seed reached before that
+    final[`diverged_${v}`] = qs.filter((q) => q.wTrace.some((w) => !Number.isFinite(w)) || !Number.isFinite(q.tail)).length;
+    final[`max_abs_w_${v}`] = Math.max(...qs.map(finiteMax));
   }
   const timeLabel = `time (model time units; dt = ${p.dt})`;
   const tauM = scalar(top.tau_m), tauR = scalar(top.tau_r ?? top.tau_m);
@@ -297,6 +315,17 @@ export const vleTask: TaskFn = async (ctx: RunContext) => {
         }),
       );
     }
+    ctx.figure(
+      'weights',
+      await lineChartSvg({
+        title: 'chain: the largest |W| of each student (first seed); a diverged student ends at 1e6',
+        xLabel: timeLabel,
+        yLabel: 'max |W|',
+        logY: true,
+        series: p.variants.map((v) => ({ name: v === 'fixed' ? `constant B = ${p.constantB}` : v === 'learned' ? 'learned B' : 'B = Wᵀ', x: ts, y: byVariant(v)[0].wTrace.map((w) => (Number.isFinite(w) ? Math.min(w, 1e6) : 1e6)) })),
+        hlines: [{ y: Math.max(final.teacher_w0, final.teacher_w1), label: 'teacher max |W|' }],
+      }),
+    );
     const main = byVariant('learned')[0];
     if (main) {
       ctx.figure(
@@ -370,10 +399,10 @@ export const vleTask: TaskFn = async (ctx: RunContext) => {
   // loss curves: mean over seeds per variant
   const series: LineSeries[] = p.variants.map((v) => {
     const qs = byVariant(v);
-    return { name: v === 'transpose' ? 'B = Wᵀ' : v === 'learned' ? 'learned B (vle rule)' : p.constantB !== null ? `constant B = ${p.constantB}` : 'fixed random B (FA)', x: ts, y: ts.map((_, i) => Math.min(1e6, mean(qs.map((q) => q.loss[i])))) };
+    return { name: v === 'transpose' ? 'B = Wᵀ' : v === 'learned' ? 'learned B (vle rule)' : p.constantB !== null ? `constant B = ${p.constantB}` : 'fixed random B (FA)', x: ts, y: ts.map((_, i) => capLoss(mean(qs.map((q) => q.loss[i])))) };
   });
   if (ts.length > 1)
-    ctx.figure('loss', await lineChartSvg({ title: `vle-${p.kind}: student loss (MSE), mean over ${p.seeds} seed(s)`, xLabel: timeLabel, yLabel: 'loss', logY: true, series }));
+    ctx.figure('loss', await lineChartSvg({ title: `vle-${p.kind}: student loss (MSE), mean over ${p.seeds} seed(s); shown within [1e-16, 1e3] (a diverged run sits at 1e3)`, xLabel: timeLabel, yLabel: 'loss', logY: true, series }));
   return { final, steps: step, totalSteps: step };
 };
 
@@ -410,7 +439,7 @@ const vleChain: ExperimentDef<VleParams> = {
     inputs: [[1]],
     sweepOmegas: [0.25, 0.5, 1, 2, 4],
     trainSteps: 200000,
-    logEvery: 1000,
+    logEvery: 100,
     feedbackTau: 100,
     lr: 0.1,
     weightDecay: 0,

@@ -20,6 +20,9 @@ import type { Rng } from '../../util/rng.js';
 import { finite, neuronFields, resolveNeurons, type NeuronSpecOut } from './neuron.js';
 import { keepBoxed, type Feedback, type Projection, type ProjTensor, type ResolvedLayer, type Workspace } from './types.js';
 
+/** rule 'vle': the ridge of B's delta rule, relative to the mean presynaptic power */
+const RIDGE = 0.02;
+
 export const schema = z
   .object({
     type: z.literal('dense'),
@@ -187,8 +190,10 @@ export class DenseProjection implements Projection {
    * 'vle': from the neuron's own forward signals — its input I = u + τ_m u̇ (= W r + b + γĕ), its prospective
    * potential ŭ and the presynaptic rates r (the input of this step), ˜ removing running means —
    *   gain   Ĝ_j = ⟨Ĩ_j²⟩ / ⟨ŭ̃_j²⟩               (= (1+ω²τ_m²)/(1+ω²τ_r²) = the error neuron's gain at ω)
-   *   τ_B Ḃ_ji = ⟨(Ĩ_j / Ĝ_j − Σ_k B_jk r̃_k) r̃_i⟩_b / ⟨r̃_i²⟩   (a delta rule: fixed point B = W / G, also for
-   *                                                           correlated rates, since Ĩ_j = Σ_k W_jk r̃_k + γ ĕ_j)
+   *   τ_B Ḃ_ji = ⟨((1+ρ) Ĩ_j / Ĝ_j − Σ_k B_jk r̃_k) r̃_i⟩_b / P̄ − ρ B_ji     (P̄ = mean_k⟨r̃_k²⟩, ρ = 0.02)
+   *   a normalised delta rule with a small ridge: fixed point B = (1+ρ) W C (C + ρP̄)⁻¹ / G (C: covariance of the
+   *   rates), = W / G for a single input or inputs of equal power, also for correlated rates, since
+   *   Ĩ_j = Σ_k W_jk r̃_k + γ ĕ_j; components along directions the rates never explore decay
    * with all averages over `feedback_tau` (τ_B). Allocates nothing.
    */
   feedbackPlasticity(rIn: FBuf, u: FBuf, uDot: FBuf, prospU: FBuf, tauM: FBuf): void {
@@ -227,15 +232,21 @@ export class DenseProjection implements Projection {
       P[2 * n + j] += a * (pi / B - P[2 * n + j]);
       P[3 * n + j] += a * (pp / B - P[3 * n + j]);
     }
-    // delta rule of the mirror: each neuron's input (over its gain) is predicted from the presynaptic rates through B
+    // delta rule of the mirror: each neuron's input (over its gain) is predicted from the presynaptic rates through B;
+    // the step is normalised by the mean presynaptic power (normalised LMS: a silent input neither blows it up nor moves)
+    let pm = 0;
+    for (let i = 0; i < m; i++) pm += P[oP + i];
+    const norm = 1 / (pm / m + 1e-12);
     for (let j = 0; j < n; j++) {
       const inv = 1 / this.gainOf(j), mI = P[j], o = j * m;
       for (let b = 0; b < B; b++) {
         const ro = b * m, i0 = b * n + j;
         let pred = 0;
         for (let i = 0; i < m; i++) pred += Bm[o + i] * (r[ro + i] - P[oR + i]);
-        const d = ((uu[i0] + tm[j] * ud[i0] - mI) * inv - pred) * (a / B);
-        for (let i = 0; i < m; i++) Bm[o + i] += (d * (r[ro + i] - P[oR + i])) / (P[oP + i] + 1e-12);
+        const d = ((uu[i0] + tm[j] * ud[i0] - mI) * inv * (1 + RIDGE) - pred) * (a / B);
+        // ridge: B's components in directions the rates never explore decay (rate ρ = 0.02 of the mean presynaptic power; the
+        // target is scaled by 1 + ρ so that a direction explored with the mean power keeps B = W/G exactly)
+        for (let i = 0; i < m; i++) Bm[o + i] += d * norm * (r[ro + i] - P[oR + i]) - (a / B) * RIDGE * Bm[o + i];
       }
     }
   }
