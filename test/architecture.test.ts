@@ -187,9 +187,10 @@ test('feedback alignment learns: a 2-layer student with a fixed random B fits a 
   assert.ok(after < 0.3 * before, `FA loss ${before.toFixed(4)} -> ${after.toFixed(4)}`);
 });
 
-test("learned feedback: B is a parameter 'layer_i.feedback' whose default gradient is W's (Kolen-Pollack)", () => {
+test("learned feedback, rule 'kp': B is a parameter 'layer_i.feedback' whose gradient is W's (Kolen-Pollack)", () => {
   const k = new JsBackend('float64');
-  const spec = randomSpec(new Rng(9), 'float64', 'learned');
+  const base = randomSpec(new Rng(9), 'float64', 'learned');
+  const spec = { ...base, layers: base.layers.map((l) => ({ ...l, feedback_rule: 'kp' as const })) };
   const net = new GLENetwork(spec, k, { batchSize: 3 });
   const p = net.parameters().find((q) => q.name === 'layer_1.feedback');
   assert.ok(p && p.kind === 'feedback');

@@ -108,6 +108,7 @@ export const RESUMABLE_SETS: Partial<Record<string, string[]>> & Record<Experime
   classify: ['epochs', 'checkpointEvery', 'data', 'featureCache'],
   'teacher-student': ['analysisSteps'],
   spiking: [],
+  vle: [],
   backprop: ['totalSteps', 'evalEvery'],
   microcircuit: [],
   le: ['epochs', 'data'],

@@ -8,6 +8,7 @@ import type { BackpropParams } from '../baselines/task.js';
 import { lagLineSpec } from './teachers.js';
 import { MICROCIRCUIT_EXPERIMENTS } from './microcircuits.js';
 import { LE_EXPERIMENTS } from './le.js';
+import { VLE_EXPERIMENTS } from './vle.js';
 
 // ---------------------------------------------------------------- LagLine [§2.1]
 const laglineTeacher: NetworkSpecInput = lagLineSpec({ dt: 0.01, beta: 0.01 });
@@ -255,7 +256,7 @@ const mnistBaseline: ExperimentDef<BackpropParams> = {
   quick: { totalSteps: 500, evalEvery: 250 },
 };
 
-export const EXPERIMENTS: ExperimentDef[] = [lagline, lagnet, mnist15k, mnist42k, mnistLagnet, gsc, gscSmall, mnistBaseline, ...SAL_EXPERIMENTS, ...MICROCIRCUIT_EXPERIMENTS, ...LE_EXPERIMENTS];
+export const EXPERIMENTS: ExperimentDef[] = [lagline, lagnet, mnist15k, mnist42k, mnistLagnet, gsc, gscSmall, mnistBaseline, ...SAL_EXPERIMENTS, ...MICROCIRCUIT_EXPERIMENTS, ...LE_EXPERIMENTS, ...VLE_EXPERIMENTS];
 
 export function findExperiment(name: string): ExperimentDef | undefined {
   return EXPERIMENTS.find((e) => e.name === name);

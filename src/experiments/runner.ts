@@ -97,6 +97,7 @@ const tasks: Record<string, () => Promise<TaskFn<never>>> = {
   backprop: async () => (await import('../baselines/task.js')).backpropTask,
   microcircuit: async () => (await import('./microcircuits.js')).microcircuitTask,
   le: async () => (await import('./le.js')).leTask,
+  vle: async () => (await import('./vle.js')).vleTask,
 };
 
 interface RunConfig {

@@ -26,7 +26,7 @@ export type ClassifyParams = z.output<typeof classifySchema>;
 export interface ExperimentDef<P = TeacherStudentParams | ClassifyParams | BackpropParams> {
   name: string;
   description: string;
-  task: 'teacher-student' | 'classify' | 'spiking' | 'backprop' | 'microcircuit' | 'le';
+  task: 'teacher-student' | 'classify' | 'spiking' | 'backprop' | 'microcircuit' | 'le' | 'vle';
   params: P;
   /** overrides applied by --quick */
   quick: Record<string, unknown>;

@@ -196,7 +196,7 @@ function namedParam(net: GLENetwork, name: string): FloatArray | null {
 }
 
 /** Re-run a recorded trace on a backend and compare every recorded quantity at every step. */
-export function replayTrace(g: GoldenTrace, backend: Backend, atol: number, rtol: number, opts: { path?: 'auto' | 'composed' } = {}): ReplayReport {
+export function replayTrace(g: GoldenTrace, backend: Backend, atol: number, rtol: number, opts: { path?: 'auto' | 'composed' | 'populations' } = {}): ReplayReport {
   const spec = traceToSpec(g, backend.dtype, backend.name);
   const net = new GLENetwork(spec, backend, { computeInputError: true, batchSize: g.batch_size, path: opts.path });
   const learner = new Learner(net);

@@ -30,6 +30,7 @@ import { DenseProjection } from './layers/dense.js';
 import { ConvProjection } from './layers/conv.js';
 import { MaxPoolProjection } from './layers/pool.js';
 import { sizeProblems } from './memory.js';
+import { type ExplicitGleArgs, explicitGleStep } from './layers/explicit.js';
 
 export interface Layer {
   readonly spec: ResolvedLayer;
@@ -67,6 +68,8 @@ interface BatchSet {
   readonly ws: Workspace[];
   readonly args: [(LayerStepArgs | null)[], (LayerStepArgs | null)[]]; // fused layers, by parity: prev = states[p], next = states[1-p]
   readonly pop: [(GleNeuronArgs | RelayArgs | null)[], (GleNeuronArgs | RelayArgs | null)[]]; // composed layers, by parity
+  /** path 'populations': the explicit representation + error populations of each GLE layer, by parity */
+  readonly explicit: [(ExplicitGleArgs | null)[], (ExplicitGleArgs | null)[]];
 }
 
 /** A named learnable tensor and its gradient buffer (reference names: layer_0.weight, layer_0.bias, layer_0.tau_m). */
@@ -85,9 +88,10 @@ export interface NetworkOptions {
   batchSize?: number;
   /**
    * 'auto' (default): dense GLE layers run the backend's fused kernel; 'composed': every layer is composed from
-   * projection + population kernels (the fused kernel's test oracle; slower).
+   * projection + population kernels (the fused kernel's test oracle; slower); 'populations': composed, with every
+   * GLE layer stepped as two explicit populations, representation and error neurons (layers/explicit.ts).
    */
-  path?: 'auto' | 'composed';
+  path?: 'auto' | 'composed' | 'populations';
 }
 
 export type { TargetKind };
@@ -96,8 +100,8 @@ export class GLENetwork {
   readonly spec: ResolvedSpec;
   readonly k: Backend;
   readonly layers: Layer[];
-  /** 'auto' or 'composed' (see NetworkOptions.path) */
-  readonly path: 'auto' | 'composed';
+  /** 'auto', 'composed' or 'populations' (see NetworkOptions.path) */
+  readonly path: 'auto' | 'composed' | 'populations';
   readonly nIn: number;
   readonly nOut: number;
   dt: number;
@@ -201,7 +205,21 @@ export class GLENetwork {
         };
       }),
     ) as BatchSet['pop'];
-    return { B, input, target: k.alloc(B * this.nOut), labels: new Int32Array(B), targetErr, output: k.alloc(B * this.nOut), states, scratch, drive, ws, args, pop };
+    const errIn = this.layers.map((l) => (this.path === 'populations' && l.population.model === 'gle' ? k.alloc(B * l.nOut) : null));
+    const vDot = this.layers.map((l) => (errIn[l.index] ? k.alloc(B * l.nOut) : null));
+    const explicit = ([0, 1] as const).map((p) =>
+      this.layers.map((l, i): ExplicitGleArgs | null => {
+        if (!errIn[i]) return null;
+        const prev = states[p][i], next = states[1 - p][i], sc = scratch[i], n = l.nOut, tm = l.params.tauM, tr = l.params.tauR;
+        return {
+          B, nOut: n, rawErr: rawErr(p, i), rPrime: prev.rPrime, drive: drive[i], rN: next.r, rPrimeN: next.rPrime, gTau: l.grads.tauM, gamma: l.hyper.gamma, phi: l.hyper.phi,
+          // error neurons: v leaks with τ_r and looks ahead with τ_m; representation neurons: u with τ_m, ahead τ_r
+          err: { B, nOut: n, input: sc.instE, x: prev.v, xN: next.v, out: sc.prospV, xDot: vDot[i]!, tauLeak: tr, tauAhead: tm, dt: this.dt, instantaneous: false },
+          rep: { B, nOut: n, input: drive[i], x: prev.u, xN: next.u, out: sc.prospU, xDot: sc.uDot, tauLeak: tm, tauAhead: tr, dt: this.dt, instantaneous: false },
+        };
+      }),
+    ) as BatchSet['explicit'];
+    return { B, input, target: k.alloc(B * this.nOut), labels: new Int32Array(B), targetErr, output: k.alloc(B * this.nOut), states, scratch, drive, ws, args, pop, explicit };
   }
 
   /** Current batch size. */
@@ -297,7 +315,7 @@ export class GLENetwork {
         this.k.layerStep(a, layer.hyper.phi, this.dt, layer.hyper.gamma, stepFlags(layer.hyper, grads, errDown && viaW));
         if (!viaW) {
           if (errDown) proj.backward(this.k, set.ws[l], a.prospV, a.eBottomN);
-          if (grads && proj.feedback === 'learned') (proj as DenseProjection).feedbackGrad();
+          if (grads && layer.trainable && proj.feedback === 'learned') (proj as DenseProjection).feedbackPlasticity(a.rBottom, a.u, a.uDot, a.prospU, a.tauM);
         }
       } else this.composedStep(set, p, l, grads, errDown);
     }
@@ -323,9 +341,17 @@ export class GLENetwork {
       g.phi = layer.hyper.phi;
       g.flags = stepFlags(layer.hyper, grads, false);
     }
-    this.popKernel(layer)(k, pa as never);
+    const ex = set.explicit[p][l];
+    if (ex !== null) {
+      if (ex.err.dt !== this.dt) ex.err.dt = ex.rep.dt = this.dt;
+      if (ex.gamma !== layer.hyper.gamma) ex.gamma = layer.hyper.gamma;
+      ex.phi = layer.hyper.phi;
+      explicitGleStep(k, ex, stepFlags(layer.hyper, grads, false));
+    } else this.popKernel(layer)(k, pa as never);
     if (grads && layer.trainable) proj.grads(k, ws, sc.prospV, rIn);
     if (errDown) proj.backward(k, ws, sc.prospV, set.states[1 - p][l].eBottom);
+    // after the error went down through this step's B (as the fused path)
+    if (grads && layer.trainable && proj.feedback === 'learned') (proj as DenseProjection).feedbackPlasticity(rIn, set.states[p][l].u, sc.uDot, sc.prospU, layer.params.tauM);
   }
 
   private readonly kernels = new Map<string, KernelImpl<never>>();
@@ -359,7 +385,7 @@ export class GLENetwork {
       for (const t of l.projection.tensors) {
         if (!t.grad) continue;
         if (t.suffix === 'feedback' ? l.projection.feedback === 'learned' : l.trainable)
-          out.push({ name: `${n}.${t.suffix}`, kind: t.suffix, layer: l.index, p: t.buf, g: t.grad, shape: t.shape });
+          out.push({ name: `${n}.${t.suffix}`, kind: t.suffix as ParamRef["kind"], layer: l.index, p: t.buf, g: t.grad, shape: t.shape });
       }
       if (l.hyper.learnTau && l.population.model === 'gle') out.push({ name: `${n}.tau_m`, kind: 'tau_m', layer: l.index, p: l.params.tauM, g: l.grads.tauM, shape: [l.nOut] });
     }

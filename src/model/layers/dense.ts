@@ -3,9 +3,12 @@
  * sent down through
  *   feedback 'transpose'  ĕ W            (backprop-like: B = Wᵀ by construction; today's GLE)
  *            'fixed'      ĕ B            (feedback alignment: B a fixed random out × in matrix, drawn at init)
- *            'learned'    ĕ B            (B a parameter `layer_<i>.feedback` with its own gradient; the default rule
- *                                         gives B the gradient of W, so with weight decay B → W (Kolen–Pollack);
- *                                         learned-feedback rules such as PAL replace `feedbackGrad`)
+ *            'learned'    ĕ B            (B `layer_<i>.feedback` learned by a local rule, `feedback_rule`:
+ *                                         'vle' (default, docs/vle.md) B_ji → W_ji / G_j with G_j = (1+ω²τ_m²)/(1+ω²τ_r²)
+ *                                         the gain GLE's error neuron j applies at the signal's frequency ω, so the error
+ *                                         sent down is the adjoint's; B is updated inside the step from forward signals
+ *                                         (no optimiser); 'kp' B gets W's gradient, with weight decay B → Wᵀ
+ *                                         (Kolen–Pollack). Other rules replace `feedbackPlasticity`)
  * With GLE neurons and 'transpose' the whole layer runs as the fused dense step (one kernel call); with 'fixed' or
  * 'learned' the fused step runs without its error product and this projection's `backward` adds it.
  */
@@ -17,6 +20,9 @@ import type { Rng } from '../../util/rng.js';
 import { finite, neuronFields, resolveNeurons, type NeuronSpecOut } from './neuron.js';
 import { keepBoxed, type Feedback, type Projection, type ProjTensor, type ResolvedLayer, type Workspace } from './types.js';
 
+/** rule 'vle': the ridge of B's delta rule, relative to the mean presynaptic power */
+const RIDGE = 0.02;
+
 export const schema = z
   .object({
     type: z.literal('dense'),
@@ -26,6 +32,10 @@ export const schema = z
     /** learn W / b (default true); frozen layers still run and pass errors down */
     trainable: z.boolean().default(true),
     feedback: z.enum(['transpose', 'fixed', 'learned']).default('transpose'),
+    /** feedback 'learned': the local rule of B ('vle': gain-matched mirror, B → Wᵀ/G; 'kp': Kolen–Pollack, B → Wᵀ) */
+    feedback_rule: z.enum(['vle', 'kp']).default('vle'),
+    /** feedback 'learned', rule 'vle': time constant of B's plasticity and of the running means and powers it uses */
+    feedback_tau: finite.positive().default(20),
     init: z
       .object({
         weight: z.array(z.array(finite)).optional(),
@@ -67,6 +77,9 @@ export function resolve(l: DenseSpec, inShape: number[], where: string, ctx: { d
     inShape: [nIn],
     outShape: [l.size],
     feedback: l.feedback,
+    feedback_rule: l.feedback_rule,
+    feedback_tau: l.feedback_tau,
+    dt: ctx.dt,
   };
 }
 
@@ -89,6 +102,13 @@ export class DenseProjection implements Projection {
   readonly FB: FBuf | null;
   readonly gFB: FBuf | null;
   readonly feedback: Feedback;
+  /**
+   * learned feedback, rule 'vle': running means and powers [mean I, mean ŭ, power I, power ŭ] (nOut each) of each
+   * neuron's input and prospective potential, then [mean r, power r] (nIn each) of the presynaptic rates
+   */
+  readonly power: FBuf | null;
+  /** dt / feedback_tau (rule 'vle') */
+  private readonly powerRate: number;
   readonly tensors: ProjTensor[];
   private readonly biasAdd;
   private readonly biasGrad;
@@ -119,9 +139,16 @@ export class DenseProjection implements Projection {
       this.FB = k.alloc(nOut * nIn);
       for (let i = 0; i < nOut * nIn; i++) this.FB.a[i] = feedbackRng.range(-bound, bound);
       if (init?.feedback) init.feedback.forEach((row, o) => row.forEach((x, j) => (this.FB!.a[o * nIn + j] = x)));
-      this.gFB = l.feedback === 'learned' ? k.alloc(nOut * nIn) : null;
+      // rule 'kp' learns B through the optimiser (a gradient); rule 'vle' updates B itself in the step
+      const vleRule = l.feedback === 'learned' && (l.feedback_rule ?? 'vle') === 'vle';
+      this.gFB = l.feedback === 'learned' && !vleRule ? k.alloc(nOut * nIn) : null;
       this.tensors.push({ suffix: 'feedback', buf: this.FB, grad: this.gFB, shape: [nOut, nIn] });
     }
+    const vle = l.feedback === 'learned' && (l.feedback_rule ?? 'vle') === 'vle';
+    this.power = vle ? k.alloc(4 * nOut + 2 * nIn) : null;
+    this.powerRate = vle ? (l.dt ?? 0) / (l.feedback_tau ?? 20) : 0;
+    // the gain estimate is state a resumed run needs: a checkpointed tensor, not learned
+    if (this.power) this.tensors.push({ suffix: 'feedback_power', buf: this.power, grad: null, shape: [4 * nOut + 2 * nIn] });
     this.biasAdd = getKernel<BiasArgs>(k, 'bias.add');
     this.biasGrad = getKernel<BiasGradArgs>(k, 'bias.grad');
   }
@@ -155,12 +182,84 @@ export class DenseProjection implements Projection {
       w.biasGrad.g = this.gB;
       this.biasGrad(k, w.biasGrad);
     }
-    if (this.gFB) this.feedbackGrad();
   }
 
-  /** The learned-feedback rule (default: B receives W's gradient). Reads gW; writes gFB. */
-  feedbackGrad(): void {
-    this.gFB!.a.set(this.gW.a);
+  /**
+   * The learned-feedback rule, after this step's gradient gW = −⟨ĕ rᵀ⟩ (docs/vle.md).
+   * 'kp': gB = gW (the optimiser applies it).
+   * 'vle': from the neuron's own forward signals — its input I = u + τ_m u̇ (= W r + b + γĕ), its prospective
+   * potential ŭ and the presynaptic rates r (the input of this step), ˜ removing running means —
+   *   gain   Ĝ_j = ⟨Ĩ_j²⟩ / ⟨ŭ̃_j²⟩               (= (1+ω²τ_m²)/(1+ω²τ_r²) = the error neuron's gain at ω)
+   *   τ_B Ḃ_ji = ⟨((1+ρ) Ĩ_j / Ĝ_j − Σ_k B_jk r̃_k) r̃_i⟩_b / P̄ − ρ B_ji     (P̄ = mean_k⟨r̃_k²⟩, ρ = 0.02)
+   *   a normalised delta rule with a small ridge: fixed point B = (1+ρ) W C (C + ρP̄)⁻¹ / G (C: covariance of the
+   *   rates), = W / G for a single input or inputs of equal power, also for correlated rates, since
+   *   Ĩ_j = Σ_k W_jk r̃_k + γ ĕ_j; components along directions the rates never explore decay
+   * with all averages over `feedback_tau` (τ_B). Allocates nothing.
+   */
+  feedbackPlasticity(rIn: FBuf, u: FBuf, uDot: FBuf, prospU: FBuf, tauM: FBuf): void {
+    if (!this.power) {
+      this.gFB!.a.set(this.gW.a);
+      return;
+    }
+    const P = this.power.a, n = this.nOut, m = this.nIn, a = this.powerRate, Bm = this.FB!.a;
+    const uu = u.a, ud = uDot.a, pu = prospU.a, tm = tauM.a, r = rIn.a, B = pu.length / n;
+    const oR = 4 * n, oP = 4 * n + m;
+    // presynaptic running means and powers
+    for (let i = 0; i < m; i++) {
+      let mr = 0, pr = 0;
+      const mR = P[oR + i];
+      for (let b = 0; b < B; b++) {
+        const x = r[b * m + i];
+        mr += x;
+        pr += (x - mR) * (x - mR);
+      }
+      P[oR + i] += a * (mr / B - P[oR + i]);
+      P[oP + i] += a * (pr / B - P[oP + i]);
+    }
+    for (let j = 0; j < n; j++) {
+      let mi = 0, mu = 0, pi = 0, pp = 0;
+      const mI = P[j], mU = P[n + j];
+      for (let b = 0; b < B; b++) {
+        const i = b * n + j;
+        const I = uu[i] + tm[j] * ud[i], U = pu[i];
+        mi += I;
+        mu += U;
+        pi += (I - mI) * (I - mI);
+        pp += (U - mU) * (U - mU);
+      }
+      P[j] += a * (mi / B - P[j]);
+      P[n + j] += a * (mu / B - P[n + j]);
+      P[2 * n + j] += a * (pi / B - P[2 * n + j]);
+      P[3 * n + j] += a * (pp / B - P[3 * n + j]);
+    }
+    // delta rule of the mirror: each neuron's input (over its gain) is predicted from the presynaptic rates through B;
+    // the step is normalised by the mean presynaptic power (normalised LMS: a silent input neither blows it up nor moves)
+    let pm = 0;
+    for (let i = 0; i < m; i++) pm += P[oP + i];
+    const norm = 1 / (pm / m + 1e-12);
+    for (let j = 0; j < n; j++) {
+      const inv = 1 / this.gainOf(j), mI = P[j], o = j * m;
+      for (let b = 0; b < B; b++) {
+        const ro = b * m, i0 = b * n + j;
+        let pred = 0;
+        for (let i = 0; i < m; i++) pred += Bm[o + i] * (r[ro + i] - P[oR + i]);
+        const d = ((uu[i0] + tm[j] * ud[i0] - mI) * inv * (1 + RIDGE) - pred) * (a / B);
+        // ridge: B's components in directions the rates never explore decay (rate ρ = 0.02 of the mean presynaptic power; the
+        // target is scaled by 1 + ρ so that a direction explored with the mean power keeps B = W/G exactly)
+        for (let i = 0; i < m; i++) Bm[o + i] += d * norm * (r[ro + i] - P[oR + i]) - (a / B) * RIDGE * Bm[o + i];
+      }
+    }
+  }
+
+  private gainOf(j: number): number {
+    const P = this.power!.a, n = this.nOut;
+    const g = (P[2 * n + j] + 1e-12) / (P[3 * n + j] + 1e-12);
+    return g < 1e-3 ? 1e-3 : g > 1e3 ? 1e3 : g;
+  }
+
+  /** Each neuron's current error-gain estimate Ĝ_j (rule 'vle'; 1 for 'kp'). */
+  gains(): number[] {
+    return Array.from({ length: this.nOut }, (_, j) => (this.power ? this.gainOf(j) : 1));
   }
 
   backward(k: Backend, ws: Workspace, err: FBuf, errDown: FBuf): void {

@@ -36,6 +36,11 @@ export interface ResolvedLayer {
   bias: boolean;
   trainable: boolean;
   feedback: Feedback;
+  /** dense, feedback 'learned': the local rule of B and the time constant of its gain estimate (dense.ts) */
+  feedback_rule?: 'vle' | 'kp';
+  feedback_tau?: number;
+  /** the network's dt (set by layer types that need it) */
+  dt?: number;
   init?: { weight?: unknown; bias?: number[]; feedback?: number[][] };
   /** conv and pooling geometry (per batch row: C × H × W in, F × Ho × Wo out) */
   geom?: ConvGeom;
@@ -45,7 +50,7 @@ export interface ResolvedLayer {
 
 /** A named tensor of a projection (checkpoint name `layer_<i>.<suffix>`). */
 export interface ProjTensor {
-  suffix: 'weight' | 'bias' | 'feedback';
+  suffix: 'weight' | 'bias' | 'feedback' | 'feedback_power';
   buf: FBuf;
   /** its gradient buffer (null: not learned) */
   grad: FBuf | null;
