@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --backends js,wasm,native --runs 5 --json out.json --only lagline,mnist15k]`
+ * `npm run bench [-- --backends js,wasm,native,webgpu --runs 5 --json out.json --only lagline,mnist15k]`
  *
  * Steps per second (median of several timed runs after a warm-up) per backend for:
  *   lagline      the LagLine training loop as the reference times it: teacher step + student step + MSE + Adam + clamp,
@@ -31,6 +31,7 @@ import { findExperiment } from '../src/experiments/registry.js';
 import type { ClassifyParams, TeacherStudentParams } from '../src/experiments/types.js';
 import { parseSpec, type NetworkSpecInput, type ResolvedSpec } from '../src/model/spec.js';
 import { spikingCases } from './spiking.js';
+import { benchWebgpu } from './webgpu.js';
 
 /** Reference PyTorch steps/s on this kind of machine (reference-gle.md §4.1; issue 5). */
 const REFERENCE: Record<string, number> = { lagline: 1612, mnist15k: 278, 'mnist15k-eval': 33, mnist42k: 135 };
@@ -141,7 +142,8 @@ function median(a: number[]): number {
 async function main() {
   const runs = Number(arg('runs') ?? 5);
   const only = arg('only')?.split(',');
-  const wanted = (arg('backends') ?? 'js,wasm,native').split(',') as ('js' | 'wasm' | 'native')[];
+  const wantedAll = (arg('backends') ?? 'js,wasm,native,webgpu').split(',');
+  const wanted = wantedAll.filter((b) => b !== 'webgpu') as ('js' | 'wasm' | 'native')[];
   const scale = Number(arg('scale') ?? 1);
   const results: Record<string, unknown>[] = [];
   const cpu = os.cpus()[0]?.model ?? 'unknown';
@@ -185,6 +187,8 @@ async function main() {
       results.push({ backend: label, case: c.name, steps_per_s: med, gflops: gf, reference_steps_per_s: ref ?? null, ratio_to_reference: ref ? ratio : null, runs: rates, steps_per_run: n, info: k.info });
     }
   }
+  // webgpu (issue 19): dense GLE training on the device, many steps per command buffer (bench/webgpu.ts)
+  if (wantedAll.includes('webgpu')) results.push(...(await benchWebgpu({ runs, only, all: process.argv.includes('--webgpu-all'), scale })));
   const python = arg('torch');
   if (python) {
     const threads = (arg('torch-threads') ?? '1,2').split(',').map(Number);

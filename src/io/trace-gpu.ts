@@ -22,7 +22,7 @@ export async function replayTraceGpu(g: GoldenTrace, engine: WebGpuEngine, atol:
   const targets = Array.from({ length: T }, (_, t) => targetArg(g, t));
   const before = { ...engine.counters };
   const res = await tr.run(x, targets, { trace: true });
-  const counters = Object.fromEntries(Object.entries(engine.counters).map(([k, v]) => [k, v - before[k as keyof typeof before]])) as WebGpuEngine['counters'];
+  const counters = Object.fromEntries(Object.entries(engine.counters).map(([k, v]) => [k, v - before[k as keyof typeof before]])) as unknown as WebGpuEngine['counters'];
   const cmp = new Comparator(atol, rtol);
   const lossArr = [0];
   for (let t = 0; t < T; t++) {

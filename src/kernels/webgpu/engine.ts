@@ -180,7 +180,7 @@ export class WebGpuEngine {
 
   /** Host → device write (counted). */
   write(buf: GPUBuffer, byteOffset: number, data: Float32Array | Uint32Array): void {
-    this.device.queue.writeBuffer(buf, byteOffset, data);
+    this.device.queue.writeBuffer(buf, byteOffset, data as Float32Array<ArrayBuffer>);
     this.counters.uploads++;
     this.counters.uploadBytes += data.byteLength;
   }
