@@ -160,3 +160,16 @@ test('a chunk of 100 training steps is one submit and one read-back', { skip: sk
   assert.equal(c.dispatches - c0.dispatches, 200 * tr.dispatchesPerStep());
   assert.ok(r.loss.every((v) => Number.isFinite(v)));
 });
+
+test('gle replay --backend webgpu without an adapter: one line naming what is missing, exit 2, no fallback', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync(process.execPath, ['bin/gle.js', 'replay', '--backend', 'webgpu', 'test/fixtures/golden/dense_pe.json'], {
+    encoding: 'utf8',
+    env: { ...process.env, VK_ICD_FILENAMES: '/nonexistent/icd.json' },
+  });
+  assert.equal(r.status, 2, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => l.startsWith('gle:'));
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /backend 'webgpu' cannot run here: (no WebGPU adapter|the optional package 'webgpu')/);
+  assert.equal(r.stdout, '');
+});
