@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --backends js,wasm,native --runs 5 --json out.json --only lagline,mnist15k]`
+ * `npm run bench [-- --backends js,wasm,native,webgpu --runs 5 --json out.json --only lagline,mnist15k]`
  *
  * Steps per second (median of several timed runs after a warm-up) per backend for:
  *   lagline      the LagLine training loop as the reference times it: teacher step + student step + MSE + Adam + clamp,
@@ -34,6 +34,8 @@ import type { ClassifyParams, TeacherStudentParams } from '../src/experiments/ty
 import { parseSpec, type NetworkSpecInput, type ResolvedSpec } from '../src/model/spec.js';
 import { spikingCases } from './spiking.js';
 import { CONV_PAIRS, leConvCases } from './le-conv.js';
+
+import { benchWebgpu } from './webgpu.js';
 
 /** Reference PyTorch steps/s on this kind of machine (reference-gle.md §4.1; issue 5). */
 const REFERENCE: Record<string, number> = { lagline: 1612, mnist15k: 278, 'mnist15k-eval': 33, mnist42k: 135 };
@@ -145,7 +147,8 @@ function median(a: number[]): number {
 async function main() {
   const runs = Number(arg('runs') ?? 5);
   const only = arg('only')?.split(',');
-  const wanted = (arg('backends') ?? 'js,wasm,native').split(',') as ('js' | 'wasm' | 'native')[];
+  const wantedAll = (arg('backends') ?? 'js,wasm,native,webgpu').split(',');
+  const wanted = wantedAll.filter((b) => b !== 'webgpu') as ('js' | 'wasm' | 'native')[];
   const scale = Number(arg('scale') ?? 1);
   const results: Record<string, unknown>[] = [];
   const cpu = os.cpus()[0]?.model ?? 'unknown';
@@ -199,6 +202,9 @@ async function main() {
       if (c) process.stdout.write(`${conv} on ${b}: ${((100 * c) / ref).toFixed(0)} % of the native sgemm rate on the same shapes (${gemm})\n`);
     }
   }
+
+  // webgpu (issue 19): dense GLE training on the device, many steps per command buffer (bench/webgpu.ts)
+  if (wantedAll.includes('webgpu')) results.push(...(await benchWebgpu({ runs, only, all: process.argv.includes('--webgpu-all'), scale })));
   const python = arg('torch');
   if (python) {
     const threads = (arg('torch-threads') ?? '1,2').split(',').map(Number);

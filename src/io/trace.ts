@@ -143,7 +143,7 @@ export interface ReplayReport {
   rtol: number;
 }
 
-class Comparator {
+export class Comparator {
   q: Record<string, QuantityDiff> = {};
   constructor(
     readonly atol: number,
@@ -175,7 +175,7 @@ function bufOf(net: GLENetwork, l: number, f: LayerField): FloatArray {
   return b.a;
 }
 
-function targetArg(g: GoldenTrace, t: number): ArrayLike<number> | null {
+export function targetArg(g: GoldenTrace, t: number): ArrayLike<number> | null {
   if (!g.targets) return null;
   const tt = g.targets[t];
   if (g.settings.loss === 'mse') {
