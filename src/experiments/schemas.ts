@@ -103,6 +103,66 @@ export const backpropSchema: z.ZodType<BackpropParams, z.ZodTypeDef, unknown> = 
  */
 export const spikingSchema = z.object({ kind: z.enum(['two-neuron', 'sampling', 'microcircuit', 'symmnet']) }).passthrough();
 
+const nonneg = z.number().finite().min(0);
+const bool = z.boolean();
+
+/** Latent Equilibrium runs (le.ts; LE MLP / LeNet on MNIST or CIFAR-10, or their BP twins). */
+export const leSchema = z
+  .object({
+    model: z.enum(['le', 'bp']),
+    dataset: z.enum(['mnist', 'cifar10']),
+    arch: z.enum(['mlp', 'lenet']),
+    data: z.string().nullable(),
+    epochs: count(1, 1e6),
+    batch: count(1, 1e6),
+    dt: positive,
+    tau: nonneg,
+    tau_m: positive.nullable(),
+    n_updates: count(1, 1e9),
+    learning_rate: finiteNum,
+    lr_multiplier: finiteNum,
+    lr_factors: z.array(finiteNum).min(1),
+    beta: finiteNum,
+    variant: z.enum(['vanilla', 'full_forward_pass']),
+    phi: z.string(),
+    optimizer: z.enum(['none', 'adam']),
+    feedback_alignment: bool,
+    tau_width: nonneg,
+    noise_width: nonneg,
+    forward_filter: bool,
+    backward_filter: bool,
+    target_filter: bool,
+    tau_s: nonneg,
+    prosp_rate_errors: bool,
+    adapt_tau: bool,
+    adapt_tau_max: count(1, 1e9),
+    bp_loss: z.enum(['mse', 'ce']),
+    bp_lr: positive.nullable(),
+    maxTrain: count(0, 1e9),
+    maxTest: count(0, 1e9),
+  })
+  .passthrough();
+
+/**
+ * Dendritic microcircuits (microcircuits.ts): the schema fixes the kind, the layer sizes and the float type; each
+ * kind's own fields are checked by the task (one line per problem) and kept here (passthrough).
+ */
+export const microcircuitSchema = z
+  .object({ kind: z.enum(['bars', 'mimic', 'pal']), dims: z.tuple([count(1, 1e6), count(1, 1e6), count(1, 1e6)]), dtype: z.enum(['float32', 'float64']) })
+  .passthrough();
+
+/** Learned feedback for GLE (vle.ts): the kind, the variants and the run's length; the rest is checked by the task. */
+export const vleSchema = z
+  .object({
+    kind: z.enum(['chain', 'network', 'xor']),
+    dt: positive,
+    variants: z.array(z.enum(['transpose', 'learned', 'fixed'])).min(1),
+    trainSteps: count(1, 1e10),
+    seeds: count(1, 1e4),
+    lr: nonneg,
+  })
+  .passthrough();
+
 /**
  * Each task's schema. A task without an entry (one added elsewhere) gets its parameters unchecked beyond the generic
  * type checks of params-check.ts; add its schema here.
@@ -112,6 +172,9 @@ export const TASK_SCHEMAS: Partial<Record<string, z.ZodType<unknown, z.ZodTypeDe
   classify: classifySchema,
   backprop: backpropSchema,
   spiking: spikingSchema,
+  le: leSchema,
+  microcircuit: microcircuitSchema,
+  vle: vleSchema,
 };
 
 const show = (v: unknown) => (typeof v === 'string' ? `'${v}'` : v === undefined ? 'nothing' : JSON.stringify(v));
