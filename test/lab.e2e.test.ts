@@ -260,7 +260,12 @@ describe('GLE Lab in headless Chromium', { skip: haveChromium ? false : `${CHROM
 
   test('issue 18: tabs are ARIA tabs, reachable by keyboard; the hidden chain is paused', async () => {
     assert.equal(await page.getAttribute('#tabs', 'role'), 'tablist');
-    assert.equal(await page.locator('#tabs [role="tab"]').count(), 4);
+    // one tab per view, each controlling its tabpanel
+    const tabs = await page.locator('#tabs [role="tab"]').count();
+    assert.ok(tabs >= 5, `${tabs} tabs`);
+    assert.equal(await page.locator('section.view[role="tabpanel"]').count(), tabs);
+    const controlled = await page.evaluate(() => Array.from(document.querySelectorAll('#tabs [role="tab"]')).map((t) => document.getElementById(t.getAttribute('aria-controls') ?? '')?.getAttribute('aria-labelledby') === t.id));
+    assert.deepEqual(controlled, new Array(tabs).fill(true));
     assert.equal(await page.getAttribute('#tab-chain', 'aria-selected'), 'true');
     await page.focus('#tab-chain');
     await page.keyboard.press('ArrowRight');
@@ -544,6 +549,26 @@ describe('GLE Lab in headless Chromium', { skip: haveChromium ? false : `${CHROM
     assert.ok(onAcc >= 0.85, `training on from the CLI checkpoint left ${onAcc} test accuracy`);
     assert.ok(Number.isFinite(testAcc) && Math.abs(testAcc - 100 * sim.accuracy) <= 1.0, `page ${testAcc} % vs node ${100 * sim.accuracy} %`);
     await page.screenshot({ path: join(artifacts, 'mnist1d-eval.png') });
+  });
+
+  test('issue 15: the PAL view closes the angle between B and W^T live while the FA twin stays put', async () => {
+    await page.click('#tab-pal');
+    await page.waitForSelector('#view-pal:not([hidden])');
+    const read = async () => {
+      const t = (await page.textContent('#pal-status')) ?? '';
+      const m = /^([\d,]+) steps · PAL ([\d.e+-]+)° · FA ([\d.e+-]+)°/.exec(t);
+      assert.ok(m, `status: ${t}`);
+      return { steps: Number(m[1].replace(/,/g, '')), pal: Number(m[2]), fa: Number(m[3]) };
+    };
+    await page.click('#pal-reset');
+    await page.waitForFunction(() => /^[\d,]+ steps/.test(document.querySelector('#pal-status')?.textContent ?? ''), null, { timeout: 30_000 });
+    const a = await read();
+    await page.waitForFunction((s0) => Number((/^([\d,]+) steps/.exec(document.querySelector('#pal-status')?.textContent ?? '')?.[1] ?? '0').replace(/,/g, '')) >= s0 + 60_000, a.steps, { timeout: 300_000 });
+    const b = await read();
+    console.log(`pal view: ${a.steps} -> ${b.steps} steps; PAL ${a.pal} -> ${b.pal} deg, FA ${a.fa} -> ${b.fa} deg`);
+    assert.equal(b.fa, a.fa, 'the FA twin (B fixed, W not trained) keeps its angle');
+    assert.ok(b.pal < a.pal - 2, `PAL's angle fell from ${a.pal} to ${b.pal} deg`);
+    await page.click('#tab-chain');
   });
 
   test('the app ran without console errors', () => {
