@@ -6,10 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createNodeBackend } from '../src/node.js';
 import type { Backend, FBuf } from '../src/kernels/types.js';
 import { JsBackend } from '../src/kernels/js/index.js';
-import { replayTrace, validateTrace } from '../src/io/trace.js';
+import { replayTrace } from '../src/io/trace.js';
 import { GLENetwork } from '../src/model/network.js';
 import { Learner } from '../src/learn/learner.js';
 import { parseSpec, type NetworkSpecInput } from '../src/model/spec.js';
@@ -17,25 +16,11 @@ import { Rng } from '../src/util/rng.js';
 import type { ConvProjection } from '../src/model/layers/conv.js';
 import type { MaxPoolProjection } from '../src/model/layers/pool.js';
 import { listKernels } from '../src/kernels/registry.js';
+import { gleGoldens, goldenBackends } from './helpers/goldens.js';
 
 const GOLDEN = new URL('./fixtures/golden/', import.meta.url);
-const files = ['lagline.json', 'lagline_sgd.json', 'dense_pe.json', 'dense_le.json', 'dense_pe_adam.json'];
-const goldens = files.map((f) => validateTrace(JSON.parse(readFileSync(new URL(f, GOLDEN), 'utf8')), f));
-
-async function backends(): Promise<{ name: string; k: Backend; atol: number; rtol: number }[]> {
-  const out = [
-    { name: 'js float64', k: new JsBackend('float64') as Backend, atol: 1e-10, rtol: 1e-9 },
-    { name: 'js float32', k: new JsBackend('float32') as Backend, atol: 5e-5, rtol: 1e-4 },
-  ];
-  for (const name of ['wasm', 'native'] as const) {
-    try {
-      out.push({ name, k: await createNodeBackend(name, 'float32', () => {}), atol: 5e-5, rtol: 1e-4 });
-    } catch {
-      // not available here: the backend tests report that
-    }
-  }
-  return out;
-}
+const goldens = gleGoldens;
+const backends = goldenBackends;
 
 test('every GLE golden passes through the composed path (projection + population kernels) on every backend', async () => {
   const bs = await backends();
