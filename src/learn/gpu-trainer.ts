@@ -14,7 +14,7 @@
  * optionally outputs and every traced field). Dense layers with the transpose feedback only (what the fused CPU
  * kernels run); other layers are refused with a message.
  */
-/// <reference types="@webgpu/types" />
+/// <reference types="@webgpu/types" preserve="true" />
 import { fw, GpuHeap, groups1d, type GpuOp, NONE, type WebGpuEngine } from '../kernels/webgpu/engine.js';
 import { stepFlags } from '../model/dynamics.js';
 import type { GLENetwork } from '../model/network.js';

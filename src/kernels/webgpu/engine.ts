@@ -8,7 +8,7 @@
  * compute pass as often as asked, and a chunk of steps costs one `submit` plus one read-back of what is logged.
  * Works on any `GPU` object: `navigator.gpu` in browsers, the `webgpu` package's in Node (./node.ts).
  */
-/// <reference types="@webgpu/types" />
+/// <reference types="@webgpu/types" preserve="true" />
 import { HEADER, KERNELS, type KernelName } from './shaders.js';
 
 /** What crossed the host/device boundary (a program reports these per chunk; tests and the bench print them). */

@@ -3,7 +3,7 @@
  * prebuilt binaries inside; Dawn drives the machine's Vulkan driver on Linux). The only file of src/kernels/webgpu
  * that is Node-specific; it imports nothing from Node itself, the package is loaded on demand.
  */
-/// <reference types="@webgpu/types" />
+/// <reference types="@webgpu/types" preserve="true" />
 import { WebGpuEngine } from './engine.js';
 
 /** Where a software Vulkan driver Dawn accepts is usually found (SwiftShader, shipped with Chromium). */
