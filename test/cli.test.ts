@@ -128,6 +128,7 @@ test('a run prints one stepping rate: the progress line and the summary agree', 
   const bar = Number(/done \d+\/\d+ steps in \S+ \(([\d,]+) steps\/s\)/.exec(r.stderr)?.[1].replace(/,/g, ''));
   const summary = Number(/steps, ([\d,]+) steps\/s while stepping/.exec(r.stdout)?.[1].replace(/,/g, ''));
   assert.ok(bar > 0 && summary > 0, `${r.stderr}\n${r.stdout}`);
-  assert.ok(Math.abs(bar - summary) <= 0.02 * summary, `progress ${bar} steps/s vs summary ${summary} steps/s`);
+  // one measurement (the display's own clock readings), so equal up to rounding to whole steps/s, however loaded the machine
+  assert.ok(Math.abs(bar - summary) <= 1, `progress ${bar} steps/s vs summary ${summary} steps/s`);
   assert.equal(JSON.parse(readFileSync(join(dir, 'rate-run', 'summary.json'), 'utf8')).steps_per_s, summary);
 });

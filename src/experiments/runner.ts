@@ -286,8 +286,16 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
     stopRequested: () => stop || performance.now() > deadline,
     breathe: () => new Promise<void>((res) => setImmediate(res)),
     progress: (total, label, unit = 'steps', checkEvery?: number) => {
-      const p = createProgress({ total, label, unit, checkEvery, mode: progressMode === 'off' ? 'off' : progressMode === 'plain' ? 'plain' : 'auto' });
-      const start = performance.now();
+      // the display's own clock readings are the measurement: its first reading starts the interval, its last (in
+      // stop()) ends it, so the summary's rate is the progress line's final rate exactly, however loaded the machine
+      let first = NaN, last = NaN;
+      const clock = (): number => {
+        last = performance.now();
+        if (Number.isNaN(first)) first = last;
+        return last;
+      };
+      const p = createProgress({ total, label, unit, checkEvery, now: clock, mode: progressMode === 'off' ? 'off' : progressMode === 'plain' ? 'plain' : 'auto' });
+      if (Number.isNaN(first)) clock(); // a silent display reads no clock
       let done = 0;
       let open = true;
       return {
@@ -296,12 +304,14 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
           p.update(d, f);
         },
         stop: () => {
-          if (open && unit === 'steps') {
-            stepping.steps += done;
-            stepping.ms += performance.now() - start;
-          }
+          const wasOpen = open;
           open = false;
           p.stop();
+          if (wasOpen && unit === 'steps') {
+            if (progressMode === 'off') clock();
+            stepping.steps += done;
+            stepping.ms += last - first;
+          }
         },
       };
     },
