@@ -35,3 +35,5 @@ export { UserError } from './util/errors.js';
 export { LAGLINE_TEACHER, lagLineSpec, type LagLineSpecOptions } from './experiments/teachers.js';
 export * as microcircuit from './model/microcircuit.js';
 export { yinYang, yinYangClass, MT19937, BARS_PATTERNS, BARS_LABELS, type YinYangSet } from './data/yinyang.js';
+export { LENetwork, parseLeSpec, type LeSpec, type LeSpecInput } from './model/le-network.js';
+export { leRunSpec, type LeRunParams } from './experiments/le-spec.js';

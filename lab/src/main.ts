@@ -13,6 +13,7 @@ import { createOperatorsView } from './views/operators.js';
 import { createMnistView } from './views/mnist.js';
 import { createSpecView } from './views/spec.js';
 import { createPalView } from './views/pal.js';
+import { createLeDigitsView } from './views/le-digits.js';
 
 const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
 const send = (m: ToWorker): void => worker.postMessage(m);
@@ -23,7 +24,8 @@ const operators = createOperatorsView(app, send);
 const mnist = createMnistView(app, send, (s) => spec.setSpec(s));
 const spec = createSpecView(app, send, () => mnist.clearHistory());
 const pal = createPalView(app);
-const views = new Map<string, View>([chain, operators, mnist, spec, pal].map((v) => [v.name, v]));
+const le = createLeDigitsView(app);
+const views = new Map<string, View>([chain, operators, mnist, spec, pal, le].map((v) => [v.name, v]));
 let current = 'chain';
 const tabs = Array.from(document.querySelectorAll<HTMLButtonElement>('#tabs [role="tab"]'));
 

@@ -2,7 +2,7 @@
  * The Latent Equilibrium experiments (LE paper, Haider et al. 2021; reference-le-pal-sal.md §1.5–1.6) as `gle run`
  * experiments over the shared runner, and their task `le`:
  *
- *   le-mnist-mlp      784-300-100-10 (Fig. 2b): hard-sigmoid, hard-sigmoid, linear; factors [1, 0.2, 0.1]; batch 512;
+ *   le-mnist-mlp      784-300-100-10 (Fig. 2b; `hidden` sets the hidden sizes): hard-sigmoid, hard-sigmoid, linear; factors [1, 0.2, 0.1]; batch 512;
  *                     lr 0.125 × 128; 100 steps per batch of dt 0.01; τ = τ_m = 20; β 0.1; rate target; vanilla
  *   le-mnist-lenet    LeNet-5 (Fig. 2c): conv 1→20 k5 · maxpool 2 · conv 20→50 k5 · maxpool 2 · 800→500 · 500→10;
  *                     factors [1, .2, .1, .1, .1, .1] per stage; batch 512; lr 0.125 × 128; 100 steps of dt 0.1; τ 10
@@ -25,8 +25,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FBuf } from '../kernels/types.js';
-import type { PhiName } from '../kernels/layout.js';
-import { LENetwork, type LeLayerSpec, type LeSpecInput } from '../model/le-network.js';
+import { LENetwork, type LeSpecInput } from '../model/le-network.js';
 import { BpTwin, LeClassifier, accuracy, argmaxRow, fillBatch, type ClassSet, type Classifier } from '../learn/le-classify.js';
 import { loadMnist } from '../data/mnist-files.js';
 import { loadCifar10 } from '../data/cifar10-files.js';
@@ -37,55 +36,14 @@ import { DivergenceError } from './guard.js';
 import type { RunContext, TaskFn } from './runner.js';
 import type { ExperimentDef } from './types.js';
 
-export interface LeRunParams {
-  /** 'le': the LE network; 'bp': its BP twin */
-  model: 'le' | 'bp';
-  dataset: 'mnist' | 'cifar10';
-  arch: 'mlp' | 'lenet';
-  /** MNIST: a folder with the IDX files (null: the embedded 10,000 digits, 8,000 / 2,000); CIFAR-10: the binary batches */
-  data: string | null;
-  epochs: number;
-  batch: number;
-  dt: number;
-  /** prospective time constant τ (0: no prospective coding, ŭ = u) */
-  tau: number;
-  /** membrane time constant τ_m (null: = tau) */
-  tau_m: number | null;
-  n_updates: number;
-  learning_rate: number;
-  lr_multiplier: number;
-  /** one per stage (pooling stages' entries unused), as the reference lists them */
-  lr_factors: number[];
-  beta: number;
-  variant: 'vanilla' | 'full_forward_pass';
-  /** the hidden stages' activation (the output is linear) */
-  phi: PhiName;
-  optimizer: 'none' | 'adam';
-  feedback_alignment: boolean;
-  tau_width: number;
-  noise_width: number;
-  forward_filter: boolean;
-  backward_filter: boolean;
-  /** low-pass the target, ȳ ← ȳ + (y − ȳ)·dt/(L·τ_s) (Fig. 4c) */
-  target_filter: boolean;
-  tau_s: number;
-  prosp_rate_errors: boolean;
-  /** τ adaptation before training (nudging off) on training inputs, until mean |τ_m − τ| moves < 1e-6 per presentation */
-  adapt_tau: boolean;
-  /** at most this many presentations of τ adaptation */
-  adapt_tau_max: number;
-  bp_loss: 'mse' | 'ce';
-  bp_lr: number | null;
-  /** limit the samples per split (quick runs); 0 = all */
-  maxTrain: number;
-  maxTest: number;
-}
+export { leRunSpec, type LeRunParams } from './le-spec.js';
+import { leRunSpec, type LeRunParams } from './le-spec.js';
 
 const common = {
   model: 'le' as const, data: null, variant: 'vanilla' as const, phi: 'hard_sigmoid' as const, optimizer: 'none' as const,
   learning_rate: 0.125, beta: 0.1, tau_m: null, feedback_alignment: false, tau_width: 0, noise_width: 0, forward_filter: false,
   backward_filter: false, target_filter: false, tau_s: 0, prosp_rate_errors: false, adapt_tau: false, adapt_tau_max: 2000,
-  maxTrain: 0, maxTest: 0,
+  maxTrain: 0, maxTest: 0, hidden: [300, 100],
 };
 
 export const LE_MNIST_MLP: LeRunParams = {
@@ -101,37 +59,6 @@ export const LE_CIFAR10_LENET: LeRunParams = {
   lr_factors: [1, 0.2, 0.2, 0.2, 0.2, 0.1], bp_loss: 'ce', bp_lr: 0.01,
 };
 
-/** The LE network spec of a run's parameters (MLP or LeNet-5 for the dataset's input). */
-export function leRunSpec(p: LeRunParams, seed: number): LeSpecInput {
-  const cifar = p.dataset === 'cifar10';
-  const f = (i: number) => p.lr_factors[i];
-  const hs = p.phi;
-  const layers: LeLayerSpec[] | unknown[] =
-    p.arch === 'mlp'
-      ? [
-          { type: 'dense', size: 300, phi: hs, lr_factor: f(0) },
-          { type: 'dense', size: 100, phi: hs, lr_factor: f(1) },
-          { type: 'dense', size: 10, phi: 'linear', lr_factor: f(2) },
-        ]
-      : [
-          { type: 'conv2d', channels: 20, kernel: 5, phi: hs, lr_factor: f(0) },
-          { type: 'maxpool', kernel: 2 },
-          { type: 'conv2d', channels: 50, kernel: 5, phi: hs, lr_factor: f(2) },
-          { type: 'maxpool', kernel: 2 },
-          { type: 'dense', size: 500, phi: hs, lr_factor: f(4) },
-          { type: 'dense', size: 10, phi: 'linear', lr_factor: f(5) },
-        ];
-  return {
-    model: 'le',
-    input_shape: p.arch === 'mlp' ? [cifar ? 3072 : 784] : cifar ? [3, 32, 32] : [1, 28, 28],
-    dt: p.dt, tau: p.tau, ...(p.tau_m !== null ? { tau_m: p.tau_m } : {}), beta: p.beta, variant: p.variant, target: 'rate',
-    learning_rate: p.learning_rate, lr_multiplier: p.lr_multiplier, n_updates: p.n_updates, optimizer: p.optimizer,
-    feedback_alignment: p.model === 'le' && p.feedback_alignment, tau_width: p.tau_width, noise_width: p.noise_width,
-    forward_filter: p.forward_filter, backward_filter: p.backward_filter, tau_s: p.tau_s, prosp_rate_errors: p.prosp_rate_errors,
-    seed, layers: layers as LeSpecInput['layers'],
-  };
-}
-
 function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[]): void {
   if (!allowed.includes(v as T)) throw new UserError(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
 }
@@ -145,7 +72,8 @@ export function checkLeParams(p: LeRunParams, seed: number): LeSpecInput {
   oneOf('optimizer', p.optimizer, ['none', 'adam']);
   oneOf('bp_loss', p.bp_loss, ['mse', 'ce']);
   for (const k of ['n_updates', 'adapt_tau_max'] as const) if (!(Number.isInteger(p[k]) && p[k] > 0)) throw new UserError(`${k} must be a positive integer, got ${JSON.stringify(p[k])}`);
-  const stages = p.arch === 'mlp' ? 3 : 6;
+  if (!Array.isArray(p.hidden) || !p.hidden.length || !p.hidden.every((h) => Number.isInteger(h) && h > 0)) throw new UserError(`hidden must list positive integer layer sizes, got ${JSON.stringify(p.hidden)}`);
+  const stages = p.arch === 'mlp' ? p.hidden.length + 1 : 6;
   if (!Array.isArray(p.lr_factors) || p.lr_factors.length !== stages) throw new UserError(`lr_factors must list ${stages} numbers (one per stage of the ${p.arch}), got ${JSON.stringify(p.lr_factors)}`);
   if (p.tau_m !== null && !(typeof p.tau_m === 'number' && p.tau_m > 0)) throw new UserError(`tau_m must be a positive number or null, got ${JSON.stringify(p.tau_m)}`);
   if (p.bp_lr !== null && !(typeof p.bp_lr === 'number' && p.bp_lr > 0)) throw new UserError(`bp_lr must be a positive number or null, got ${JSON.stringify(p.bp_lr)}`);

@@ -112,6 +112,7 @@ export const leSchema = z
     model: z.enum(['le', 'bp']),
     dataset: z.enum(['mnist', 'cifar10']),
     arch: z.enum(['mlp', 'lenet']),
+    hidden: z.array(count(1, 1e6)).min(1),
     data: z.string().nullable(),
     epochs: count(1, 1e6),
     batch: count(1, 1e6),
