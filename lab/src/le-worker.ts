@@ -23,6 +23,8 @@ export type FromLe =
       le: Float32Array;
       leaky: Float32Array;
       steps: number;
+      /** input messages received so far (the page counts those it sent: equal = this record is of the latest input) */
+      inputs: number;
       /** steps since the last input change, and until each output stopped moving after it (change per step < 1e-4) */
       since: number;
       settleLe: number;
@@ -49,6 +51,7 @@ let running = false;
 let tauMs = 250;
 let carry = 0;
 let last = performance.now();
+let inputs = 0;
 let rateSteps = 0, rateT0 = performance.now(), stepsPerSec = 0;
 
 async function getBackend(): Promise<Backend> {
@@ -80,6 +83,7 @@ ctx.onmessage = async (ev) => {
         break;
       }
       case 'input':
+        inputs++;
         if (!sim) break;
         if (m.x) sim.x.set(m.x);
         else sim.x.fill(0);
@@ -130,7 +134,7 @@ function tick(): void {
   }
   post(
     {
-      type: 'data', t, le, leaky, steps: sim.steps, since: meterLe.since, settleLe: meterLe.settle, settleLeaky: meterLeaky.settle,
+      type: 'data', t, le, leaky, steps: sim.steps, inputs, since: meterLe.since, settleLe: meterLe.settle, settleLeaky: meterLeaky.settle,
       predLe: argmax(sim.outLe()), predLeaky: argmax(sim.outLeaky()), stepsPerSec,
     },
     [t.buffer, le.buffer, leaky.buffer],

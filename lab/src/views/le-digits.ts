@@ -80,6 +80,7 @@ export function createLeDigitsView(parent: HTMLElement): View {
   let worker: Worker | null = null;
   let running = true;
   let dirty = false;
+  let inputsSent = 0;
   let nOut = 10;
   let modelInfo = '';
   let testDigits: TestDigits | null = null;
@@ -154,6 +155,7 @@ export function createLeDigitsView(parent: HTMLElement): View {
     }
     gs.putImageData(id, 0, 0);
     send({ type: 'input', x: any ? Float64Array.from(x) : null });
+    view.dataset.inputsSent = String(++inputsSent);
   }
 
   /** Put test digit i on the pad (10 × upscaled, its grey values as ink). */
@@ -277,7 +279,7 @@ export function createLeDigitsView(parent: HTMLElement): View {
       for (const a of [...H.le, ...H.leaky]) a.splice(0, cut);
     }
     // for tests and screen readers: the current predictions and the settling counts
-    Object.assign(view.dataset, { predLe: String(m.predLe), predLeaky: String(m.predLeaky), since: String(m.since), settleLe: String(m.settleLe), settleLeaky: String(m.settleLeaky), steps: String(m.steps) });
+    Object.assign(view.dataset, { predLe: String(m.predLe), predLeaky: String(m.predLeaky), inputs: String(m.inputs), since: String(m.since), settleLe: String(m.settleLe), settleLeaky: String(m.settleLeaky), steps: String(m.steps) });
   }
 
   // ------------------------------------------------------------ drawing the outputs
