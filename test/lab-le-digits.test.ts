@@ -104,3 +104,11 @@ test('the built-in LE MLP: its provenance, size, and its test digits classified 
   assert.ok(rightLe / n >= 0.85, `LE: ${rightLe}/${n} right 2 steps after each digit`); // 44/50 measured (91.4 % of all 2,000 test digits, provenance.json)
   assert.ok(rightLeaky / n <= 0.3, `the leaky twin: ${rightLeaky}/${n} right after 2 steps (should still show the previous digit)`);
 });
+
+test('the le task checks `hidden` (the MLP\'s hidden sizes) and lr_factors against it', async () => {
+  const { checkLeParams, LE_MNIST_MLP } = await import('../src/experiments/le.js');
+  const spec = checkLeParams({ ...LE_MNIST_MLP, hidden: [100], lr_factors: [1, 0.1] }, 1);
+  assert.deepEqual(spec.layers.map((l) => (l as { size: number }).size), [100, 10]);
+  assert.throws(() => checkLeParams({ ...LE_MNIST_MLP, hidden: [] }, 1), /hidden must list positive integer layer sizes/);
+  assert.throws(() => checkLeParams({ ...LE_MNIST_MLP, hidden: [100] }, 1), /lr_factors must list 2 numbers/);
+});

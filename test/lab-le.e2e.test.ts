@@ -129,6 +129,7 @@ describe('LE digits view in headless Chromium', { skip: haveChromium ? false : `
       await draw(strokes as Pt[][], kind);
       const d = await settled(200, before);
       await page.screenshot({ path: join(artifacts, `le-digit-${digit}.png`) });
+      console.log(`drawn ${digit}: ${JSON.stringify(d)}`);
       assert.equal(d.predLe, String(digit), `LE read ${d.predLe}`);
       assert.equal(d.predLeaky, String(digit), `after 10 τ_m the leaky twin reads ${d.predLeaky}`);
       assert.ok(Number(d.settleLe) <= 3, `LE's output moved for ${d.settleLe} steps after the last stroke (two stages: 2)`);
@@ -168,7 +169,7 @@ describe('LE digits view in headless Chromium', { skip: haveChromium ? false : `
     assert.match(page.url(), /#le\?tau=100$/);
   });
 
-  test('a CLI run of le-mnist-mlp loads by the file picker (config.json + meta.json + state.bin); bad files are named', async () => {
+  test('CLI runs of le-mnist-mlp and le-mnist-lenet load by the file picker (config.json + meta.json + state.bin); bad files are named; LE LeNet settles within 6 steps', async () => {
     runDir = mkdtempSync(join(tmpdir(), 'gle-le-run-'));
     const out = join(runDir, 'run');
     const r = spawnSync(process.execPath, [join(repo, 'bin', 'gle.js'), 'run', 'le-mnist-mlp', '--backend', 'js', '--seed', '2', '--out', out, '--set', 'hidden=[8]', 'lr_factors=[1,0.1]', 'batch=32', 'n_updates=2', 'dt=0.5', 'epochs=1', 'maxTrain=64', 'maxTest=32'], { encoding: 'utf8' });
@@ -178,6 +179,21 @@ describe('LE digits view in headless Chromium', { skip: haveChromium ? false : `
     await page.setInputFiles('#le-ckpt', [join(out, 'config.json'), join(out, 'checkpoint', 'meta.json'), join(out, 'checkpoint', 'state.bin')]);
     await page.waitForFunction(() => /CLI run config\.json · 784-8-10 .* 6,370 parameters/.test(document.querySelector('#le-status')?.textContent ?? ''), null, { timeout: 30_000 });
     assert.match((await data()).model ?? '', /^CLI run/);
+    // LE LeNet (conv 20 k5, pool, conv 50 k5, pool, 500, 10) from a CLI run: six stages, so LE's output is final six
+    // steps after an input change (one dt per stage, pooling included)
+    const outL = join(runDir, 'lenet');
+    const rl = spawnSync(process.execPath, [join(repo, 'bin', 'gle.js'), 'run', 'le-mnist-lenet', '--backend', 'js', '--seed', '3', '--out', outL, '--set', 'batch=8', 'n_updates=1', 'epochs=1', 'maxTrain=8', 'maxTest=8', 'dt=1', 'lr_multiplier=1.28'], { encoding: 'utf8' });
+    assert.equal(rl.status, 0, rl.stderr);
+    await page.setInputFiles('#le-ckpt', [join(outL, 'config.json'), join(outL, 'checkpoint', 'meta.json'), join(outL, 'checkpoint', 'state.bin')]);
+    await page.waitForFunction(() => /1×28×28-conv20k5-pool2-conv50k5-pool2-500-10 .* 431,080 parameters/.test(document.querySelector('#le-status')?.textContent ?? ''), null, { timeout: 30_000 });
+    const before = Number((await data()).inputsSent ?? 0);
+    await page.click('#le-clear');
+    await draw(ONE, 'mouse');
+    const d = await settled(60, before);
+    await page.waitForTimeout(1500);
+    console.log(`LE LeNet in the page: ${JSON.stringify(await data())}`); // its stepping rate, for the record
+    assert.ok(Number(d.settleLe) <= 6, `LE LeNet's output moved for ${d.settleLe} steps after the last stroke`);
+    assert.ok(Number(d.settleLeaky) > Number(d.settleLe), `leaky LeNet twin: ${d.settleLeaky} steps`);
     await page.click('#le-builtin');
     await page.waitForFunction(() => /^built-in/.test((document.querySelector('#view-le') as HTMLElement).dataset.model ?? ''), null, { timeout: 30_000 });
   });

@@ -279,7 +279,7 @@ export function createLeDigitsView(parent: HTMLElement): View {
       for (const a of [...H.le, ...H.leaky]) a.splice(0, cut);
     }
     // for tests and screen readers: the current predictions and the settling counts
-    Object.assign(view.dataset, { predLe: String(m.predLe), predLeaky: String(m.predLeaky), inputs: String(m.inputs), since: String(m.since), settleLe: String(m.settleLe), settleLeaky: String(m.settleLeaky), steps: String(m.steps) });
+    Object.assign(view.dataset, { predLe: String(m.predLe), predLeaky: String(m.predLeaky), inputs: String(m.inputs), since: String(m.since), settleLe: String(m.settleLe), settleLeaky: String(m.settleLeaky), steps: String(m.steps), stepsPerSec: String(Math.round(m.stepsPerSec)) });
   }
 
   // ------------------------------------------------------------ drawing the outputs
