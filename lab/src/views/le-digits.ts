@@ -291,7 +291,7 @@ export function createLeDigitsView(parent: HTMLElement): View {
     const p = [`<text x="${L}" y="14" font-size="13" font-weight="bold">output rate per class (LE solid, leaky twin pale)</text>`];
     const ticks = [0, 0.5, 1, ...(hi > 1.1 ? [hi] : []), ...(lo < -0.1 ? [lo] : [])];
     for (const v of ticks)
-      p.push(`<line x1="${L}" x2="${W - 10}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/><text x="${L - 4}" y="${y(v) + 4}" text-anchor="end" font-size="10">${fmt(v)}</text>`);
+      p.push(`<line x1="${L}" x2="${W - 10}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/><text x="${L - 4}" y="${y(v) + 4}" text-anchor="end" font-size="10">${v === 0 ? '0' : fmt(v)}</text>`);
     const kLe = argmax(nowLe), kLk = argmax(nowLeaky);
     for (let j = 0; j < nOut; j++) {
       const x0 = L + j * bw + 3, w = (bw - 6) / 2;
@@ -317,7 +317,7 @@ export function createLeDigitsView(parent: HTMLElement): View {
         chartLe.setData(tx, H.le.map((a) => Float64Array.from(a)));
         chartLeaky.setData(tx, H.leaky.map((a) => Float64Array.from(a)));
         const st = $('#le-status', view);
-        st.dataset.settle = `after the last change of the input (${d.since} steps ago): LE settled in ${d.settleLe} steps (${fmt(d.settleLe / 20)} τ_m), the leaky twin in ${d.settleLeaky}${d.settleLeaky >= d.since ? '+ (still moving)' : ''} steps (${fmt(d.settleLeaky / 20)} τ_m) · ${Math.round(d.stepsPerSec)} steps/s`;
+        st.dataset.settle = `after the last change of the input (${d.since} steps ago): LE settled in ${d.settleLe} steps (${(d.settleLe / 20).toFixed(2)} τ_m), the leaky twin in ${d.settleLeaky}${d.settleLeaky >= d.since ? '+ (still moving)' : ''} steps (${(d.settleLeaky / 20).toFixed(2)} τ_m) · ${Math.round(d.stepsPerSec)} steps/s`;
         $('#le-settle-text', view).textContent = st.dataset.settle;
       }
     }
