@@ -61,6 +61,8 @@ export async function modelFromRun(config: unknown, meta: unknown, read: (offset
   return { spec, tensors, source };
 }
 
+const NO_LEARNING = { learn: false };
+
 /** The two networks of the view: LE (prospective) and its leaky twin (τ = 0), batch 1, same parameters. */
 export class LeDigitsSim {
   readonly le: LENetwork;
@@ -107,8 +109,8 @@ export class LeDigitsSim {
   /** n steps of both networks on the current input (no target, no learning). */
   step(n: number): void {
     for (let i = 0; i < n; i++) {
-      this.le.step(this.x, null, { learn: false });
-      this.leaky.step(this.x, null, { learn: false });
+      this.le.step(this.x, null, NO_LEARNING);
+      this.leaky.step(this.x, null, NO_LEARNING);
       this.steps++;
     }
   }

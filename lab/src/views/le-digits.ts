@@ -77,6 +77,7 @@ export function createLeDigitsView(parent: HTMLElement): View {
   const gs = small.getContext('2d')!;
   const tauIn = $<HTMLInputElement>('#le-tau', view);
   const x = new Float64Array(784);
+  const ink = new Float32Array(SIZE * SIZE);
   let worker: Worker | null = null;
   let running = true;
   let dirty = false;
@@ -145,7 +146,6 @@ export function createLeDigitsView(parent: HTMLElement): View {
   function feed(): void {
     dirty = false;
     const img = g.getImageData(0, 0, SIZE, SIZE).data;
-    const ink = new Float32Array(SIZE * SIZE);
     for (let i = 0; i < ink.length; i++) ink[i] = img[4 * i + 3] / 255;
     const any = mnistPreprocess(ink, SIZE, SIZE, x);
     const id = gs.createImageData(28, 28);
