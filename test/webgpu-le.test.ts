@@ -11,7 +11,7 @@ import { replayLeTraceGpu } from '../src/io/le-trace-gpu.js';
 import { JsBackend } from '../src/kernels/js/index.js';
 import { GpuLeNetwork } from '../src/learn/gpu-le.js';
 import { LENetwork, type LeSpecInput } from '../src/model/le-network.js';
-import { failures, LE_GOLDEN_FILES, loadLeGolden } from './helpers/le-golden.js';
+import { failures, LE_GOLDEN_FILES, loadLeGolden, maxAbsOverall } from './helpers/le-golden.js';
 import { testEngine } from './helpers/webgpu.js';
 
 const { engine, skip } = await testEngine();
@@ -29,7 +29,7 @@ for (const f of LE_GOLDEN_FILES) {
     // the work of all steps in one submit (+ one for the field log's read-back)
     assert.ok(rep.counters.submits <= 2, `submits ${rep.counters.submits}`);
     assert.ok(rep.counters.readbacks <= 1, `read-backs ${rep.counters.readbacks}`);
-    t.diagnostic(`${f}: ${rep.dispatchesPerStep} dispatches per step, ${rep.counters.submits} submits for ${rep.steps} steps`);
+    t.diagnostic(`${f}: max |diff| ${maxAbsOverall(rep.quantities).toExponential(2)}, ${rep.dispatchesPerStep} dispatches per step, ${rep.counters.submits} submits for ${rep.steps} steps`);
   });
 }
 
