@@ -127,3 +127,10 @@ test('LE on webgpu refuses what it does not run, with a message', { skip: skip ?
   }
   assert.throws(() => new GpuLeNetwork(engine!, new LENetwork(new JsBackend('float64'), base, 2)), /float32 only/);
 });
+
+test('gle replay --backend webgpu replays an LE trace on the device', { skip: skip ?? false }, async () => {
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync(process.execPath, ['bin/gle.js', 'replay', '--quiet', '--backend', 'webgpu', 'test/fixtures/golden/le/le_mlp_fa.json'], { encoding: 'utf8', env: process.env });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /le_mlp_fa\.json: .*60 steps, webgpu \(.+\) float32, atol 0\.00005 rtol 0\.0001: OK/);
+});
