@@ -7,6 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { replayLeTraceGpu } from '../src/io/le-trace-gpu.js';
 import { JsBackend } from '../src/kernels/js/index.js';
 import { GpuLeNetwork } from '../src/learn/gpu-le.js';
@@ -133,4 +134,46 @@ test('gle replay --backend webgpu replays an LE trace on the device', { skip: sk
   const r = spawnSync(process.execPath, ['bin/gle.js', 'replay', '--quiet', '--backend', 'webgpu', 'test/fixtures/golden/le/le_mlp_fa.json'], { encoding: 'utf8', env: process.env });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /le_mlp_fa\.json: .*60 steps, webgpu \(.+\) float32, atol 0\.00005 rtol 0\.0001: OK/);
+});
+
+test('GpuLeClassifier presents batches as LeClassifier does (training and prediction), one submit per presentation', { skip: skip ?? false }, async () => {
+  const { LeClassifier } = await import('../src/learn/le-classify.js');
+  const { GpuLeClassifier } = await import('../src/learn/gpu-le.js');
+  const spec: LeSpecInput = {
+    model: 'le', input_shape: [12], dt: 0.1, tau: 2, n_updates: 6, init_std: 0.3, seed: 9,
+    layers: [{ type: 'dense', size: 8, phi: 'hard_sigmoid' }, { type: 'dense', size: 3, phi: 'linear', lr_factor: 0.2 }],
+  };
+  const B = 5;
+  const cpu = new LeClassifier(new LENetwork(new JsBackend('float32'), spec, B));
+  const gpu = new GpuLeClassifier(new GpuLeNetwork(engine!, new LENetwork(new JsBackend('float32'), spec, B), { chunk: 6, hold: 6 }));
+  const c0 = engine!.counters.submits;
+  const outC = new Int32Array(B), outG = new Int32Array(B);
+  for (let i = 0; i < 4; i++) {
+    const x = Float64Array.from(patterns(1, B * 12, i));
+    const y = Float64Array.from(oneHot(1, B, 3).map((v, j) => (j % 3 === i % 3 ? 1 - v : v)));
+    assert.equal(await gpu.train(x, y), cpu.train(x, y));
+    const want = cpu.net.output().a;
+    for (let j = 0; j < want.length; j++) assert.ok(Math.abs(gpu.lastOutput[j] - want[j]) <= 5e-5 + 1e-4 * Math.abs(want[j]), `batch ${i} [${j}]: ${gpu.lastOutput[j]} vs ${want[j]}`);
+  }
+  const x = Float64Array.from(patterns(1, B * 12, 11));
+  assert.equal(await gpu.predict(x, outG), cpu.predict(x, outC));
+  assert.deepEqual([...outG], [...outC]);
+  assert.equal(engine!.counters.submits - c0, 5, 'one submit per presentation');
+});
+
+test("gle run le-* --set device=webgpu: what the device does not run is one line, exit 2", async () => {
+  const { spawnSync } = await import('node:child_process');
+  for (const [set, msg] of [
+    [['--set', 'model=bp'], /device 'webgpu' runs the LE network only/],
+    [['--set', 'noise_width=0.1'], /device 'webgpu' does not run LE with noise_width/],
+    [['--set', 'device=gpu'], /device must be one of cpu, webgpu/],
+  ] as const) {
+    const args = ['bin/gle.js', 'run', 'le-mnist-mlp', '--set', 'device=webgpu', ...set, '--set', 'maxTrain=64', '--set', 'maxTest=32', '--set', 'batch=32', '--out', `/tmp/gle-webgpu-le-bad-${process.pid}`, '--progress', 'off'];
+    const r = spawnSync(process.execPath, args, { encoding: 'utf8', env: process.env });
+    rmSync(`/tmp/gle-webgpu-le-bad-${process.pid}`, { recursive: true, force: true });
+    assert.equal(r.status, 2, r.stderr);
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('gle:'));
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], msg);
+  }
 });

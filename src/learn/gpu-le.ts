@@ -351,3 +351,47 @@ export class GpuLeNetwork {
     return out;
   }
 }
+
+/**
+ * LE classification on the device, as `LeClassifier` (le-classify.ts) presents batches: each batch is held for
+ * n_updates steps with nudging (training) or without (prediction); one submit and one read-back (the top rates at
+ * the presentation's last step) per presentation. No target filter, no τ adaptation.
+ */
+export class GpuLeClassifier {
+  readonly B: number;
+  /** the top rates at the end of the last presentation (B × n_out) */
+  readonly lastOutput: Float32Array;
+  private readonly x: Float32Array;
+  private readonly y: Float32Array;
+
+  constructor(readonly dev: GpuLeNetwork) {
+    this.B = dev.B;
+    this.x = new Float32Array(dev.B * dev.net.nIn);
+    this.y = new Float32Array(dev.B * dev.net.nOut);
+    this.lastOutput = new Float32Array(dev.B * dev.net.nOut);
+  }
+
+  /** One nudged presentation of batch x (B × d) with one-hot targets y; returns the steps taken. */
+  async train(x: ArrayLike<number>, y: ArrayLike<number>): Promise<number> {
+    const n = this.dev.net.spec.n_updates;
+    this.x.set(x);
+    this.y.set(y);
+    const r = await this.dev.run(this.x, this.y, n, { outputs: true });
+    this.lastOutput.set(r.outputs!);
+    return n;
+  }
+
+  /** One presentation without nudging; the argmax of the final rates into out (B labels); returns the steps. */
+  async predict(x: ArrayLike<number>, out: Int32Array): Promise<number> {
+    const n = this.dev.net.spec.n_updates, c = this.dev.net.nOut;
+    this.x.set(x);
+    const r = await this.dev.run(this.x, null, n, { outputs: true });
+    this.lastOutput.set(r.outputs!);
+    for (let b = 0; b < this.B; b++) {
+      let best = 0;
+      for (let j = 1; j < c; j++) if (this.lastOutput[b * c + j] > this.lastOutput[b * c + best]) best = j;
+      out[b] = best;
+    }
+    return n;
+  }
+}
