@@ -239,12 +239,12 @@ export class GpuLeNetwork {
         const err = ownErr(i, true), dt = spec.dt, eta = hs.eta;
         if (d.kind === 'dense') {
           gemm(true, false, d.n, d.nIn, B, (dt * eta) / B, 1, err, rIn(i), d.W!);
-          if (d.b !== NONE) op('leBias', [d.n, B, 1, d.n, err, d.b!, fw(dt), fw(eta)], groups1d(d.n, 64));
+          if (d.b !== NONE) op('leBias', [d.n, B, 1, d.n, err, d.b!, fw(dt), fw(eta)], [d.n, 1, 1]);
         } else {
           const pr = hs.proj as ConvProjection, NP = B * pr.P;
           op('lePermute', [B, pr.F, pr.P, err, d.errT!], groups1d(pr.F * NP));
           gemm(false, true, pr.F, pr.CKK, NP, (dt * eta) / B, 1, d.errT!, d.cols!, d.W!);
-          if (d.b !== NONE) op('leBias', [pr.F, NP, NP, 1, d.errT!, d.b!, fw(dt), fw(eta)], groups1d(pr.F, 64));
+          if (d.b !== NONE) op('leBias', [pr.F, NP, NP, 1, d.errT!, d.b!, fw(dt), fw(eta)], [pr.F, 1, 1]);
         }
       }
     if (outputs) op('leStore', [B * nOut, top.r[c], this.outLog, hold], groups1d(B * nOut));

@@ -193,18 +193,27 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 /**
  * The LE bias update b[f] ← b[f] + dt · (mean_m e[f, m]) · η (the reference's b − ((−dt)·G_b)·η with G_b = −mean):
  * e[f, m] = H[src + f·strideF + m·strideM], m over the batch (dense) or batch and positions (conv: the mean over
- * positions, the reference's asymmetry). Words: 0 F, 1 M, 2 strideF, 3 strideM, 4 src, 5 b, 6 dt, 7 η. One thread a bias.
+ * positions, the reference's asymmetry). Words: 0 F, 1 M, 2 strideF, 3 strideM, 4 src, 5 b, 6 dt, 7 η. One workgroup
+ * a bias (a tree reduction over its 256 threads). Dispatch (F, 1, 1).
  */
 export const LE_BIAS = /* wgsl */ `
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let f = gid.x;
-  if (f >= pu(0u)) { return; }
+var<workgroup> part: array<f32, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let f = wg.x;
   let M = pu(1u);
   var s = 0.0;
-  for (var m = 0u; m < M; m = m + 1u) { s = s + H[pu(4u) + f * pu(2u) + m * pu(3u)]; }
-  let o = pu(5u) + f;
-  H[o] = H[o] + (pf(6u) * (s / f32(M))) * pf(7u);
+  for (var m = lid.x; m < M; m = m + 256u) { s = s + H[pu(4u) + f * pu(2u) + m * pu(3u)]; }
+  part[lid.x] = s;
+  workgroupBarrier();
+  for (var w = 128u; w > 0u; w = w >> 1u) {
+    if (lid.x < w) { part[lid.x] = part[lid.x] + part[lid.x + w]; }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u && f < pu(0u)) {
+    let o = pu(5u) + f;
+    H[o] = H[o] + (pf(6u) * (part[0] / f32(M))) * pf(7u);
+  }
 }
 `;
 
