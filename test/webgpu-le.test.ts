@@ -114,6 +114,15 @@ test('LE on webgpu: full forward pass + feedback alignment + per-neuron τ misma
     const want = ref.output().a;
     for (let i = 0; i < want.length; i++) assert.ok(Math.abs(res.outputs![k * B * 3 + i] - want[i]) <= 5e-5 + 1e-4 * Math.abs(want[i]), `pattern ${k}: ${res.outputs![k * B * 3 + i]} vs ${want[i]}`);
   }
+  // then single steps (a hold shorter than the one the heap was sized for: more patterns than slots, split over submits)
+  const c0 = engine!.counters.submits;
+  const one = await dev.run(xs, ys, 1, { outputs: true });
+  assert.equal(engine!.counters.submits - c0, 2, 'the heap holds 4 patterns: 8 patterns in 2 submits');
+  for (let k = 0; k < K; k++) {
+    ref.step(xs.subarray(k * B * 7, (k + 1) * B * 7), ys.subarray(k * B * 3, (k + 1) * B * 3));
+    const want = ref.output().a;
+    for (let i = 0; i < want.length; i++) assert.ok(Math.abs(one.outputs![k * B * 3 + i] - want[i]) <= 5e-5 + 1e-4 * Math.abs(want[i]), `step ${k}: ${one.outputs![k * B * 3 + i]} vs ${want[i]}`);
+  }
 });
 
 test('LE on webgpu refuses what it does not run, with a message', { skip: skip ?? false }, () => {

@@ -269,8 +269,8 @@ export class GpuLeNetwork {
     if (!Number.isInteger(K) || K < 1) throw new Error(`inputs hold ${xs.length} values, not a whole number of patterns of B·n_in = ${B * nIn}`);
     if (ys && ys.length !== K * B * nOut) throw new Error(`targets hold ${ys.length} values, expected ${K} patterns of B·n_out = ${B * nOut}`);
     const training = (opts.training ?? true) && ys !== null;
-    const perChunk = Math.max(1, Math.floor(this.chunk / hold));
-    if (perChunk > this.maxPatterns) throw new Error('internal: chunk larger than the heap slots');
+    // whole patterns per command buffer: about `chunk` steps, at most the heap's pattern slots, at least one pattern
+    const perChunk = Math.max(1, Math.min(this.maxPatterns, Math.floor(this.chunk / hold)));
     const outputs = opts.outputs ? new Float32Array(K * B * nOut) : null;
     const trace = opts.trace ? ([] as Map<string, Float32Array>[]) : null;
     for (let k0 = 0; k0 < K; k0 += perChunk) {
