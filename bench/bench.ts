@@ -11,6 +11,9 @@
  *   ssn7-*, microcirc-b60, salnet-b32, salnet-mnist-b8   spiking (SAL) cases (js; the dense ssn7 cases also wasm): bench/spiking.ts
  *   lenet-conv-b128, lenet-sgemm-b128, lenet-mnist-*, le-lenet-cifar-b128   LE LeNet conv stages vs bare sgemm on the
  *                same shapes, and a whole LE LeNet step (bench/le-conv.ts); the run ends with the conv/sgemm ratios
+ *   le-mlp-mnist-b512   a whole LE step of the MNIST MLP 784-300-100-10 at batch 512 (bench/le-conv.ts)
+ *   webgpu       the dense GLE cases above on the device (bench/webgpu.ts) and the LE cases le-mlp-mnist-b512 and
+ *                le-lenet-cifar-b128 (bench/webgpu-le.ts), with the adapter and the dispatches/submits per step
  * with the achieved GFLOP/s (matrix products only: 3 per layer when training, 2 when evaluating) and the ratio to the
  * reference PyTorch figures measured on this kind of machine (1 thread).
  *
@@ -36,6 +39,7 @@ import { spikingCases } from './spiking.js';
 import { CONV_PAIRS, leConvCases } from './le-conv.js';
 
 import { benchWebgpu } from './webgpu.js';
+import { benchWebgpuLe } from './webgpu-le.js';
 
 /** Reference PyTorch steps/s on this kind of machine (reference-gle.md §4.1; issue 5). */
 const REFERENCE: Record<string, number> = { lagline: 1612, mnist15k: 278, 'mnist15k-eval': 33, mnist42k: 135 };
@@ -205,6 +209,8 @@ async function main() {
 
   // webgpu (issue 19): dense GLE training on the device, many steps per command buffer (bench/webgpu.ts)
   if (wantedAll.includes('webgpu')) results.push(...(await benchWebgpu({ runs, only, all: process.argv.includes('--webgpu-all'), scale })));
+  // webgpu LE (issue 19): layered LE networks on the device (bench/webgpu-le.ts)
+  if (wantedAll.includes('webgpu')) results.push(...(await benchWebgpuLe({ runs, only, scale })));
   const python = arg('torch');
   if (python) {
     const threads = (arg('torch-threads') ?? '1,2').split(',').map(Number);

@@ -7,11 +7,12 @@
  *   lenet-sgemm-b128   only the three products per stage, same shapes, same buffers
  *   lenet-mnist-conv-b128 / lenet-mnist-sgemm-b128   the MNIST LeNet's (1→20 k5 on 28×28, 20→50 k5 on 12×12)
  *   le-lenet-cifar-b128   one whole LE time step of the CIFAR-10 LeNet (every stage, learning on)
+ *   le-mlp-mnist-b512     one whole LE time step of the MNIST MLP 784-300-100-10 at the paper's batch 512
  * flopsPerStep counts the matrix products only (2·M·N·K each), the same number for a conv case and its sgemm case.
  */
 import type { Backend, FBuf } from '../src/kernels/types.js';
 import { LENetwork } from '../src/model/le-network.js';
-import { leRunSpec, LE_CIFAR10_LENET, LE_MNIST_LENET } from '../src/experiments/le.js';
+import { leRunSpec, LE_CIFAR10_LENET, LE_MNIST_LENET, LE_MNIST_MLP } from '../src/experiments/le.js';
 import { Rng } from '../src/util/rng.js';
 
 interface ConvStage {
@@ -74,9 +75,9 @@ function convCase(which: 'cifar' | 'mnist', B: number, gemmOnly: boolean) {
   };
 }
 
-function leStepCase(B: number) {
+function leStepCase(B: number, which: 'cifar' | 'mlp' = 'cifar') {
   return (k: Backend) => {
-    const net = lenet(k, 'cifar', B);
+    const net = which === 'mlp' ? new LENetwork(k, leRunSpec(LE_MNIST_MLP, 1), B) : lenet(k, 'cifar', B);
     const rng = new Rng(3);
     const x = Float64Array.from({ length: B * net.nIn }, () => rng.uniform());
     const y = new Float64Array(B * 10);
@@ -98,6 +99,7 @@ export function leConvCases() {
     { name: 'lenet-mnist-conv-b128', make: convCase('mnist', 128, false), steps: { js: 2, wasm: 10, native: 40 } },
     { name: 'lenet-mnist-sgemm-b128', make: convCase('mnist', 128, true), steps: { js: 2, wasm: 10, native: 40 } },
     { name: 'le-lenet-cifar-b128', make: leStepCase(128), steps: { js: 1, wasm: 5, native: 20 } },
+    { name: 'le-mlp-mnist-b512', make: leStepCase(512, 'mlp'), steps: { js: 2, wasm: 10, native: 40 } },
   ];
 }
 

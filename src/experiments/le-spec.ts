@@ -46,6 +46,11 @@ export interface LeRunParams {
   adapt_tau_max: number;
   bp_loss: 'mse' | 'ce';
   bp_lr: number | null;
+  /**
+   * where the LE network steps: 'cpu' (the run's backend) or 'webgpu' (the device, src/learn/gpu-le.ts: each
+   * presentation one command buffer; float32; no fallback when no adapter exists)
+   */
+  device: 'cpu' | 'webgpu';
   /** limit the samples per split (quick runs); 0 = all */
   maxTrain: number;
   maxTest: number;

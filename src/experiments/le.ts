@@ -25,8 +25,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FBuf } from '../kernels/types.js';
-import { LENetwork, type LeSpecInput } from '../model/le-network.js';
-import { BpTwin, LeClassifier, accuracy, argmaxRow, fillBatch, type ClassSet, type Classifier } from '../learn/le-classify.js';
+import type { PhiName } from '../kernels/layout.js';
+import { LENetwork, type LeLayerSpec, type LeSpecInput } from '../model/le-network.js';
+import { BpTwin, LeClassifier, accuracy, accuracyAsync, argmaxRow, fillBatch, type ClassSet, type Classifier } from '../learn/le-classify.js';
+import { GpuLeClassifier, GpuLeNetwork } from '../learn/gpu-le.js';
+import { JsBackend } from '../kernels/js/index.js';
+import { createWebGpuEngine } from '../node.js';
 import { loadMnist } from '../data/mnist-files.js';
 import { loadCifar10 } from '../data/cifar10-files.js';
 import { Rng } from '../util/rng.js';
@@ -43,7 +47,7 @@ const common = {
   model: 'le' as const, data: null, variant: 'vanilla' as const, phi: 'hard_sigmoid' as const, optimizer: 'none' as const,
   learning_rate: 0.125, beta: 0.1, tau_m: null, feedback_alignment: false, tau_width: 0, noise_width: 0, forward_filter: false,
   backward_filter: false, target_filter: false, tau_s: 0, prosp_rate_errors: false, adapt_tau: false, adapt_tau_max: 2000,
-  maxTrain: 0, maxTest: 0, hidden: [300, 100],
+  maxTrain: 0, maxTest: 0, hidden: [300, 100], device: 'cpu' as const,
 };
 
 export const LE_MNIST_MLP: LeRunParams = {
@@ -79,6 +83,14 @@ export function checkLeParams(p: LeRunParams, seed: number): LeSpecInput {
   if (p.bp_lr !== null && !(typeof p.bp_lr === 'number' && p.bp_lr > 0)) throw new UserError(`bp_lr must be a positive number or null, got ${JSON.stringify(p.bp_lr)}`);
   if (p.data !== null && typeof p.data !== 'string') throw new UserError(`data must be a folder path or null, got ${JSON.stringify(p.data)}`);
   if (p.target_filter && !(p.tau_s > 0)) throw new UserError('target_filter needs tau_s > 0');
+  oneOf('device', p.device ?? 'cpu', ['cpu', 'webgpu'] as const);
+  if (p.device === 'webgpu') {
+    if (p.model !== 'le') throw new UserError("device 'webgpu' runs the LE network only (the BP twin steps on the CPU backend)");
+    const off = (['target_filter', 'adapt_tau', 'forward_filter', 'backward_filter'] as const).filter((k) => p[k]);
+    if (p.noise_width > 0) off.push('noise_width' as never);
+    if (p.optimizer !== 'none') off.push('optimizer' as never);
+    if (off.length) throw new UserError(`device 'webgpu' does not run LE with ${off.join(', ')}; use device=cpu`);
+  }
   return leRunSpec(p, seed);
 }
 
@@ -166,14 +178,21 @@ export const leTask: TaskFn = async (ctx: RunContext) => {
 
   // the network (LE), or the holder of the twin's parameters (BP: batch 1, the same initial draw)
   let net: LENetwork;
+  // webgpu: the host copy of the network lives on the js backend in float32 (initial values, checkpoints)
+  const onGpu = p.device === 'webgpu';
   try {
-    net = new LENetwork(k, spec, p.model === 'le' ? B : 1);
+    net = new LENetwork(onGpu ? new JsBackend('float32') : k, spec, p.model === 'le' ? B : 1);
   } catch (e) {
     throw new UserError((e as Error).message);
   }
   const nLayers = net.stages.filter((s) => s.kind === 'neurons').length;
   const le = p.model === 'le' ? new LeClassifier(net, { targetFilter: p.target_filter ? p.dt / (nLayers * p.tau_s) : 0 }) : null;
   const c: Classifier = le ?? new BpTwin(k, net, B, { loss: p.bp_loss, lr: p.bp_lr });
+  let gpu: GpuLeClassifier | null = null;
+  if (onGpu) {
+    const engine = await createWebGpuEngine();
+    gpu = new GpuLeClassifier(new GpuLeNetwork(engine, net, { chunk: p.n_updates, hold: p.n_updates }));
+  }
   const idx = Int32Array.from({ length: train.n }, (_, i) => i);
   // everything a resume needs: the network's state, the target filter's, this epoch's sample order
   const bufs: [string, Saved][] = [...net.stateBuffers(), ...(le?.yBar ? [['target_filter', le.yBar] as [string, Saved]] : []), ['order', idx]];
@@ -189,15 +208,18 @@ export const leTask: TaskFn = async (ctx: RunContext) => {
     curve = meta.curve as Curve;
     adapted = (meta.adapted as typeof adapted) ?? null;
     net.scalarState = meta.net as LENetwork['scalarState'];
+    gpu?.dev.upload();
     shuffle.setState(cur.rng);
     ctx.log(`resuming at epoch ${cur.epoch + 1}, batch ${cur.batch}`);
   }
-  const save = () => {
+  const save = async () => {
+    if (gpu) await gpu.dev.download();
     cur.rng = shuffle.getState();
     const { bin, layout } = packState(bufs);
     ctx.saveCheckpointFiles({ [STATE]: bin }, { format: FORMAT, layout, cursor: cur, curve, adapted, net: net.scalarState, extra: { step: cur.steps, epoch: cur.epoch } });
   };
-  ctx.log(`${p.dataset} ${p.arch} model ${p.model}: ${data.source}, train ${train.n}, test ${test.n}, batch ${B}, ${k.name} ${k.dtype}, seed ${ctx.seed}`);
+  const where = gpu ? `webgpu (${gpu.dev.engine.adapterName}) float32` : `${k.name} ${k.dtype}`;
+  ctx.log(`${p.dataset} ${p.arch} model ${p.model}: ${data.source}, train ${train.n}, test ${test.n}, batch ${B}, ${where}, seed ${ctx.seed}`);
 
   const x = new Float64Array(B * d), y = new Float64Array(B * classes);
   const per = le ? p.n_updates : 1;
@@ -237,28 +259,30 @@ export const leTask: TaskFn = async (ctx: RunContext) => {
         break outer;
       }
       fillBatch(train, idx, cur.batch * B, B, d, classes, x, y);
-      const n = c.train(x, y);
+      const n = gpu ? await gpu.train(x, y) : c.train(x, y);
       cur.steps += n;
       session += n;
       done += n;
       // training accuracy: the prediction at the end of the presentation (LE: still nudged, as the reference logs it)
-      const out = le ? net.output().a : (c as BpTwin).output().a;
+      const out = gpu ? gpu.lastOutput : le ? net.output().a : (c as BpTwin).output().a;
       for (let b = 0; b < B; b++) if (argmaxRow(out, b * classes, classes) === train.y[idx[cur.batch * B + b]]) cur.right++;
       cur.seen += B;
       cur.batch++;
       bar.update(done);
       if (cur.batch < nb && ctx.checkpointDue()) {
+        if (gpu) await gpu.dev.download();
         const bad = nonFinite(net);
         if (bad) throw new DivergenceError({ step: cur.steps, unit: 'step', ...bad }, hint());
-        save();
+        await save();
       }
     }
-    const ev = accuracy(c, test, classes);
+    const ev = gpu ? await accuracyAsync(gpu, test, classes) : accuracy(c, test, classes);
     cur.steps += ev.steps;
     session += ev.steps;
     done += ev.steps;
     bar.update(done);
     const trainAcc = cur.right / cur.seen;
+    if (gpu) await gpu.dev.download();
     const bad = nonFinite(net);
     if (bad) throw new DivergenceError({ step: cur.epoch + 1, unit: 'epoch', ...bad }, hint());
     cur.epoch++;
@@ -269,13 +293,14 @@ export const leTask: TaskFn = async (ctx: RunContext) => {
     ctx.metrics.append({ kind: 'eval', step: cur.steps, epoch: cur.epoch, split: 'test', acc: ev.acc });
     ctx.log(`epoch ${cur.epoch}: test acc ${(100 * ev.acc).toFixed(2)} %, train acc ${(100 * trainAcc).toFixed(2)} %`);
     cur = { ...cur, batch: 0, shuffled: false, right: 0, seen: 0 };
-    save();
+    await save();
   }
   bar.stop();
   if (interrupted) {
-    save();
+    await save();
     ctx.log(`stopped at epoch ${cur.epoch + 1}, batch ${cur.batch}; resume with --resume ${ctx.dir}`);
   }
+  gpu?.dev.engine.destroy();
   const final: Record<string, number> = { epochs: cur.epoch, params: nParams };
   if (curve.test.length) {
     final.test_acc = curve.test[curve.test.length - 1];

@@ -139,6 +139,7 @@ export const leSchema = z
     adapt_tau_max: count(1, 1e9),
     bp_loss: z.enum(['mse', 'ce']),
     bp_lr: positive.nullable(),
+    device: z.enum(['cpu', 'webgpu']).default('cpu'),
     maxTrain: count(0, 1e9),
     maxTest: count(0, 1e9),
   })

@@ -210,3 +210,17 @@ export function accuracy(c: Classifier, set: ClassSet, classes: number): { acc: 
   }
   return { acc: right / set.n, steps };
 }
+
+/** `accuracy` for a classifier whose prediction is asynchronous (the webgpu LE classifier). */
+export async function accuracyAsync(c: { B: number; predict(x: Float64Array, out: Int32Array): Promise<number> }, set: ClassSet, classes: number): Promise<{ acc: number; steps: number }> {
+  const B = c.B, d = set.x.length / set.n;
+  const x = new Float64Array(B * d), y = new Float64Array(B * classes), out = new Int32Array(B);
+  const idx = Array.from({ length: set.n }, (_, i) => i);
+  let right = 0, steps = 0;
+  for (let s = 0; s < set.n; s += B) {
+    fillBatch(set, idx, s, B, d, classes, x, y);
+    steps += await c.predict(x, out);
+    for (let b = 0; b < B && s + b < set.n; b++) if (out[b] === set.y[idx[s + b]]) right++;
+  }
+  return { acc: right / set.n, steps };
+}

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { createNodeBackend, createWebGpuEngine } from '../../node.js';
 import { replayTraceGpu } from '../../io/trace-gpu.js';
+import { replayLeTraceGpu } from '../../io/le-trace-gpu.js';
 import { readJsonFile } from '../../io/files.js';
 import { replayTrace, validateTrace } from '../../io/trace.js';
 import { isLeTrace, replayLeTrace, validateLeTrace } from '../../io/le-trace.js';
@@ -40,9 +41,9 @@ export function register(program: Command): void {
         }
         let rep;
         try {
-          // LE traces (test/fixtures/golden/le) replay through the LE network
-          if (gpu && le) throw new Error('LE traces do not run on the webgpu backend yet');
-          rep = gpu ? await replayTraceGpu(g as Parameters<typeof replayTraceGpu>[0], gpu, atol, rtol) : le ? replayLeTrace(g, backend, atol, rtol) : replayTrace(g, backend, atol, rtol);
+          // LE traces (test/fixtures/golden/le) replay through the LE network (on webgpu: src/learn/gpu-le.ts)
+          if (gpu && le) rep = await replayLeTraceGpu(g, gpu, atol, rtol);
+          else rep = gpu ? await replayTraceGpu(g as Parameters<typeof replayTraceGpu>[0], gpu, atol, rtol) : le ? replayLeTrace(g, backend, atol, rtol) : replayTrace(g, backend, atol, rtol);
         } catch (e) {
           throw new UserError(`${f}: ${(e as Error).message}`);
         }

@@ -9,7 +9,12 @@
  * Works on any `GPU` object: `navigator.gpu` in browsers, the `webgpu` package's in Node (./node.ts).
  */
 /// <reference types="@webgpu/types" preserve="true" />
-import { HEADER, KERNELS, type KernelName } from './shaders.js';
+import { HEADER, KERNELS as GLE_KERNELS } from './shaders.js';
+import { LE_KERNELS } from './le-shaders.js';
+
+/** Every kernel the engine compiles: the GLE/dense ones (shaders.ts) and LE's (le-shaders.ts). */
+const KERNELS = { ...GLE_KERNELS, ...LE_KERNELS };
+export type KernelName = keyof typeof KERNELS;
 
 /** What crossed the host/device boundary (a program reports these per chunk; tests and the bench print them). */
 export interface GpuCounters {
