@@ -104,7 +104,8 @@ export class DenseProjection implements Projection {
   readonly feedback: Feedback;
   /**
    * learned feedback, rule 'vle': running means and powers [mean I, mean ŭ, power I, power ŭ] (nOut each) of each
-   * neuron's input and prospective potential, then [mean r, power r] (nIn each) of the presynaptic rates
+   * neuron's input and prospective potential, then [mean r, power r] (nIn each) of the presynaptic rates, then the
+   * number of steps averaged so far (the averages are bias-corrected by it, and B is plastic only once it covers τ_B)
    */
   readonly power: FBuf | null;
   /** dt / feedback_tau (rule 'vle') */
@@ -145,10 +146,10 @@ export class DenseProjection implements Projection {
       this.tensors.push({ suffix: 'feedback', buf: this.FB, grad: this.gFB, shape: [nOut, nIn] });
     }
     const vle = l.feedback === 'learned' && (l.feedback_rule ?? 'vle') === 'vle';
-    this.power = vle ? k.alloc(4 * nOut + 2 * nIn) : null;
+    this.power = vle ? k.alloc(4 * nOut + 2 * nIn + 1) : null;
     this.powerRate = vle ? (l.dt ?? 0) / (l.feedback_tau ?? 20) : 0;
     // the gain estimate is state a resumed run needs: a checkpointed tensor, not learned
-    if (this.power) this.tensors.push({ suffix: 'feedback_power', buf: this.power, grad: null, shape: [4 * nOut + 2 * nIn] });
+    if (this.power) this.tensors.push({ suffix: 'feedback_power', buf: this.power, grad: null, shape: [4 * nOut + 2 * nIn + 1] });
     this.biasAdd = getKernel<BiasArgs>(k, 'bias.add');
     this.biasGrad = getKernel<BiasGradArgs>(k, 'bias.grad');
   }
@@ -201,9 +202,14 @@ export class DenseProjection implements Projection {
       this.gFB!.a.set(this.gW.a);
       return;
     }
-    const P = this.power.a, n = this.nOut, m = this.nIn, a = this.powerRate, Bm = this.FB!.a;
+    const P = this.power.a, n = this.nOut, m = this.nIn, Bm = this.FB!.a;
     const uu = u.a, ud = uDot.a, pu = prospU.a, tm = tauM.a, r = rIn.a, B = pu.length / n;
-    const oR = 4 * n, oP = 4 * n + m;
+    const oR = 4 * n, oP = 4 * n + m, oC = 4 * n + 2 * m;
+    // bias-corrected running averages: rate 1/(count+1) until it falls to dt/τ_B, so that the estimates do not start
+    // from zero (a zero mean presynaptic power made the normalised step of B ~1e12 on the first steps)
+    const count = P[oC];
+    P[oC] = count + 1;
+    const a = Math.max(this.powerRate, 1 / (count + 1));
     // presynaptic running means and powers
     for (let i = 0; i < m; i++) {
       let mr = 0, pr = 0;
