@@ -81,6 +81,13 @@ class Stream {
   }
 }
 
+/** The median (the mean of the two middle values for an even count); Infinity entries sort last. */
+export function median(a: number[]): number {
+  const s = [...a].sort((x, y) => x - y), n = s.length;
+  if (!n) return NaN;
+  return n % 2 ? s[(n - 1) / 2] : s[n / 2 - 1] === s[n / 2] ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
 const capLoss = (x: number) => (Number.isNaN(x) ? 1e3 : Math.min(1e3, Math.max(1e-16, x)));
 
 /** The largest finite |W| a student reached at a log point. */
@@ -378,7 +385,9 @@ export const vleTask: TaskFn = async (ctx: RunContext) => {
     }
     for (const v of p.variants) {
       const per = byVariant(v).map((q) => mean(res.get(q)!.map(finite)));
+      byVariant(v).forEach((q, i) => ctx.metrics.append({ kind: 'test', label: q.label, loss: per[i] }));
       final[`test_loss_${v}`] = mean(per);
+      final[`test_loss_${v}_median`] = median(per);
       final[`test_loss_${v}_max_seed`] = Math.max(...per);
     }
   }
@@ -391,7 +400,10 @@ export const vleTask: TaskFn = async (ctx: RunContext) => {
         const i = q.loss.findIndex((l) => l < thr);
         return i < 0 ? Infinity : ts[i];
       });
+      qs.forEach((q, i) => ctx.metrics.append({ kind: 'converge', label: q.label, t: Number.isFinite(times[i]) ? times[i] : null, loss_final: q.tailN ? q.tail / q.tailN : null }));
       final[`time_to_threshold_${v}`] = mean(times);
+      // the median over seeds, a seed that never got there counting as infinitely slow
+      final[`median_time_to_threshold_${v}`] = median(times);
       final[`converged_${v}`] = times.filter((x) => Number.isFinite(x)).length;
     }
   }
