@@ -36,6 +36,11 @@ export const schema = z
     feedback_rule: z.enum(['vle', 'kp']).default('vle'),
     /** feedback 'learned', rule 'vle': time constant of B's plasticity and of the running means and powers it uses */
     feedback_tau: finite.positive().default(20),
+    /**
+     * feedback 'learned', rule 'vle': divide the mirror's target by the neuron's gain estimate, B → W/G (default);
+     * false: a plain weight mirror, B → W on the rates' explored subspace (the ablation of docs/vle.md §5)
+     */
+    feedback_gain: z.boolean().default(true),
     init: z
       .object({
         weight: z.array(z.array(finite)).optional(),
@@ -79,6 +84,7 @@ export function resolve(l: DenseSpec, inShape: number[], where: string, ctx: { d
     feedback: l.feedback,
     feedback_rule: l.feedback_rule,
     feedback_tau: l.feedback_tau,
+    feedback_gain: l.feedback_gain,
     dt: ctx.dt,
   };
 }
@@ -110,6 +116,8 @@ export class DenseProjection implements Projection {
   readonly power: FBuf | null;
   /** dt / feedback_tau (rule 'vle') */
   private readonly powerRate: number;
+  /** rule 'vle': B → W/G (true) or a plain mirror B → W (false) */
+  private readonly useGain: boolean;
   readonly tensors: ProjTensor[];
   private readonly biasAdd;
   private readonly biasGrad;
@@ -148,6 +156,7 @@ export class DenseProjection implements Projection {
     const vle = l.feedback === 'learned' && (l.feedback_rule ?? 'vle') === 'vle';
     this.power = vle ? k.alloc(4 * nOut + 2 * nIn + 1) : null;
     this.powerRate = vle ? (l.dt ?? 0) / (l.feedback_tau ?? 20) : 0;
+    this.useGain = l.feedback_gain ?? true;
     // the gain estimate is state a resumed run needs: a checkpointed tensor, not learned
     if (this.power) this.tensors.push({ suffix: 'feedback_power', buf: this.power, grad: null, shape: [4 * nOut + 2 * nIn + 1] });
     this.biasAdd = getKernel<BiasArgs>(k, 'bias.add');
@@ -244,7 +253,7 @@ export class DenseProjection implements Projection {
     for (let i = 0; i < m; i++) pm += P[oP + i];
     const norm = 1 / (pm / m + 1e-12);
     for (let j = 0; j < n; j++) {
-      const inv = 1 / this.gainOf(j), mI = P[j], o = j * m;
+      const inv = this.useGain ? 1 / this.gainOf(j) : 1, mI = P[j], o = j * m;
       for (let b = 0; b < B; b++) {
         const ro = b * m, i0 = b * n + j;
         let pred = 0;
