@@ -27,7 +27,7 @@ for (const run of runs) {
     const keys = Object.keys(rows[0]).filter((k) => k.startsWith(`loss ${v} s`));
     if (!keys.length) continue;
     const at = (p: number) => rows.map((r) => Math.min(1e3, Math.max(1e-16, q(keys.map((k) => (Number.isFinite(r[k]) ? r[k] : 1e3)), p))));
-    series.push({ name: `${label ?? names[v]} (median of ${keys.length} seeds)`, x: t, y: at(0.5), lo: at(0.25), hi: at(0.75), ...(label ? { dash: true } : {}) });
+    series.push({ name: label ?? names[v], x: t, y: at(0.5), lo: at(0.25), hi: at(0.75), ...(label ? { dash: true } : {}) });
   }
 }
 writeFileSync(out, await lineChartSvg({ title, xLabel: 'time (model time units; dt = 0.05)', yLabel: 'training loss (MSE)', logY: true, series }));
