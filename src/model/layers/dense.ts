@@ -204,7 +204,8 @@ export class DenseProjection implements Projection {
    *   a normalised delta rule with a small ridge: fixed point B = (1+ρ) W C (C + ρP̄)⁻¹ / G (C: covariance of the
    *   rates), = W / G for a single input or inputs of equal power, also for correlated rates, since
    *   Ĩ_j = Σ_k W_jk r̃_k + γ ĕ_j; components along directions the rates never explore decay
-   * with all averages over `feedback_tau` (τ_B). Allocates nothing.
+   * with all averages over `feedback_tau` (τ_B), bias-corrected (rate max(dt/τ_B, 1/n) after n steps, so they start
+   * from the data, not from zero); `feedback_gain: false` drops the 1/Ĝ (a plain mirror B → W). Allocates nothing.
    */
   feedbackPlasticity(rIn: FBuf, u: FBuf, uDot: FBuf, prospU: FBuf, tauM: FBuf): void {
     if (!this.power) {
