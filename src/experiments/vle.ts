@@ -40,6 +40,8 @@ export interface VleParams {
   constantB: number | null;
   /** time constant of the gain estimate of the learned rule */
   feedbackTau: number;
+  /** the learned rule divides by the gain estimate (B → W/G); false: a plain weight mirror B → W (an ablation) */
+  feedbackGain: boolean;
   /** per input channel: angular frequencies of its summed sines (amplitude `amp` each, random phases per seed) */
   inputs: number[][];
   amp: number;
@@ -81,6 +83,13 @@ class Stream {
   }
 }
 
+/** The median (the mean of the two middle values for an even count); Infinity entries sort last. */
+export function median(a: number[]): number {
+  const s = [...a].sort((x, y) => x - y), n = s.length;
+  if (!n) return NaN;
+  return n % 2 ? s[(n - 1) / 2] : s[n / 2 - 1] === s[n / 2] ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
 const capLoss = (x: number) => (Number.isNaN(x) ? 1e3 : Math.min(1e3, Math.max(1e-16, x)));
 
 /** The largest finite |W| a student reached at a log point. */
@@ -116,7 +125,7 @@ function studentSpec(p: VleParams, v: VleVariant, seed: number): NetworkSpecInpu
       delete init.weight;
       delete init.bias;
       if (i === 0 || v === 'transpose') return { ...l, init, feedback: 'transpose' };
-      if (v === 'learned') return { ...l, init, feedback: 'learned', feedback_rule: 'vle', feedback_tau: p.feedbackTau };
+      if (v === 'learned') return { ...l, init, feedback: 'learned', feedback_rule: 'vle', feedback_tau: p.feedbackTau, feedback_gain: p.feedbackGain };
       const nIn = i === 0 ? t.input_size : (t.layers[i - 1] as DenseLayerSpecInput).size;
       if (p.constantB !== null) init.feedback = Array.from({ length: l.size }, () => Array.from({ length: nIn }, () => p.constantB as number));
       return { ...l, init, feedback: 'fixed' };
@@ -151,6 +160,7 @@ export const vleTask: TaskFn = async (ctx: RunContext) => {
   if (!['chain', 'network', 'xor'].includes(p.kind)) throw new UserError(`kind: expected chain, network or xor, got '${p.kind}'`);
   for (const v of p.variants) if (!['transpose', 'learned', 'fixed'].includes(v)) throw new UserError(`variants: unknown variant '${v}' (transpose, learned or fixed)`);
   if (p.inputs.length !== p.teacher.input_size) throw new UserError(`inputs: ${p.inputs.length} channels given, the teacher has input_size ${p.teacher.input_size}`);
+  if (typeof p.feedbackGain !== 'boolean') throw new UserError(`feedbackGain must be true or false, got ${JSON.stringify(p.feedbackGain)}`);
   if (!Number.isInteger(p.seeds) || p.seeds < 1) throw new UserError(`seeds must be a positive integer, got ${p.seeds}`);
   const k = ctx.backend;
   const L = p.teacher.layers.length;
@@ -378,7 +388,9 @@ export const vleTask: TaskFn = async (ctx: RunContext) => {
     }
     for (const v of p.variants) {
       const per = byVariant(v).map((q) => mean(res.get(q)!.map(finite)));
+      byVariant(v).forEach((q, i) => ctx.metrics.append({ kind: 'test', label: q.label, loss: per[i] }));
       final[`test_loss_${v}`] = mean(per);
+      final[`test_loss_${v}_median`] = median(per);
       final[`test_loss_${v}_max_seed`] = Math.max(...per);
     }
   }
@@ -391,7 +403,10 @@ export const vleTask: TaskFn = async (ctx: RunContext) => {
         const i = q.loss.findIndex((l) => l < thr);
         return i < 0 ? Infinity : ts[i];
       });
+      qs.forEach((q, i) => ctx.metrics.append({ kind: 'converge', label: q.label, t: Number.isFinite(times[i]) ? times[i] : null, loss_final: q.tailN ? q.tail / q.tailN : null }));
       final[`time_to_threshold_${v}`] = mean(times);
+      // the median over seeds, a seed that never got there counting as infinitely slow
+      final[`median_time_to_threshold_${v}`] = median(times);
       final[`converged_${v}`] = times.filter((x) => Number.isFinite(x)).length;
     }
   }
@@ -422,7 +437,7 @@ const chainTeacher: NetworkSpecInput = {
   ],
 };
 
-const common = { teacherScale: 0, feedbackTau: 20, amp: 1, sweepOmegas: [], testDraws: 0, testSteps: 0, testOmega: [0.2, 2] as [number, number], threshold: 0.1 };
+const common = { teacherScale: 0, feedbackTau: 20, feedbackGain: true, amp: 1, sweepOmegas: [], testDraws: 0, testSteps: 0, testOmega: [0.2, 2] as [number, number], threshold: 0.1 };
 
 const vleChain: ExperimentDef<VleParams> = {
   name: 'vle-chain',
@@ -481,7 +496,7 @@ const vleNetwork: ExperimentDef<VleParams> = {
     logEvery: 2000,
     lr: 0.02,
     weightDecay: 0,
-    seeds: 5,
+    seeds: 10,
     testDraws: 5,
     testSteps: 4000,
   },
@@ -522,7 +537,7 @@ const temporalXor: ExperimentDef<VleParams> = {
     logEvery: 2000,
     lr: 0.02,
     weightDecay: 0,
-    seeds: 5,
+    seeds: 10,
     threshold: 0.5,
   },
   quick: { trainSteps: 60000, seeds: 2 },

@@ -36,6 +36,11 @@ export const schema = z
     feedback_rule: z.enum(['vle', 'kp']).default('vle'),
     /** feedback 'learned', rule 'vle': time constant of B's plasticity and of the running means and powers it uses */
     feedback_tau: finite.positive().default(20),
+    /**
+     * feedback 'learned', rule 'vle': divide the mirror's target by the neuron's gain estimate, B → W/G (default);
+     * false: a plain weight mirror, B → W on the rates' explored subspace (the ablation of docs/vle.md §5)
+     */
+    feedback_gain: z.boolean().default(true),
     init: z
       .object({
         weight: z.array(z.array(finite)).optional(),
@@ -79,6 +84,7 @@ export function resolve(l: DenseSpec, inShape: number[], where: string, ctx: { d
     feedback: l.feedback,
     feedback_rule: l.feedback_rule,
     feedback_tau: l.feedback_tau,
+    feedback_gain: l.feedback_gain,
     dt: ctx.dt,
   };
 }
@@ -104,11 +110,14 @@ export class DenseProjection implements Projection {
   readonly feedback: Feedback;
   /**
    * learned feedback, rule 'vle': running means and powers [mean I, mean ŭ, power I, power ŭ] (nOut each) of each
-   * neuron's input and prospective potential, then [mean r, power r] (nIn each) of the presynaptic rates
+   * neuron's input and prospective potential, then [mean r, power r] (nIn each) of the presynaptic rates, then the
+   * number of steps averaged so far (the averages are bias-corrected by it, and B is plastic only once it covers τ_B)
    */
   readonly power: FBuf | null;
   /** dt / feedback_tau (rule 'vle') */
   private readonly powerRate: number;
+  /** rule 'vle': B → W/G (true) or a plain mirror B → W (false) */
+  private readonly useGain: boolean;
   readonly tensors: ProjTensor[];
   private readonly biasAdd;
   private readonly biasGrad;
@@ -145,10 +154,11 @@ export class DenseProjection implements Projection {
       this.tensors.push({ suffix: 'feedback', buf: this.FB, grad: this.gFB, shape: [nOut, nIn] });
     }
     const vle = l.feedback === 'learned' && (l.feedback_rule ?? 'vle') === 'vle';
-    this.power = vle ? k.alloc(4 * nOut + 2 * nIn) : null;
+    this.power = vle ? k.alloc(4 * nOut + 2 * nIn + 1) : null;
     this.powerRate = vle ? (l.dt ?? 0) / (l.feedback_tau ?? 20) : 0;
+    this.useGain = l.feedback_gain ?? true;
     // the gain estimate is state a resumed run needs: a checkpointed tensor, not learned
-    if (this.power) this.tensors.push({ suffix: 'feedback_power', buf: this.power, grad: null, shape: [4 * nOut + 2 * nIn] });
+    if (this.power) this.tensors.push({ suffix: 'feedback_power', buf: this.power, grad: null, shape: [4 * nOut + 2 * nIn + 1] });
     this.biasAdd = getKernel<BiasArgs>(k, 'bias.add');
     this.biasGrad = getKernel<BiasGradArgs>(k, 'bias.grad');
   }
@@ -194,16 +204,22 @@ export class DenseProjection implements Projection {
    *   a normalised delta rule with a small ridge: fixed point B = (1+ρ) W C (C + ρP̄)⁻¹ / G (C: covariance of the
    *   rates), = W / G for a single input or inputs of equal power, also for correlated rates, since
    *   Ĩ_j = Σ_k W_jk r̃_k + γ ĕ_j; components along directions the rates never explore decay
-   * with all averages over `feedback_tau` (τ_B). Allocates nothing.
+   * with all averages over `feedback_tau` (τ_B), bias-corrected (rate max(dt/τ_B, 1/n) after n steps, so they start
+   * from the data, not from zero); `feedback_gain: false` drops the 1/Ĝ (a plain mirror B → W). Allocates nothing.
    */
   feedbackPlasticity(rIn: FBuf, u: FBuf, uDot: FBuf, prospU: FBuf, tauM: FBuf): void {
     if (!this.power) {
       this.gFB!.a.set(this.gW.a);
       return;
     }
-    const P = this.power.a, n = this.nOut, m = this.nIn, a = this.powerRate, Bm = this.FB!.a;
+    const P = this.power.a, n = this.nOut, m = this.nIn, Bm = this.FB!.a;
     const uu = u.a, ud = uDot.a, pu = prospU.a, tm = tauM.a, r = rIn.a, B = pu.length / n;
-    const oR = 4 * n, oP = 4 * n + m;
+    const oR = 4 * n, oP = 4 * n + m, oC = 4 * n + 2 * m;
+    // bias-corrected running averages: rate 1/(count+1) until it falls to dt/τ_B, so that the estimates do not start
+    // from zero (a zero mean presynaptic power made the normalised step of B ~1e12 on the first steps)
+    const count = P[oC];
+    P[oC] = count + 1;
+    const a = Math.max(this.powerRate, 1 / (count + 1));
     // presynaptic running means and powers
     for (let i = 0; i < m; i++) {
       let mr = 0, pr = 0;
@@ -238,7 +254,7 @@ export class DenseProjection implements Projection {
     for (let i = 0; i < m; i++) pm += P[oP + i];
     const norm = 1 / (pm / m + 1e-12);
     for (let j = 0; j < n; j++) {
-      const inv = 1 / this.gainOf(j), mI = P[j], o = j * m;
+      const inv = this.useGain ? 1 / this.gainOf(j) : 1, mI = P[j], o = j * m;
       for (let b = 0; b < B; b++) {
         const ro = b * m, i0 = b * n + j;
         let pred = 0;

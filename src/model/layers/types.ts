@@ -39,6 +39,7 @@ export interface ResolvedLayer {
   /** dense, feedback 'learned': the local rule of B and the time constant of its gain estimate (dense.ts) */
   feedback_rule?: 'vle' | 'kp';
   feedback_tau?: number;
+  feedback_gain?: boolean;
   /** the network's dt (set by layer types that need it) */
   dt?: number;
   init?: { weight?: unknown; bias?: number[]; feedback?: number[][] };
