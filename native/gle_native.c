@@ -8,6 +8,10 @@
  *   activate(phi, x, r, rp, n)
  *   adam(p, g, m, v, n, Float64Array [lr, beta1, beta2, eps, bc1, bc2, weightDecay])
  *   (scalars travel in a reused Float64Array: passed as arguments, each double is a new heap number per call)
+ *   patches(toCols, C, H, W, kh, kw, stride, padH, padW, B, x, cols)   im2col (toCols) / col2im
+ *   permuteFBP(B, F, P, toBatch, src, dst, bias | null)                 F x B*P <-> B x F*P (+ bias on the way)
+ *   biasGrad(B, F, P, Float64Array [scale], y, g)
+ *   (the kernels 'im2col', 'col2im', 'permute.fbp', 'bias.grad' of src/kernels/registry.ts for this backend)
  *   setMaxThreads(n) / setThresholds(multiThreadMinWork, blasMinWork, layerThreadMinWork)
  *   info() -> { corename, config, maxThreads, numThreads, multiThreadMinWork, blasMinWork, layerThreadMinWork, ... }
  *
@@ -961,6 +965,201 @@ static napi_value js_set_thresholds(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- convolution helpers: the named kernels 'im2col', 'col2im', 'permute.fbp' and 'bias.grad' (contracts in
+   src/kernels/generic.ts, their oracle). Maps of one batch row are C x H x W, row-major; cols are
+   (C*kh*kw) x (B*Ho*Wo): row (c, p, q), column (b, i, j). Loops run over (batch row, channel) so that one input
+   plane stays in L1 while its kh*kw shifted copies are written (or summed back); the stride-1, no-padding case
+   (every LE layer) copies contiguous runs without bounds tests. ---- */
+typedef struct {
+  int C, H, W, kh, kw, stride, padH, padW, B, Ho, Wo;
+} ConvGeom;
+
+static void im2col_f32(const ConvGeom *g, const float *restrict x, float *restrict cols) {
+  const int Ho = g->Ho, Wo = g->Wo, W = g->W, H = g->H, s = g->stride;
+  const size_t P = (size_t)Ho * Wo, NP = (size_t)g->B * P, HW = (size_t)H * W;
+  const int fast = s == 1 && g->padH == 0 && g->padW == 0;
+  for (int b = 0; b < g->B; b++)
+    for (int c = 0; c < g->C; c++) {
+      const float *restrict plane = x + ((size_t)b * g->C + c) * HW;
+      for (int p = 0; p < g->kh; p++)
+        for (int q = 0; q < g->kw; q++) {
+          float *restrict d = cols + ((size_t)(c * g->kh + p) * g->kw + q) * NP + (size_t)b * P;
+          if (fast) {
+            for (int i = 0; i < Ho; i++) {
+              const float *restrict src = plane + (size_t)(i + p) * W + q;
+              float *restrict dst = d + (size_t)i * Wo;
+              for (int j = 0; j < Wo; j++) dst[j] = src[j];
+            }
+            continue;
+          }
+          for (int i = 0; i < Ho; i++) {
+            const int y = i * s + p - g->padH;
+            float *restrict dst = d + (size_t)i * Wo;
+            if (y < 0 || y >= H) {
+              memset(dst, 0, sizeof(float) * (size_t)Wo);
+              continue;
+            }
+            const float *restrict src = plane + (size_t)y * W;
+            for (int j = 0; j < Wo; j++) {
+              const int xx = j * s + q - g->padW;
+              dst[j] = xx >= 0 && xx < W ? src[xx] : 0.0f;
+            }
+          }
+        }
+    }
+}
+
+/* the adjoint: x = the sum of the cols entries over every patch covering each input position (x overwritten) */
+static void col2im_f32(const ConvGeom *g, float *restrict x, const float *restrict cols) {
+  const int Ho = g->Ho, Wo = g->Wo, W = g->W, H = g->H, s = g->stride;
+  const size_t P = (size_t)Ho * Wo, NP = (size_t)g->B * P, HW = (size_t)H * W;
+  const int fast = s == 1 && g->padH == 0 && g->padW == 0;
+  for (int b = 0; b < g->B; b++)
+    for (int c = 0; c < g->C; c++) {
+      float *restrict plane = x + ((size_t)b * g->C + c) * HW;
+      memset(plane, 0, sizeof(float) * HW);
+      for (int p = 0; p < g->kh; p++)
+        for (int q = 0; q < g->kw; q++) {
+          const float *restrict d = cols + ((size_t)(c * g->kh + p) * g->kw + q) * NP + (size_t)b * P;
+          if (fast) {
+            for (int i = 0; i < Ho; i++) {
+              float *restrict dst = plane + (size_t)(i + p) * W + q;
+              const float *restrict src = d + (size_t)i * Wo;
+              for (int j = 0; j < Wo; j++) dst[j] += src[j];
+            }
+            continue;
+          }
+          for (int i = 0; i < Ho; i++) {
+            const int y = i * s + p - g->padH;
+            if (y < 0 || y >= H) continue;
+            float *restrict dst = plane + (size_t)y * W;
+            const float *restrict src = d + (size_t)i * Wo;
+            for (int j = 0; j < Wo; j++) {
+              const int xx = j * s + q - g->padW;
+              if (xx >= 0 && xx < W) dst[xx] += src[j];
+            }
+          }
+        }
+    }
+}
+
+/* F x (B*P) <-> B x (F*P); toBatch with a bias adds bias[f] on the way (the conv drive's bias, one pass) */
+static void permute_fbp_f32(int B, int F, int P, int toBatch, const float *restrict src, float *restrict dst,
+                            const float *restrict bias) {
+  for (int b = 0; b < B; b++)
+    for (int f = 0; f < F; f++) {
+      const size_t fbp = ((size_t)f * B + b) * P, bfp = ((size_t)b * F + f) * P;
+      if (!toBatch) {
+        for (int p = 0; p < P; p++) dst[fbp + p] = src[bfp + p];
+      } else if (bias) {
+        const float bf = bias[f];
+        for (int p = 0; p < P; p++) dst[bfp + p] = src[fbp + p] + bf;
+      } else {
+        for (int p = 0; p < P; p++) dst[bfp + p] = src[fbp + p];
+      }
+    }
+}
+
+/* g[f] = scale * sum over b, p of y[b, f, p] (y is B x F*P), accumulated in double */
+static void bias_grad_f32(int B, int F, int P, double scale, const float *restrict y, float *restrict g) {
+  for (int f = 0; f < F; f++) {
+    double acc = 0.0;
+    for (int b = 0; b < B; b++) {
+      const float *restrict r = y + ((size_t)b * F + f) * P;
+      float part = 0.0f;
+      for (int p = 0; p < P; p++) part += r[p];
+      acc += part;
+    }
+    g[f] = (float)(scale * acc);
+  }
+}
+
+/* patches(toCols, C, H, W, kh, kw, stride, padH, padW, B, x, cols): im2col (toCols) or col2im */
+static napi_value js_patches(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value argv[12];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  bool toCols;
+  int32_t d[9];
+  float *x, *cols;
+  size_t nx, ncols;
+  int ok = argc >= 12 && napi_get_value_bool(env, argv[0], &toCols) == napi_ok;
+  for (int i = 0; ok && i < 9; i++) ok = napi_get_value_int32(env, argv[1 + i], &d[i]) == napi_ok;
+  if (!ok || !get_f32(env, argv[10], &x, &nx) || !get_f32(env, argv[11], &cols, &ncols)) {
+    napi_throw_type_error(env, NULL, "patches(toCols, C, H, W, kh, kw, stride, padH, padW, B, x, cols) with Float32Arrays");
+    return NULL;
+  }
+  ConvGeom g = {d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], 0, 0};
+  if (g.C < 1 || g.H < 1 || g.W < 1 || g.kh < 1 || g.kw < 1 || g.stride < 1 || g.padH < 0 || g.padW < 0 || g.B < 0) {
+    napi_throw_range_error(env, NULL, "patches: bad geometry");
+    return NULL;
+  }
+  g.Ho = (g.H + 2 * g.padH - g.kh) / g.stride + 1;
+  g.Wo = (g.W + 2 * g.padW - g.kw) / g.stride + 1;
+  if (g.H + 2 * g.padH < g.kh || g.W + 2 * g.padW < g.kw) {
+    napi_throw_range_error(env, NULL, "patches: the window does not fit the input");
+    return NULL;
+  }
+  const size_t needX = (size_t)g.B * g.C * g.H * g.W;
+  const size_t needCols = (size_t)g.C * g.kh * g.kw * g.B * g.Ho * g.Wo;
+  if (nx < needX || ncols < needCols) {
+    napi_throw_range_error(env, NULL, "patches: a buffer is smaller than its map");
+    return NULL;
+  }
+  if (toCols) im2col_f32(&g, x, cols);
+  else col2im_f32(&g, x, cols);
+  return NULL;
+}
+
+/* permuteFBP(B, F, P, toBatch, src, dst, bias | null) */
+static napi_value js_permute_fbp(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t B, F, P;
+  bool toBatch;
+  float *src, *dst, *bias = NULL;
+  size_t ns, nd, nb = 0;
+  napi_valuetype bt = napi_null;
+  if (argc < 7 || napi_get_value_int32(env, argv[0], &B) != napi_ok || napi_get_value_int32(env, argv[1], &F) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &P) != napi_ok || napi_get_value_bool(env, argv[3], &toBatch) != napi_ok ||
+      !get_f32(env, argv[4], &src, &ns) || !get_f32(env, argv[5], &dst, &nd) ||
+      napi_typeof(env, argv[6], &bt) != napi_ok || (bt != napi_null && bt != napi_undefined && !get_f32(env, argv[6], &bias, &nb))) {
+    napi_throw_type_error(env, NULL, "permuteFBP(B, F, P, toBatch, src, dst, bias | null) with Float32Arrays");
+    return NULL;
+  }
+  const size_t n = (size_t)B * F * P;
+  if (B < 0 || F < 0 || P < 0 || ns < n || nd < n || (bias && nb < (size_t)F)) {
+    napi_throw_range_error(env, NULL, "permuteFBP: a buffer is smaller than B*F*P (or the bias than F)");
+    return NULL;
+  }
+  permute_fbp_f32(B, F, P, toBatch, src, dst, bias);
+  return NULL;
+}
+
+/* biasGrad(B, F, P, Float64Array [scale], y, g) */
+static napi_value js_bias_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t B, F, P;
+  double *sc;
+  float *y, *g;
+  size_t nsc, ny, ng;
+  if (argc < 6 || napi_get_value_int32(env, argv[0], &B) != napi_ok || napi_get_value_int32(env, argv[1], &F) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &P) != napi_ok || !get_f64(env, argv[3], &sc, &nsc) || nsc < 1 ||
+      !get_f32(env, argv[4], &y, &ny) || !get_f32(env, argv[5], &g, &ng)) {
+    napi_throw_type_error(env, NULL, "biasGrad(B, F, P, Float64Array [scale], y, g) with Float32Arrays");
+    return NULL;
+  }
+  if (B < 0 || F < 0 || P < 0 || ny < (size_t)B * F * P || ng < (size_t)F) {
+    napi_throw_range_error(env, NULL, "biasGrad: a buffer is smaller than B*F*P (or g than F)");
+    return NULL;
+  }
+  bias_grad_f32(B, F, P, sc[0], y, g);
+  return NULL;
+}
+
 static void set_str(napi_env env, napi_value obj, const char *key, const char *val) {
   napi_value s;
   if (napi_create_string_utf8(env, val ? val : "", NAPI_AUTO_LENGTH, &s) == napi_ok)
@@ -997,6 +1196,9 @@ NAPI_MODULE_INIT() {
     {"setMaxThreads", NULL, js_set_max_threads, NULL, NULL, NULL, napi_default, NULL},
     {"setThresholds", NULL, js_set_thresholds, NULL, NULL, NULL, napi_default, NULL},
     {"info", NULL, js_info, NULL, NULL, NULL, napi_default, NULL},
+    {"patches", NULL, js_patches, NULL, NULL, NULL, napi_default, NULL},
+    {"permuteFBP", NULL, js_permute_fbp, NULL, NULL, NULL, napi_default, NULL},
+    {"biasGrad", NULL, js_bias_grad, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   /* start single-threaded: multi-threading is opted into per product by the rule above */

@@ -287,7 +287,11 @@ export function biasGrad(_k: Backend, a: BiasGradArgs): void {
   }
 }
 
-/** Layout change between F × (B·P) (a product's output) and B × (F·P) (a batch of channel-major maps). */
+/**
+ * Layout change between F × (B·P) (a product's output) and B × (F·P) (a batch of channel-major maps). Towards the
+ * batch layout a bias (one per channel f) may be added on the way, so a conv drive is product → (permute + bias) in
+ * one pass over memory.
+ */
 export interface PermuteArgs {
   B: number;
   F: number;
@@ -296,14 +300,20 @@ export interface PermuteArgs {
   toBatch: boolean;
   src: FBuf;
   dst: FBuf;
+  /** toBatch only: dst[b, f, p] = src[f, b, p] + bias[f] (F entries); null: a plain copy */
+  bias: FBuf | null;
 }
 
 export function permuteFBP(_k: Backend, a: PermuteArgs): void {
   const { B, F, P, toBatch } = a, s = a.src.a, d = a.dst.a;
-  for (let f = 0; f < F; f++)
+  const bias = toBatch && a.bias ? a.bias.a : null;
+  for (let f = 0; f < F; f++) {
+    const bf = bias ? bias[f] : 0;
     for (let b = 0; b < B; b++) {
       const fbp = (f * B + b) * P, bfp = (b * F + f) * P;
-      if (toBatch) for (let p = 0; p < P; p++) d[bfp + p] = s[fbp + p];
-      else for (let p = 0; p < P; p++) d[fbp + p] = s[bfp + p];
+      if (!toBatch) for (let p = 0; p < P; p++) d[fbp + p] = s[bfp + p];
+      else if (bias) for (let p = 0; p < P; p++) d[bfp + p] = s[fbp + p] + bf;
+      else for (let p = 0; p < P; p++) d[bfp + p] = s[fbp + p];
     }
+  }
 }

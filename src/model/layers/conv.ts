@@ -4,7 +4,7 @@
  * (C × H × W, index c·H·W + h·W + w; conv1d: C × L). The weight is F × C × kh × kw (LE's layout), stored flat.
  *
  * Through the backend: im2col (cols = C·kh·kw × B·P, P = Ho·Wo positions), one matrix product for the drive of every
- * batch row, a layout change to B × F·P; the error sent down is the transposed convolution (Wᵀ · err, then col2im);
+ * batch row, a layout change to B × F·P with the bias added in the same pass; the error sent down is the transposed convolution (Wᵀ · err, then col2im);
  * the gradients are gW = −(1/B) Σ_{b,p} err ⊗ patch (a sum over positions, a mean over the batch) and
  * gb = −(1/B) Σ_{b,p} err. (LE's reference averages the bias gradient over positions too: the LE layer type sets it.)
  */
@@ -13,7 +13,7 @@ import { flattenNested } from '../../util/nested.js';
 import { z } from 'zod';
 import type { Backend, FBuf } from '../../kernels/types.js';
 import { getKernel } from '../../kernels/registry.js';
-import type { BiasArgs, BiasGradArgs, ConvGeom, Im2colArgs, PermuteArgs } from '../../kernels/generic.js';
+import type { BiasGradArgs, ConvGeom, Im2colArgs, PermuteArgs } from '../../kernels/generic.js';
 import type { Rng } from '../../util/rng.js';
 import { finite, neuronFields, resolveNeurons, type NeuronSpecOut } from './neuron.js';
 import { keepBoxed } from './types.js';
@@ -105,7 +105,6 @@ interface ConvWs extends Workspace {
   ci: Im2colArgs;
   toBatch: PermuteArgs;
   toFeature: PermuteArgs;
-  bias: BiasArgs;
   biasGrad: BiasGradArgs;
 }
 
@@ -151,7 +150,6 @@ export class ConvProjection implements Projection {
       im2col: getKernel<Im2colArgs>(k, 'im2col'),
       col2im: getKernel<Im2colArgs>(k, 'col2im'),
       permute: getKernel<PermuteArgs>(k, 'permute.fbp'),
-      bias: getKernel<BiasArgs>(k, 'bias.add'),
       biasGrad: getKernel<BiasGradArgs>(k, 'bias.grad'),
     };
   }
@@ -164,9 +162,8 @@ export class ConvProjection implements Projection {
       B, gradScale: 0, cols, dcols, out, errT,
       im: { g: this.g, B, x: W, cols },
       ci: { g: this.g, B, x: W, cols: dcols },
-      toBatch: { B, F, P, toBatch: true, src: out, dst: W },
-      toFeature: { B, F, P, toBatch: false, src: W, dst: errT },
-      bias: { B, F, P, y: W, bias: this.b ?? W },
+      toBatch: { B, F, P, toBatch: true, src: out, dst: W, bias: this.b },
+      toFeature: { B, F, P, toBatch: false, src: W, dst: errT, bias: null },
       biasGrad: { B, F, P, y: W, g: this.gB ?? W, scale: -1 / B },
     };
     return keepBoxed(ws, 'gradScale', -1 / B);
@@ -178,11 +175,7 @@ export class ConvProjection implements Projection {
     this.k_.im2col(k, w.im);
     k.gemm(false, false, this.F, w.B * this.P, this.CKK, 1, this.W, w.cols, 0, w.out);
     w.toBatch.dst = drive;
-    this.k_.permute(k, w.toBatch);
-    if (this.b) {
-      w.bias.y = drive;
-      this.k_.bias(k, w.bias);
-    }
+    this.k_.permute(k, w.toBatch); // + bias
   }
 
   /** err (B × F·P) into errT (F × B·P), the layout of the products */
@@ -224,7 +217,6 @@ export class ConvProjection implements Projection {
         im2col: getKernel<Im2colArgs>(k, 'im2col'),
         col2im: getKernel<Im2colArgs>(k, 'col2im'),
         permute: getKernel<PermuteArgs>(k, 'permute.fbp'),
-        bias: getKernel<BiasArgs>(k, 'bias.add'),
         biasGrad: getKernel<BiasGradArgs>(k, 'bias.grad'),
       },
     };

@@ -1,0 +1,115 @@
+/**
+ * The conv stage's named kernels (im2col, col2im, permute.fbp with and without the fused bias, bias.grad) as each
+ * backend registers them, against the generic versions (src/kernels/generic.ts) run in float64: odd sizes, kernels
+ * that are not square, stride 2 and 3, zero padding, batch 1 and 3, and the LE layers' stride-1 no-padding fast path.
+ * Copies must be exact; sums agree to float32 rounding.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { JsBackend, type Backend, type FBuf } from '../src/kernels/index.js';
+import { getKernel, listKernels } from '../src/kernels/registry.js';
+import * as generic from '../src/kernels/generic.js';
+import type { BiasGradArgs, ConvGeom, Im2colArgs, PermuteArgs } from '../src/kernels/generic.js';
+import { loadWasmBackend, wasmSimdSupported } from '../src/kernels/wasm/index.js';
+import { createNodeBackend } from '../src/node.js';
+import { geometry } from '../src/model/layers/conv.js';
+import { Rng } from '../src/util/rng.js';
+
+const nativeBuilt = existsSync(fileURLToPath(new URL('../native/build/Release/gle_native.node', import.meta.url)));
+
+interface Case {
+  name: string;
+  make: () => Promise<Backend>;
+  skip?: string | false;
+  /** the backend registers its own version of each kernel (not the generic one) */
+  own: boolean;
+}
+const CASES: Case[] = [
+  { name: 'js float64', make: async () => new JsBackend('float64'), own: false },
+  { name: 'js float32', make: async () => new JsBackend('float32'), own: false },
+  { name: 'wasm', make: () => loadWasmBackend('float32'), skip: wasmSimdSupported() ? false : 'no WebAssembly SIMD', own: true },
+  { name: 'native', make: () => createNodeBackend('native', 'float32', () => {}), skip: nativeBuilt ? false : 'native addon not built', own: true },
+];
+
+// C, H, W, kh, kw, stride, pad (H and W), batch
+const GEOMS: [number, number, number, number, number, number, number, number][] = [
+  [3, 11, 9, 5, 5, 1, 0, 3], // the LE fast path, odd sizes
+  [2, 7, 13, 3, 2, 1, 0, 1], // not square, fast path
+  [1, 1, 1, 1, 1, 1, 0, 2], // 1x1
+  [3, 9, 10, 3, 3, 2, 1, 3], // stride 2, padding 1
+  [2, 8, 7, 4, 3, 3, 2, 2], // stride 3, padding 2 (windows over the border)
+  [4, 6, 5, 2, 5, 1, 1, 1], // stride 1 with padding (general path)
+];
+
+const KERNELS = ['im2col', 'col2im', 'permute.fbp', 'bias.grad'];
+
+function buf(k: Backend, vals: Float64Array): FBuf {
+  const b = k.alloc(vals.length);
+  b.a.set(vals);
+  return b;
+}
+
+/** values rounded to float32, so every backend starts from the same numbers */
+function randn(n: number, rng: Rng): Float64Array {
+  return Float64Array.from({ length: n }, () => Math.fround(rng.range(-1, 1)));
+}
+
+function close(got: ArrayLike<number>, want: ArrayLike<number>, n: number, exact: boolean, what: string): void {
+  for (let i = 0; i < n; i++) {
+    const tol = exact ? 0 : 1e-6 + 2e-6 * Math.abs(want[i]);
+    if (!(Math.abs(got[i] - want[i]) <= tol)) assert.fail(`${what}[${i}]: ${got[i]} vs ${want[i]}`);
+  }
+}
+
+for (const c of CASES) {
+  test(`conv kernels on ${c.name} agree with the generic ones`, { skip: c.skip ?? false }, async () => {
+    const k = await c.make();
+    const ref = new JsBackend('float64');
+    if (c.own) {
+      const reg = new Map(listKernels().map((e) => [e.name, e.backends]));
+      for (const name of KERNELS) {
+        assert.ok(reg.get(name)?.includes(k.name), `${k.name} registers its own ${name}`);
+        assert.notEqual(getKernel(k, name), getKernel(ref, name), `${name} on ${k.name} is not the generic one`);
+      }
+    }
+    const im2col = getKernel<Im2colArgs>(k, 'im2col'), col2im = getKernel<Im2colArgs>(k, 'col2im');
+    const permute = getKernel<PermuteArgs>(k, 'permute.fbp'), biasGrad = getKernel<BiasGradArgs>(k, 'bias.grad');
+    const rng = new Rng(17);
+    for (const [C, H, W, kh, kw, stride, pad, B] of GEOMS) {
+      const g: ConvGeom = geometry(C, H, W, kh, kw, stride, pad, pad);
+      const tag = `${C}x${H}x${W} k${kh}x${kw} s${stride} p${pad} B${B}`;
+      const nx = B * C * H * W, nc = C * kh * kw * B * g.Ho * g.Wo;
+      // im2col: an exact copy (zeros in the padding); stale values in cols must be overwritten
+      const x = randn(nx, rng);
+      const cols = buf(k, randn(nc, rng)), cRef = buf(ref, new Float64Array(nc));
+      im2col(k, { g, B, x: buf(k, x), cols });
+      generic.im2col(ref, { g, B, x: buf(ref, x), cols: cRef });
+      close(cols.a, cRef.a, nc, true, `im2col ${tag}`);
+      // col2im: sums over overlapping windows; stale values in x must be overwritten
+      const cv = randn(nc, rng);
+      const xo = buf(k, randn(nx, rng)), xRef = buf(ref, new Float64Array(nx));
+      col2im(k, { g, B, x: xo, cols: buf(k, cv) });
+      generic.col2im(ref, { g, B, x: xRef, cols: buf(ref, cv) });
+      close(xo.a, xRef.a, nx, false, `col2im ${tag}`);
+      // the layout change both ways, with and without the bias, and the bias gradient, on (F, P) = (C, Ho·Wo)
+      const F = C + 1, P = g.Ho * g.Wo, n = B * F * P;
+      const src = randn(n, rng), bias = randn(F, rng);
+      for (const toBatch of [true, false])
+        for (const withBias of [false, true]) {
+          const d = buf(k, randn(n, rng)), dRef = buf(ref, new Float64Array(n));
+          permute(k, { B, F, P, toBatch, src: buf(k, src), dst: d, bias: withBias ? buf(k, bias) : null });
+          generic.permuteFBP(ref, { B, F, P, toBatch, src: buf(ref, src), dst: dRef, bias: withBias ? buf(ref, bias) : null });
+          // a float32 backend rounds src + bias once, as the float64 oracle's value rounded to float32
+          const want = k.dtype === 'float32' ? Float64Array.from(dRef.a, Math.fround) : dRef.a;
+          close(d.a, want, n, true, `permute toBatch=${toBatch} bias=${withBias} ${tag}`);
+        }
+      const gb = buf(k, randn(F, rng)), gRef = buf(ref, new Float64Array(F));
+      biasGrad(k, { B, F, P, y: buf(k, src), g: gb, scale: -1 / B });
+      generic.biasGrad(ref, { B, F, P, y: buf(ref, src), g: gRef, scale: -1 / B });
+      const tolB = k.dtype === 'float64' ? 1e-12 : 1e-6 * Math.sqrt(B * P);
+      for (let f = 0; f < F; f++) assert.ok(Math.abs(gb.a[f] - gRef.a[f]) <= tolB, `bias.grad ${tag} [${f}]: ${gb.a[f]} vs ${gRef.a[f]}`);
+    }
+  });
+}
