@@ -11,7 +11,9 @@
  *   patches(toCols, C, H, W, kh, kw, stride, padH, padW, B, x, cols)   im2col (toCols) / col2im
  *   permuteFBP(B, F, P, toBatch, src, dst, bias | null)                 F x B*P <-> B x F*P (+ bias on the way)
  *   biasGrad(B, F, P, Float64Array [scale], y, g)
- *   (the kernels 'im2col', 'col2im', 'permute.fbp', 'bias.grad' of src/kernels/registry.ts for this backend)
+ *   conv(mode, C, H, W, kh, kw, stride, padH, padW, B, F, W, x, y, bias, gW, gB, scratch, Float64Array [scale])
+ *        a conv stage's products one batch row at a time: mode 0 forward, 1 error down, 2 gradients
+ *   (the kernels 'im2col', 'col2im', 'permute.fbp', 'bias.grad', 'conv.*' of src/kernels/registry.ts for this backend)
  *   setMaxThreads(n) / setThresholds(multiThreadMinWork, blasMinWork, layerThreadMinWork)
  *   info() -> { corename, config, maxThreads, numThreads, multiThreadMinWork, blasMinWork, layerThreadMinWork, ... }
  *
@@ -1074,6 +1076,112 @@ static void bias_grad_f32(int B, int F, int P, double scale, const float *restri
   }
 }
 
+/* A conv stage's products one batch row at a time (the kernels 'conv.forward' / 'conv.backward' / 'conv.grads'):
+   row b's patches (C*kh*kw x P) live in `scratch` (in cache), and the products read and write row b's F x P block of
+   the B x F*P maps directly, so no layout change and no C*kh*kw x B*P matrix in memory is needed.
+     mode 0: y_b = W patches(x_b) + bias      mode 1: x_b = col2im(W^T y_b)
+     mode 2: gW = scale sum_b y_b patches(x_b)^T, gB = scale sum_{b,p} y_b (accumulated in double) */
+static double *g_conv_acc = NULL;
+static size_t g_conv_acc_n = 0;
+
+static int conv_run(int mode, const ConvGeom *g, int F, const float *W, float *x, float *y, const float *bias,
+                    float *gW, float *gB, float *scratch, double scale) {
+  ConvGeom g1 = *g;
+  g1.B = 1;
+  const int P = g->Ho * g->Wo, CKK = g->C * g->kh * g->kw;
+  const size_t CHW = (size_t)g->C * g->H * g->W, FP = (size_t)F * P;
+  if (mode == 2 && gB) {
+    if (g_conv_acc_n < (size_t)F) {
+      double *a = realloc(g_conv_acc, sizeof(double) * (size_t)F);
+      if (!a) return 0;
+      g_conv_acc = a;
+      g_conv_acc_n = (size_t)F;
+    }
+    memset(g_conv_acc, 0, sizeof(double) * (size_t)F);
+  }
+  use_threads((double)F * P * CKK);
+  for (int b = 0; b < g->B; b++) {
+    float *xb = x + (size_t)b * CHW, *yb = y + (size_t)b * FP;
+    if (mode == 0) {
+      im2col_f32(&g1, xb, scratch);
+      cblas_sgemm(RowMajor, NoTrans, NoTrans, F, P, CKK, 1.0f, W, CKK, scratch, P, 0.0f, yb, P);
+      if (bias)
+        for (int f = 0; f < F; f++) {
+          float *restrict r = yb + (size_t)f * P;
+          const float bf = bias[f];
+          for (int p = 0; p < P; p++) r[p] += bf;
+        }
+    } else if (mode == 1) {
+      cblas_sgemm(RowMajor, Trans, NoTrans, CKK, P, F, 1.0f, W, CKK, yb, P, 0.0f, scratch, P);
+      col2im_f32(&g1, xb, scratch);
+    } else {
+      im2col_f32(&g1, xb, scratch);
+      cblas_sgemm(RowMajor, NoTrans, Trans, F, CKK, P, (float)scale, yb, P, scratch, P, b == 0 ? 0.0f : 1.0f, gW, CKK);
+      if (gB)
+        for (int f = 0; f < F; f++) {
+          const float *restrict r = yb + (size_t)f * P;
+          float part = 0.0f;
+          for (int p = 0; p < P; p++) part += r[p];
+          g_conv_acc[f] += part;
+        }
+    }
+  }
+  if (mode == 2 && gB)
+    for (int f = 0; f < F; f++) gB[f] = (float)(scale * g_conv_acc[f]);
+  return 1;
+}
+
+static int get_f32_or_null(napi_env env, napi_value v, float **ptr, size_t *len) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return 0;
+  if (t == napi_null || t == napi_undefined) {
+    *ptr = NULL;
+    *len = 0;
+    return 1;
+  }
+  return get_f32(env, v, ptr, len);
+}
+
+/* conv(mode, C, H, W, kh, kw, stride, padH, padW, B, F, Wt, x, y, bias | null, gW | null, gB | null, scratch,
+        Float64Array [scale]) */
+static napi_value js_conv(napi_env env, napi_callback_info info) {
+  size_t argc = 19;
+  napi_value argv[19];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t d[11];
+  float *Wt, *x, *y, *bias, *gW, *gB, *scratch;
+  size_t nW, nx, ny, nb, ngW, ngB, ns, nsc;
+  double *sc;
+  int ok = argc >= 19;
+  for (int i = 0; ok && i < 11; i++) ok = napi_get_value_int32(env, argv[i], &d[i]) == napi_ok;
+  if (!ok || !get_f32(env, argv[11], &Wt, &nW) || !get_f32(env, argv[12], &x, &nx) || !get_f32(env, argv[13], &y, &ny) ||
+      !get_f32_or_null(env, argv[14], &bias, &nb) || !get_f32_or_null(env, argv[15], &gW, &ngW) ||
+      !get_f32_or_null(env, argv[16], &gB, &ngB) || !get_f32(env, argv[17], &scratch, &ns) ||
+      !get_f64(env, argv[18], &sc, &nsc) || nsc < 1) {
+    napi_throw_type_error(env, NULL, "conv(mode, C, H, W, kh, kw, stride, padH, padW, B, F, W, x, y, bias, gW, gB, scratch, Float64Array [scale]) with Float32Arrays");
+    return NULL;
+  }
+  const int mode = d[0], F = d[10];
+  ConvGeom g = {d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], 0, 0};
+  if (mode < 0 || mode > 2 || F < 1 || g.C < 1 || g.H < 1 || g.W < 1 || g.kh < 1 || g.kw < 1 || g.stride < 1 ||
+      g.padH < 0 || g.padW < 0 || g.B < 0 || g.H + 2 * g.padH < g.kh || g.W + 2 * g.padW < g.kw) {
+    napi_throw_range_error(env, NULL, "conv: bad mode or geometry");
+    return NULL;
+  }
+  g.Ho = (g.H + 2 * g.padH - g.kh) / g.stride + 1;
+  g.Wo = (g.W + 2 * g.padW - g.kw) / g.stride + 1;
+  const size_t P = (size_t)g.Ho * g.Wo, CKK = (size_t)g.C * g.kh * g.kw;
+  if (nW < (size_t)F * CKK || nx < (size_t)g.B * g.C * g.H * g.W || ny < (size_t)g.B * F * P || ns < CKK * P ||
+      (mode == 0 && bias && nb < (size_t)F) || (mode == 2 && (!gW || ngW < (size_t)F * CKK)) ||
+      (mode == 2 && gB && ngB < (size_t)F)) {
+    napi_throw_range_error(env, NULL, "conv: a buffer is smaller than its matrix");
+    return NULL;
+  }
+  if (!conv_run(mode, &g, F, Wt, x, y, mode == 0 ? bias : NULL, gW, mode == 2 ? gB : NULL, scratch, sc[0]))
+    napi_throw_error(env, NULL, "conv: out of memory");
+  return NULL;
+}
+
 /* patches(toCols, C, H, W, kh, kw, stride, padH, padW, B, x, cols): im2col (toCols) or col2im */
 static napi_value js_patches(napi_env env, napi_callback_info info) {
   size_t argc = 12;
@@ -1199,6 +1307,7 @@ NAPI_MODULE_INIT() {
     {"patches", NULL, js_patches, NULL, NULL, NULL, napi_default, NULL},
     {"permuteFBP", NULL, js_permute_fbp, NULL, NULL, NULL, napi_default, NULL},
     {"biasGrad", NULL, js_bias_grad, NULL, NULL, NULL, napi_default, NULL},
+    {"conv", NULL, js_conv, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   /* start single-threaded: multi-threading is opted into per product by the rule above */

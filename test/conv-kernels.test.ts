@@ -2,7 +2,8 @@
  * The conv stage's named kernels (im2col, col2im, permute.fbp with and without the fused bias, bias.grad) as each
  * backend registers them, against the generic versions (src/kernels/generic.ts) run in float64: odd sizes, kernels
  * that are not square, stride 2 and 3, zero padding, batch 1 and 3, and the LE layers' stride-1 no-padding fast path.
- * Copies must be exact; sums agree to float32 rounding.
+ * Copies must be exact; sums agree to float32 rounding. The conv.* kernels (a stage's products one batch row at a
+ * time) are checked the same way, and their generic version against a direct convolution written out here.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { JsBackend, type Backend, type FBuf } from '../src/kernels/index.js';
 import { getKernel, listKernels } from '../src/kernels/registry.js';
 import * as generic from '../src/kernels/generic.js';
-import type { BiasGradArgs, ConvGeom, Im2colArgs, PermuteArgs } from '../src/kernels/generic.js';
+import type { BiasGradArgs, ConvArgs, ConvGeom, Im2colArgs, PermuteArgs } from '../src/kernels/generic.js';
 import { loadWasmBackend, wasmSimdSupported } from '../src/kernels/wasm/index.js';
 import { createNodeBackend } from '../src/node.js';
 import { geometry } from '../src/model/layers/conv.js';
@@ -43,7 +44,7 @@ const GEOMS: [number, number, number, number, number, number, number, number][] 
   [4, 6, 5, 2, 5, 1, 1, 1], // stride 1 with padding (general path)
 ];
 
-const KERNELS = ['im2col', 'col2im', 'permute.fbp', 'bias.grad'];
+const KERNELS = ['im2col', 'col2im', 'permute.fbp', 'bias.grad', 'conv.forward', 'conv.backward', 'conv.grads'];
 
 function buf(k: Backend, vals: Float64Array): FBuf {
   const b = k.alloc(vals.length);
@@ -110,6 +111,75 @@ for (const c of CASES) {
       generic.biasGrad(ref, { B, F, P, y: buf(ref, src), g: gRef, scale: -1 / B });
       const tolB = k.dtype === 'float64' ? 1e-12 : 1e-6 * Math.sqrt(B * P);
       for (let f = 0; f < F; f++) assert.ok(Math.abs(gb.a[f] - gRef.a[f]) <= tolB, `bias.grad ${tag} [${f}]: ${gb.a[f]} vs ${gRef.a[f]}`);
+    }
+  });
+}
+
+/** the direct convolution (cross-correlation, zero padding) and its two adjoints, float64, plain loops */
+function direct(g: ConvGeom, B: number, F: number, W: Float64Array, bias: Float64Array, x: Float64Array, err: Float64Array) {
+  const { C, H, W: Wd, kh, kw, stride, padH, padW, Ho, Wo } = g, P = Ho * Wo, CKK = C * kh * kw;
+  const y = new Float64Array(B * F * P), dx = new Float64Array(B * C * H * Wd), gW = new Float64Array(F * CKK), gB = new Float64Array(F);
+  for (let b = 0; b < B; b++)
+    for (let f = 0; f < F; f++)
+      for (let i = 0; i < Ho; i++)
+        for (let j = 0; j < Wo; j++) {
+          const o = (b * F + f) * P + i * Wo + j;
+          let acc = bias[f];
+          gB[f] += err[o];
+          for (let c = 0; c < C; c++)
+            for (let p = 0; p < kh; p++)
+              for (let q = 0; q < kw; q++) {
+                const yy = i * stride + p - padH, xx = j * stride + q - padW;
+                if (yy < 0 || yy >= H || xx < 0 || xx >= Wd) continue;
+                const xi = ((b * C + c) * H + yy) * Wd + xx, wi = f * CKK + (c * kh + p) * kw + q;
+                acc += W[wi] * x[xi];
+                dx[xi] += W[wi] * err[o];
+                gW[wi] += err[o] * x[xi];
+              }
+          y[o] = acc;
+        }
+  return { y, dx, gW, gB };
+}
+
+for (const c of CASES) {
+  test(`conv.forward / conv.backward / conv.grads on ${c.name} agree with the generic ones (and those with a direct convolution)`, { skip: c.skip ?? false }, async () => {
+    const k = await c.make();
+    const ref = new JsBackend('float64');
+    const run = (kk: Backend, which: 'forward' | 'backward' | 'grads', a: ConvArgs) => getKernel<ConvArgs>(kk, `conv.${which}`)(kk, a);
+    const rng = new Rng(29);
+    for (const [C, H, W, kh, kw, stride, pad, B] of GEOMS) {
+      const g: ConvGeom = geometry(C, H, W, kh, kw, stride, pad, pad);
+      const tag = `${C}x${H}x${W} k${kh}x${kw} s${stride} p${pad} B${B}`;
+      const F = 3, P = g.Ho * g.Wo, CKK = C * kh * kw, nx = B * C * H * W, ny = B * F * P;
+      const Wv = randn(F * CKK, rng), bias = randn(F, rng), x = randn(nx, rng), err = randn(ny, rng), scale = -1 / B;
+      const want = direct(g, B, F, Wv, bias, x, err);
+      const args = (kk: Backend): ConvArgs => ({
+        g, B, F, W: buf(kk, Wv), x: buf(kk, x), y: buf(kk, err), bias: buf(kk, bias), gW: buf(kk, randn(F * CKK, rng)), gB: buf(kk, randn(F, rng)),
+        scale, scratch: kk.alloc(CKK * P), scratchY: kk.alloc(F * P),
+      });
+      const out: Record<string, { y: ArrayLike<number>; dx: ArrayLike<number>; gW: ArrayLike<number>; gB: ArrayLike<number> }> = {};
+      for (const [name, kk] of [['generic', ref], [k.name, k]] as const) {
+        const a = args(kk);
+        const fn = name === 'generic' ? { forward: generic.convForward, backward: generic.convBackward, grads: generic.convGrads } : null;
+        const call = (w: 'forward' | 'backward' | 'grads', aa: ConvArgs) => (fn ? fn[w](kk, aa) : run(kk, w, aa));
+        call('grads', a); // reads x (input) and y (the error)
+        const y = kk.alloc(ny);
+        y.a.set(randn(ny, rng)); // stale values are overwritten
+        call('forward', { ...a, y });
+        const dx = buf(kk, randn(nx, rng));
+        call('backward', { ...a, x: dx });
+        out[name] = { y: y.a, dx: dx.a, gW: a.gW.a, gB: a.gB!.a };
+      }
+      const gen = out.generic, got = out[k.name];
+      const tol = (v: number) => 1e-12 + 1e-12 * Math.abs(v);
+      for (const key of ['y', 'dx', 'gW', 'gB'] as const) {
+        const w = key === 'gW' || key === 'gB' ? (key === 'gW' ? want.gW.map((v) => v * scale) : want.gB.map((v) => v * scale)) : want[key];
+        for (let i = 0; i < w.length; i++) if (!(Math.abs(gen[key][i] - w[i]) <= tol(w[i]))) assert.fail(`generic conv ${key} ${tag} [${i}]: ${gen[key][i]} vs direct ${w[i]}`);
+        // float32 backends: products of a few dozen terms in float32
+        const n = key === 'y' || key === 'gW' ? CKK : key === 'dx' ? F * kh * kw : B * P;
+        const t32 = k.dtype === 'float64' ? 1e-12 : 2e-6 * Math.sqrt(n * (key === 'gW' ? B * P : 1));
+        for (let i = 0; i < w.length; i++) if (!(Math.abs(got[key][i] - gen[key][i]) <= t32 * (1 + Math.abs(gen[key][i])))) assert.fail(`conv ${key} on ${k.name} ${tag} [${i}]: ${got[key][i]} vs generic ${gen[key][i]}`);
+      }
     }
   });
 }

@@ -712,3 +712,48 @@ export function biasGrad(B: i32, F: i32, P: i32, scale: f64, y: usize, g: usize)
     store<f32>(g + (<usize>f << 2), <f32>(scale * acc));
   }
 }
+
+/**
+ * A conv stage's products one batch row at a time (the kernels 'conv.forward' / 'conv.backward' / 'conv.grads'):
+ * row b's patches (C*kh*kw x P) live in `scratch`, and the products read and write row b's F x P block of the
+ * B x F*P maps directly (no layout change). mode 0: y_b = W patches(x_b) + bias (bias 0 = none); mode 1: x_b =
+ * col2im(W^T y_b); mode 2: gW = scale sum_b y_b patches(x_b)^T, gB = scale sum_{b,p} y_b (gB 0 = none).
+ * `tscratch` (C*kh*kw x P floats) is the matrix product's transpose buffer.
+ */
+export function conv(
+  mode: i32, C: i32, H: i32, W: i32, kh: i32, kw: i32, stride: i32, padH: i32, padW: i32, B: i32, F: i32,
+  Wt: usize, x: usize, y: usize, bias: usize, gW: usize, gB: usize, scale: f64, scratch: usize, tscratch: usize,
+): void {
+  const Ho = (H + 2 * padH - kh) / stride + 1;
+  const Wo = (W + 2 * padW - kw) / stride + 1;
+  const P = Ho * Wo, CKK = C * kh * kw;
+  const CHW = <usize>C * <usize>H * <usize>W, FP = <usize>F * <usize>P;
+  for (let b = 0; b < B; b++) {
+    const xb = x + ((<usize>b * CHW) << 2), yb = y + ((<usize>b * FP) << 2);
+    if (mode == 0) {
+      patches(1, C, H, W, kh, kw, stride, padH, padW, 1, xb, scratch);
+      gemm(0, 0, F, P, CKK, 1, Wt, scratch, 0, yb, tscratch);
+      if (bias != 0)
+        for (let f = 0; f < F; f++) {
+          const bf = load<f32>(bias + (<usize>f << 2)), vb = f32x4.splat(bf);
+          const r = yb + ((<usize>f * <usize>P) << 2);
+          let j = 0;
+          for (; j + 4 <= P; j += 4) {
+            const o = r + (<usize>j << 2);
+            v128.store(o, f32x4.add(v128.load(o), vb));
+          }
+          for (; j < P; j++) {
+            const o = r + (<usize>j << 2);
+            store<f32>(o, load<f32>(o) + bf);
+          }
+        }
+    } else if (mode == 1) {
+      gemm(1, 0, CKK, P, F, 1, Wt, yb, 0, scratch, tscratch);
+      patches(0, C, H, W, kh, kw, stride, padH, padW, 1, xb, scratch);
+    } else {
+      patches(1, C, H, W, kh, kw, stride, padH, padW, 1, xb, scratch);
+      gemm(0, 1, F, CKK, P, <f32>scale, yb, scratch, b == 0 ? 0 : 1, gW, tscratch);
+    }
+  }
+  if (mode == 2 && gB != 0) biasGrad(B, F, P, scale, y, gB);
+}

@@ -14,7 +14,7 @@ import type { AdamScalars, Backend, DType, FBuf, LayerStepArgs, PhiCode } from '
 import { DENSE_STEP_FIELDS } from '../layout.js';
 import { registerBackendLoader } from '../index.js';
 import { registerKernel } from '../registry.js';
-import type { BiasGradArgs, Im2colArgs, PermuteArgs } from '../generic.js';
+import type { BiasGradArgs, ConvArgs, Im2colArgs, PermuteArgs } from '../generic.js';
 import { UserError } from '../../util/errors.js';
 import { chooseCoreType, parseCpuFlags, slowCoreWarning, type CoreTypeChoice } from './coretype.js';
 
@@ -36,6 +36,12 @@ interface Addon {
   permuteFBP(B: number, F: number, P: number, toBatch: boolean, src: Float32Array, dst: Float32Array, bias: Float32Array | null): void;
   /** scalars: [scale] */
   biasGrad(B: number, F: number, P: number, scalars: Float64Array, y: Float32Array, g: Float32Array): void;
+  /** mode 0 forward, 1 error down, 2 gradients (see 'conv.forward' etc. in generic.ts); scalars: [scale] */
+  conv(
+    mode: number, C: number, H: number, W: number, kh: number, kw: number, stride: number, padH: number, padW: number, B: number, F: number,
+    Wt: Float32Array, x: Float32Array, y: Float32Array, bias: Float32Array | null, gW: Float32Array | null, gB: Float32Array | null,
+    scratch: Float32Array, scalars: Float64Array,
+  ): void;
   setMaxThreads(n: number): void;
   setThresholds(multiThreadMinWork: number, blasMinWork: number, layerThreadMinWork?: number): void;
   info(): {
@@ -317,6 +323,18 @@ registerKernel<BiasGradArgs>('bias.grad', 'native', (k, a) => {
   kScale[0] = a.scale;
   (k as NativeBackend).addon.biasGrad(a.B, a.F, a.P, kScale, a.y.a as Float32Array, a.g.a as Float32Array);
 });
+const conv = (mode: 0 | 1 | 2) => (k: Backend, a: ConvArgs): void => {
+  const g = a.g;
+  kScale[0] = a.scale;
+  (k as NativeBackend).addon.conv(
+    mode, g.C, g.H, g.W, g.kh, g.kw, g.stride, g.padH, g.padW, a.B, a.F, a.W.a as Float32Array, a.x.a as Float32Array, a.y.a as Float32Array,
+    mode === 0 && a.bias ? (a.bias.a as Float32Array) : null, mode === 2 ? (a.gW.a as Float32Array) : null, mode === 2 && a.gB ? (a.gB.a as Float32Array) : null,
+    a.scratch.a as Float32Array, kScale,
+  );
+};
+registerKernel<ConvArgs>('conv.forward', 'native', conv(0));
+registerKernel<ConvArgs>('conv.backward', 'native', conv(1));
+registerKernel<ConvArgs>('conv.grads', 'native', conv(2));
 
 export interface LoadNativeOptions {
   /** Receives the one-line warning when OpenBLAS runs slow kernels (default: console.error, once per process). */

@@ -20,7 +20,7 @@ import type { AdamScalars, Backend, DType, FBuf, LayerStepArgs, PhiCode } from '
 import { DENSE_STEP_FIELDS, PHI_COUNT, WASM_STRUCT, sizeOf } from '../layout.js';
 import { WASM_KERNELS_BASE64, WASM_KERNELS_RELAXED_BASE64 } from './kernels-binary.js';
 import { registerKernel } from '../registry.js';
-import type { BiasGradArgs, Im2colArgs, PermuteArgs } from '../generic.js';
+import type { BiasGradArgs, ConvArgs, Im2colArgs, PermuteArgs } from '../generic.js';
 
 /** The functions the kernel module exports (pointers are byte offsets into its memory). */
 export interface KernelExports {
@@ -37,6 +37,11 @@ export interface KernelExports {
   /** bias: 0 = none */
   permuteFBP(B: number, F: number, P: number, toBatch: number, src: number, dst: number, bias: number): void;
   biasGrad(B: number, F: number, P: number, scale: number, y: number, g: number): void;
+  /** mode 0 forward, 1 error down, 2 gradients (see 'conv.forward' etc. in generic.ts); 0 = no bias / gB */
+  conv(
+    mode: number, C: number, H: number, W: number, kh: number, kw: number, stride: number, padH: number, padW: number, B: number, F: number,
+    Wt: number, x: number, y: number, bias: number, gW: number, gB: number, scale: number, scratch: number, tscratch: number,
+  ): void;
 }
 
 const PAGE = 65536;
@@ -248,6 +253,18 @@ export class WasmBackend implements Backend {
     this.ex.biasGrad(a.B, a.F, a.P, a.scale, this.ptrOf(a.y, a.B * a.F * a.P, 'y'), this.ptrOf(a.g, a.F, 'g'));
   }
 
+  /** the named kernels 'conv.forward' (mode 0), 'conv.backward' (1), 'conv.grads' (2) */
+  conv(mode: 0 | 1 | 2, a: ConvArgs): void {
+    const g = a.g, P = g.Ho * g.Wo, CKK = g.C * g.kh * g.kw;
+    const W = this.ptrOf(a.W, a.F * CKK, 'W'), x = this.ptrOf(a.x, a.B * g.C * g.H * g.W, 'x'), y = this.ptrOf(a.y, a.B * a.F * P, 'y');
+    const scratch = this.ptrOf(a.scratch, CKK * P, 'scratch');
+    const bias = mode === 0 && a.bias ? this.ptrOf(a.bias, a.F, 'bias') : 0;
+    const gW = mode === 2 ? this.ptrOf(a.gW, a.F * CKK, 'gW') : 0;
+    const gB = mode === 2 && a.gB ? this.ptrOf(a.gB, a.F, 'gB') : 0;
+    const tscratch = this.scratch(CKK * P);
+    this.ex.conv(mode, g.C, g.H, g.W, g.kh, g.kw, g.stride, g.padH, g.padW, a.B, a.F, W, x, y, bias, gW, gB, a.scale, scratch, tscratch);
+  }
+
   activate(phi: PhiCode, x: FBuf, r: FBuf, rp: FBuf, n: number): void {
     if (!(phi >= 0 && phi < PHI_COUNT)) throw new Error(`unknown activation code ${phi as number}`);
     this.ex.activate(phi, this.ptrOf(x, n, 'x'), this.ptrOf(r, n, 'r'), this.ptrOf(rp, n, 'rp'), n);
@@ -266,6 +283,9 @@ registerKernel<Im2colArgs>('im2col', 'wasm', (k, a) => (k as WasmBackend).patche
 registerKernel<Im2colArgs>('col2im', 'wasm', (k, a) => (k as WasmBackend).patches(false, a));
 registerKernel<PermuteArgs>('permute.fbp', 'wasm', (k, a) => (k as WasmBackend).permuteFBP(a));
 registerKernel<BiasGradArgs>('bias.grad', 'wasm', (k, a) => (k as WasmBackend).biasGrad(a));
+registerKernel<ConvArgs>('conv.forward', 'wasm', (k, a) => (k as WasmBackend).conv(0, a));
+registerKernel<ConvArgs>('conv.backward', 'wasm', (k, a) => (k as WasmBackend).conv(1, a));
+registerKernel<ConvArgs>('conv.grads', 'wasm', (k, a) => (k as WasmBackend).conv(2, a));
 
 /** Load a fresh wasm backend (own memory). Throws an Error saying why when unavailable. */
 export async function loadWasmBackend(dtype: DType = 'float32', opts: WasmBackendOptions = {}): Promise<Backend> {
