@@ -13,7 +13,9 @@
  *   biasGrad(B, F, P, Float64Array [scale], y, g)
  *   conv(mode, C, H, W, kh, kw, stride, padH, padW, B, F, W, x, y, bias, gW, gB, scratch, Float64Array [scale])
  *        a conv stage's products one batch row at a time: mode 0 forward, 1 error down, 2 gradients
- *   (the kernels 'im2col', 'col2im', 'permute.fbp', 'bias.grad', 'conv.*' of src/kernels/registry.ts for this backend)
+ *   leNeurons(B, n, phi, prospRateErrors, Float64Array [dt], drive, e, u, uDot, prospU, prospUm, diff, rN, rPrimeN,
+ *             tau, tauM)   the LE population step
+ *   (the kernels 'im2col', 'col2im', 'permute.fbp', 'bias.grad', 'conv.*', 'le.neurons' of src/kernels/registry.ts)
  *   setMaxThreads(n) / setThresholds(multiThreadMinWork, blasMinWork, layerThreadMinWork)
  *   info() -> { corename, config, maxThreads, numThreads, multiThreadMinWork, blasMinWork, layerThreadMinWork, ... }
  *
@@ -1182,6 +1184,58 @@ static napi_value js_conv(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* The LE population step (kernel 'le.neurons'; equations in src/model/layers/le.ts, whose generic version is the
+   oracle) over B rows of n neurons, per-neuron tau and tau_m of length n:
+     u_dot = (a - u + e) / tau_m,  u_p = u + tau u_dot,  u_pm = u + tau_m u_dot,  u <- u + dt u_dot,
+     diff = (prosp_rate_errors ? u_p : u_pm) - a,  r = phi(u_p),  r' = phi'(u_p) */
+static napi_value js_le_neurons(napi_env env, napi_callback_info info) {
+  size_t argc = 16;
+  napi_value argv[16];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t B, n, phi;
+  bool pre;
+  double *sc;
+  size_t nsc, len[11];
+  float *f[11]; /* drive, e, u, uDot, prospU, prospUm, diff, rN, rPrimeN, tau, tauM */
+  int ok = argc >= 16 && napi_get_value_int32(env, argv[0], &B) == napi_ok && napi_get_value_int32(env, argv[1], &n) == napi_ok &&
+           napi_get_value_int32(env, argv[2], &phi) == napi_ok && napi_get_value_bool(env, argv[3], &pre) == napi_ok &&
+           get_f64(env, argv[4], &sc, &nsc) && nsc >= 1;
+  for (int i = 0; ok && i < 11; i++) ok = get_f32(env, argv[5 + i], &f[i], &len[i]);
+  if (!ok) {
+    napi_throw_type_error(env, NULL, "leNeurons(B, n, phi, prospRateErrors, Float64Array [dt], drive, e, u, uDot, prospU, prospUm, diff, rN, rPrimeN, tau, tauM) with Float32Arrays");
+    return NULL;
+  }
+  if (B < 0 || n < 0 || phi < 0 || phi >= PHI_COUNT) {
+    napi_throw_range_error(env, NULL, "leNeurons: bad sizes or activation code");
+    return NULL;
+  }
+  const size_t N = (size_t)B * n;
+  for (int i = 0; i < 11; i++)
+    if (len[i] < (i >= 9 ? (size_t)n : N)) {
+      napi_throw_range_error(env, NULL, "leNeurons: a buffer is smaller than B*n (tau, tau_m: n)");
+      return NULL;
+    }
+  const float dt = (float)sc[0];
+  const float *restrict s = f[0], *restrict e = f[1], *restrict tau = f[9], *restrict tauM = f[10];
+  float *restrict u = f[2], *restrict uD = f[3], *restrict pU = f[4], *restrict pUm = f[5], *restrict df = f[6];
+  for (int b = 0; b < B; b++) {
+    const size_t o = (size_t)b * n;
+    for (int j = 0; j < n; j++) {
+      const size_t i = o + j;
+      const float ui = u[i], si = s[i];
+      const float ud = (1.0f / tauM[j]) * (si - ui + e[i]);
+      const float pu = ui + tau[j] * ud, pum = ui + tauM[j] * ud;
+      uD[i] = ud;
+      pU[i] = pu;
+      pUm[i] = pum;
+      u[i] = ui + dt * ud;
+      df[i] = (pre ? pu : pum) - si;
+    }
+  }
+  phi_apply(phi, pU, f[7], f[8], (int)N);
+  return NULL;
+}
+
 /* patches(toCols, C, H, W, kh, kw, stride, padH, padW, B, x, cols): im2col (toCols) or col2im */
 static napi_value js_patches(napi_env env, napi_callback_info info) {
   size_t argc = 12;
@@ -1308,6 +1362,7 @@ NAPI_MODULE_INIT() {
     {"permuteFBP", NULL, js_permute_fbp, NULL, NULL, NULL, napi_default, NULL},
     {"biasGrad", NULL, js_bias_grad, NULL, NULL, NULL, napi_default, NULL},
     {"conv", NULL, js_conv, NULL, NULL, NULL, napi_default, NULL},
+    {"leNeurons", NULL, js_le_neurons, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   /* start single-threaded: multi-threading is opted into per product by the rule above */

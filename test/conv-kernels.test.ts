@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { JsBackend, type Backend, type FBuf } from '../src/kernels/index.js';
+import { JsBackend, PHI, type Backend, type FBuf, type PhiCode } from '../src/kernels/index.js';
+import type { LeNeuronArgs } from '../src/model/layers/le.js';
 import { getKernel, listKernels } from '../src/kernels/registry.js';
 import * as generic from '../src/kernels/generic.js';
 import type { BiasGradArgs, ConvArgs, ConvGeom, Im2colArgs, PermuteArgs } from '../src/kernels/generic.js';
@@ -183,3 +184,30 @@ for (const c of CASES) {
     }
   });
 }
+
+test('le.neurons on native agrees with the generic LE population step', { skip: nativeBuilt ? false : 'native addon not built' }, async () => {
+  const k = await createNodeBackend('native', 'float32', () => {});
+  const ref = new JsBackend('float64');
+  assert.notEqual(getKernel(k, 'le.neurons'), getKernel(ref, 'le.neurons'));
+  const rng = new Rng(41);
+  const B = 3, n = 37; // odd, not a multiple of the vector width
+  for (const phi of [PHI.hard_sigmoid, PHI.tanh, PHI.sigmoid, PHI.relu, PHI.linear, PHI.softplus, PHI.hard_tanh] as PhiCode[])
+    for (const prospRateErrors of [false, true]) {
+      const vals = {
+        drive: randn(B * n, rng), e: randn(B * n, rng), u: randn(B * n, rng),
+        tau: Float64Array.from({ length: n }, () => Math.fround(rng.range(0.5, 20))), tauM: Float64Array.from({ length: n }, () => Math.fround(rng.range(0.5, 20))),
+      };
+      const out: Record<string, FBuf>[] = [];
+      for (const kk of [k, ref]) {
+        const o = { uDot: kk.alloc(B * n), prospU: kk.alloc(B * n), prospUm: kk.alloc(B * n), diff: kk.alloc(B * n), rN: kk.alloc(B * n), rPrimeN: kk.alloc(B * n), u: buf(kk, vals.u) };
+        const a: LeNeuronArgs = { B, n, drive: buf(kk, vals.drive), e: buf(kk, vals.e), tau: buf(kk, vals.tau), tauM: buf(kk, vals.tauM), ...o, phi, dt: 0.1, prospRateErrors };
+        getKernel<LeNeuronArgs>(kk, 'le.neurons')(kk, a);
+        out.push(o);
+      }
+      for (const key of Object.keys(out[0]))
+        for (let i = 0; i < B * n; i++) {
+          const got = out[0][key].a[i], want = out[1][key].a[i];
+          if (!(Math.abs(got - want) <= 2e-6 * (1 + Math.abs(want)))) assert.fail(`le.neurons ${key} phi ${phi} pre ${prospRateErrors} [${i}]: ${got} vs ${want}`);
+        }
+    }
+});

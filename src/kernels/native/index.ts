@@ -15,6 +15,7 @@ import { DENSE_STEP_FIELDS } from '../layout.js';
 import { registerBackendLoader } from '../index.js';
 import { registerKernel } from '../registry.js';
 import type { BiasGradArgs, ConvArgs, Im2colArgs, PermuteArgs } from '../generic.js';
+import type { LeNeuronArgs } from '../../model/layers/le.js';
 import { UserError } from '../../util/errors.js';
 import { chooseCoreType, parseCpuFlags, slowCoreWarning, type CoreTypeChoice } from './coretype.js';
 
@@ -41,6 +42,12 @@ interface Addon {
     mode: number, C: number, H: number, W: number, kh: number, kw: number, stride: number, padH: number, padW: number, B: number, F: number,
     Wt: Float32Array, x: Float32Array, y: Float32Array, bias: Float32Array | null, gW: Float32Array | null, gB: Float32Array | null,
     scratch: Float32Array, scalars: Float64Array,
+  ): void;
+  /** the LE population step; scalars: [dt] */
+  leNeurons(
+    B: number, n: number, phi: number, prospRateErrors: boolean, scalars: Float64Array, drive: Float32Array, e: Float32Array, u: Float32Array,
+    uDot: Float32Array, prospU: Float32Array, prospUm: Float32Array, diff: Float32Array, rN: Float32Array, rPrimeN: Float32Array,
+    tau: Float32Array, tauM: Float32Array,
   ): void;
   setMaxThreads(n: number): void;
   setThresholds(multiThreadMinWork: number, blasMinWork: number, layerThreadMinWork?: number): void;
@@ -335,6 +342,15 @@ const conv = (mode: 0 | 1 | 2) => (k: Backend, a: ConvArgs): void => {
 registerKernel<ConvArgs>('conv.forward', 'native', conv(0));
 registerKernel<ConvArgs>('conv.backward', 'native', conv(1));
 registerKernel<ConvArgs>('conv.grads', 'native', conv(2));
+const kDt = new Float64Array(1);
+registerKernel<LeNeuronArgs>('le.neurons', 'native', (k, a) => {
+  kDt[0] = a.dt;
+  (k as NativeBackend).addon.leNeurons(
+    a.B, a.n, a.phi, a.prospRateErrors, kDt, a.drive.a as Float32Array, a.e.a as Float32Array, a.u.a as Float32Array, a.uDot.a as Float32Array,
+    a.prospU.a as Float32Array, a.prospUm.a as Float32Array, a.diff.a as Float32Array, a.rN.a as Float32Array, a.rPrimeN.a as Float32Array,
+    a.tau.a as Float32Array, a.tauM.a as Float32Array,
+  );
+});
 
 export interface LoadNativeOptions {
   /** Receives the one-line warning when OpenBLAS runs slow kernels (default: console.error, once per process). */
