@@ -9,7 +9,7 @@
  *   mnist42k / mnist42k-eval   hidden width 90
  *   gsc          the Speech Commands net 32-750x3-12 at B = 256, training step with Adam
  *   ssn7-*, microcirc-b60, salnet-b32, salnet-mnist-b8   spiking (SAL) cases (js; the dense ssn7 cases also wasm): bench/spiking.ts
- *   lenet-conv-b128, lenet-sgemm-b128, lenet-mnist-*, le-lenet-cifar-b128   LE LeNet conv stages vs bare sgemm on the
+ *   lenet-conv-b128, lenet-sgemm-b128, lenet-mnist-*, le-lenet-cifar-b128, le-lenet-mnist-b128   LE LeNet conv stages vs bare sgemm on the
  *                same shapes, and a whole LE LeNet step (bench/le-conv.ts); the run ends with the conv/sgemm ratios
  *   le-mlp-mnist-b512   a whole LE step of the MNIST MLP 784-300-100-10 at batch 512 (bench/le-conv.ts)
  *   webgpu       the dense GLE cases above on the device (bench/webgpu.ts) and the LE cases le-mlp-mnist-b512 and

@@ -1,13 +1,17 @@
 /**
  * LE LeNet cases for `npm run bench` (issue 14): the conv stages of LeNet-5 at batch 128 as an LE step runs them, and
  * the bare matrix products of the same shapes, so the report can say what fraction of the sgemm rate the conv layers
- * reach (im2col, layout changes, bias, col2im included).
- *   lenet-conv-b128    both conv stages of the CIFAR-10 LeNet (3→20 k5 on 32×32, 20→50 k5 on 14×14), each: forward
- *                      (im2col + product + bias), error sent down (product + col2im), weight gradients (product + bias)
- *   lenet-sgemm-b128   only the three products per stage, same shapes, same buffers
+ * reach (patches, bias, col2im and everything else included).
+ *   lenet-conv-b128    both conv stages of the CIFAR-10 LeNet (3→20 k5 on 32×32, 20→50 k5 on 14×14), each as the
+ *                      projection runs it (kernels conv.forward / conv.backward / conv.grads: per batch row, its
+ *                      patches and a product in the maps' layout): forward (+ bias), error sent down (+ col2im),
+ *                      weight and bias gradients
+ *   lenet-sgemm-b128   only the three products per stage, each as ONE product over the whole batch (F × C·k² times
+ *                      C·k² × B·P etc.), same multiply-adds, buffers of their own
  *   lenet-mnist-conv-b128 / lenet-mnist-sgemm-b128   the MNIST LeNet's (1→20 k5 on 28×28, 20→50 k5 on 12×12)
  *   le-lenet-cifar-b128   one whole LE time step of the CIFAR-10 LeNet (every stage, learning on)
  *   le-mlp-mnist-b512     one whole LE time step of the MNIST MLP 784-300-100-10 at the paper's batch 512
+ *   le-lenet-mnist-b128   the same for the MNIST LeNet
  * flopsPerStep counts the matrix products only (2·M·N·K each), the same number for a conv case and its sgemm case.
  */
 import type { Backend, FBuf } from '../src/kernels/types.js';
@@ -24,7 +28,8 @@ interface ConvStage {
     forward(k: Backend, ws: unknown, rIn: FBuf, drive: FBuf): void;
     backward(k: Backend, ws: unknown, err: FBuf, errDown: FBuf): void;
     grads(k: Backend, ws: unknown, err: FBuf, rIn: FBuf): void;
-    workspace(k: Backend, B: number): { cols: FBuf; dcols: FBuf; out: FBuf; errT: FBuf };
+    gW: FBuf;
+    workspace(k: Backend, B: number): unknown;
   };
   nIn: number;
   n: number;
@@ -49,19 +54,21 @@ function convCase(which: 'cifar' | 'mnist', B: number, gemmOnly: boolean) {
     const rng = new Rng(2);
     let flopsPerStep = 0;
     const parts = convStages(net).map((st) => {
-      const p = st.proj, ws = p.workspace(k, B);
+      const p = st.proj, NP = B * p.P;
+      const ws = gemmOnly ? null : p.workspace(k, B);
+      // the big products' own matrices (sgemm case only)
+      const m = gemmOnly ? { cols: k.alloc(p.CKK * NP), dcols: k.alloc(p.CKK * NP), out: k.alloc(p.F * NP), errT: k.alloc(p.F * NP) } : null;
       const rIn = k.alloc(B * st.nIn), drive = k.alloc(B * st.n), err = k.alloc(B * st.n), down = k.alloc(B * st.nIn);
-      for (const b of [rIn, err, ws.cols, ws.errT]) fill(b, rng);
-      const NP = B * p.P;
+      for (const b of m ? [m.cols, m.errT] : [rIn, err]) fill(b, rng);
       flopsPerStep += 3 * 2 * p.F * NP * p.CKK;
-      return { p, ws, rIn, drive, err, down, NP };
+      return { p, ws, m: m!, rIn, drive, err, down, NP };
     });
     const step = gemmOnly
       ? () => {
-          for (const { p, ws, NP } of parts) {
-            k.gemm(false, false, p.F, NP, p.CKK, 1, p.W, ws.cols, 0, ws.out);
-            k.gemm(true, false, p.CKK, NP, p.F, 1, p.W, ws.errT, 0, ws.dcols);
-            k.gemm(false, true, p.F, p.CKK, NP, -1 / B, ws.errT, ws.cols, 0, (p as unknown as { gW: FBuf }).gW);
+          for (const { p, m, NP } of parts) {
+            k.gemm(false, false, p.F, NP, p.CKK, 1, p.W, m.cols, 0, m.out);
+            k.gemm(true, false, p.CKK, NP, p.F, 1, p.W, m.errT, 0, m.dcols);
+            k.gemm(false, true, p.F, p.CKK, NP, -1 / B, m.errT, m.cols, 0, p.gW);
           }
         }
       : () => {
@@ -75,9 +82,9 @@ function convCase(which: 'cifar' | 'mnist', B: number, gemmOnly: boolean) {
   };
 }
 
-function leStepCase(B: number, which: 'cifar' | 'mlp' = 'cifar') {
+function leStepCase(which: 'cifar' | 'mnist' | 'mlp', B: number) {
   return (k: Backend) => {
-    const net = which === 'mlp' ? new LENetwork(k, leRunSpec(LE_MNIST_MLP, 1), B) : lenet(k, 'cifar', B);
+    const net = which === 'mlp' ? new LENetwork(k, leRunSpec(LE_MNIST_MLP, 1), B) : lenet(k, which, B);
     const rng = new Rng(3);
     const x = Float64Array.from({ length: B * net.nIn }, () => rng.uniform());
     const y = new Float64Array(B * 10);
@@ -98,8 +105,9 @@ export function leConvCases() {
     { name: 'lenet-sgemm-b128', make: convCase('cifar', 128, true), steps: { js: 2, wasm: 10, native: 40 } },
     { name: 'lenet-mnist-conv-b128', make: convCase('mnist', 128, false), steps: { js: 2, wasm: 10, native: 40 } },
     { name: 'lenet-mnist-sgemm-b128', make: convCase('mnist', 128, true), steps: { js: 2, wasm: 10, native: 40 } },
-    { name: 'le-lenet-cifar-b128', make: leStepCase(128), steps: { js: 1, wasm: 5, native: 20 } },
-    { name: 'le-mlp-mnist-b512', make: leStepCase(512, 'mlp'), steps: { js: 2, wasm: 10, native: 40 } },
+    { name: 'le-lenet-cifar-b128', make: leStepCase('cifar', 128), steps: { js: 1, wasm: 5, native: 20 } },
+    { name: 'le-lenet-mnist-b128', make: leStepCase('mnist', 128), steps: { js: 1, wasm: 5, native: 20 } },
+    { name: 'le-mlp-mnist-b512', make: leStepCase('mlp', 512), steps: { js: 2, wasm: 10, native: 40 } },
   ];
 }
 

@@ -8,6 +8,14 @@
  *   activate(phi, x, r, rp, n)
  *   adam(p, g, m, v, n, Float64Array [lr, beta1, beta2, eps, bc1, bc2, weightDecay])
  *   (scalars travel in a reused Float64Array: passed as arguments, each double is a new heap number per call)
+ *   patches(toCols, C, H, W, kh, kw, stride, padH, padW, B, x, cols)   im2col (toCols) / col2im
+ *   permuteFBP(B, F, P, toBatch, src, dst, bias | null)                 F x B*P <-> B x F*P (+ bias on the way)
+ *   biasGrad(B, F, P, Float64Array [scale], y, g)
+ *   conv(mode, C, H, W, kh, kw, stride, padH, padW, B, F, W, x, y, bias, gW, gB, scratch, Float64Array [scale])
+ *        a conv stage's products one batch row at a time: mode 0 forward, 1 error down, 2 gradients
+ *   leNeurons(B, n, phi, prospRateErrors, Float64Array [dt], drive, e, u, uDot, prospU, prospUm, diff, rN, rPrimeN,
+ *             tau, tauM)   the LE population step
+ *   (the kernels 'im2col', 'col2im', 'permute.fbp', 'bias.grad', 'conv.*', 'le.neurons' of src/kernels/registry.ts)
  *   setMaxThreads(n) / setThresholds(multiThreadMinWork, blasMinWork, layerThreadMinWork)
  *   info() -> { corename, config, maxThreads, numThreads, multiThreadMinWork, blasMinWork, layerThreadMinWork, ... }
  *
@@ -961,6 +969,359 @@ static napi_value js_set_thresholds(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- convolution helpers: the named kernels 'im2col', 'col2im', 'permute.fbp' and 'bias.grad' (contracts in
+   src/kernels/generic.ts, their oracle). Maps of one batch row are C x H x W, row-major; cols are
+   (C*kh*kw) x (B*Ho*Wo): row (c, p, q), column (b, i, j). Loops run over (batch row, channel) so that one input
+   plane stays in L1 while its kh*kw shifted copies are written (or summed back); the stride-1, no-padding case
+   (every LE layer) copies contiguous runs without bounds tests. ---- */
+typedef struct {
+  int C, H, W, kh, kw, stride, padH, padW, B, Ho, Wo;
+} ConvGeom;
+
+static void im2col_f32(const ConvGeom *g, const float *restrict x, float *restrict cols) {
+  const int Ho = g->Ho, Wo = g->Wo, W = g->W, H = g->H, s = g->stride;
+  const size_t P = (size_t)Ho * Wo, NP = (size_t)g->B * P, HW = (size_t)H * W;
+  const int fast = s == 1 && g->padH == 0 && g->padW == 0;
+  for (int b = 0; b < g->B; b++)
+    for (int c = 0; c < g->C; c++) {
+      const float *restrict plane = x + ((size_t)b * g->C + c) * HW;
+      for (int p = 0; p < g->kh; p++)
+        for (int q = 0; q < g->kw; q++) {
+          float *restrict d = cols + ((size_t)(c * g->kh + p) * g->kw + q) * NP + (size_t)b * P;
+          if (fast) {
+            for (int i = 0; i < Ho; i++) {
+              const float *restrict src = plane + (size_t)(i + p) * W + q;
+              float *restrict dst = d + (size_t)i * Wo;
+              for (int j = 0; j < Wo; j++) dst[j] = src[j];
+            }
+            continue;
+          }
+          for (int i = 0; i < Ho; i++) {
+            const int y = i * s + p - g->padH;
+            float *restrict dst = d + (size_t)i * Wo;
+            if (y < 0 || y >= H) {
+              memset(dst, 0, sizeof(float) * (size_t)Wo);
+              continue;
+            }
+            const float *restrict src = plane + (size_t)y * W;
+            for (int j = 0; j < Wo; j++) {
+              const int xx = j * s + q - g->padW;
+              dst[j] = xx >= 0 && xx < W ? src[xx] : 0.0f;
+            }
+          }
+        }
+    }
+}
+
+/* the adjoint: x = the sum of the cols entries over every patch covering each input position (x overwritten) */
+static void col2im_f32(const ConvGeom *g, float *restrict x, const float *restrict cols) {
+  const int Ho = g->Ho, Wo = g->Wo, W = g->W, H = g->H, s = g->stride;
+  const size_t P = (size_t)Ho * Wo, NP = (size_t)g->B * P, HW = (size_t)H * W;
+  const int fast = s == 1 && g->padH == 0 && g->padW == 0;
+  for (int b = 0; b < g->B; b++)
+    for (int c = 0; c < g->C; c++) {
+      float *restrict plane = x + ((size_t)b * g->C + c) * HW;
+      memset(plane, 0, sizeof(float) * HW);
+      for (int p = 0; p < g->kh; p++)
+        for (int q = 0; q < g->kw; q++) {
+          const float *restrict d = cols + ((size_t)(c * g->kh + p) * g->kw + q) * NP + (size_t)b * P;
+          if (fast) {
+            for (int i = 0; i < Ho; i++) {
+              float *restrict dst = plane + (size_t)(i + p) * W + q;
+              const float *restrict src = d + (size_t)i * Wo;
+              for (int j = 0; j < Wo; j++) dst[j] += src[j];
+            }
+            continue;
+          }
+          for (int i = 0; i < Ho; i++) {
+            const int y = i * s + p - g->padH;
+            if (y < 0 || y >= H) continue;
+            float *restrict dst = plane + (size_t)y * W;
+            const float *restrict src = d + (size_t)i * Wo;
+            for (int j = 0; j < Wo; j++) {
+              const int xx = j * s + q - g->padW;
+              if (xx >= 0 && xx < W) dst[xx] += src[j];
+            }
+          }
+        }
+    }
+}
+
+/* F x (B*P) <-> B x (F*P); toBatch with a bias adds bias[f] on the way (the conv drive's bias, one pass) */
+static void permute_fbp_f32(int B, int F, int P, int toBatch, const float *restrict src, float *restrict dst,
+                            const float *restrict bias) {
+  for (int b = 0; b < B; b++)
+    for (int f = 0; f < F; f++) {
+      const size_t fbp = ((size_t)f * B + b) * P, bfp = ((size_t)b * F + f) * P;
+      if (!toBatch) {
+        for (int p = 0; p < P; p++) dst[fbp + p] = src[bfp + p];
+      } else if (bias) {
+        const float bf = bias[f];
+        for (int p = 0; p < P; p++) dst[bfp + p] = src[fbp + p] + bf;
+      } else {
+        for (int p = 0; p < P; p++) dst[bfp + p] = src[fbp + p];
+      }
+    }
+}
+
+/* g[f] = scale * sum over b, p of y[b, f, p] (y is B x F*P), accumulated in double */
+static void bias_grad_f32(int B, int F, int P, double scale, const float *restrict y, float *restrict g) {
+  for (int f = 0; f < F; f++) {
+    double acc = 0.0;
+    for (int b = 0; b < B; b++) {
+      const float *restrict r = y + ((size_t)b * F + f) * P;
+      float part = 0.0f;
+      for (int p = 0; p < P; p++) part += r[p];
+      acc += part;
+    }
+    g[f] = (float)(scale * acc);
+  }
+}
+
+/* A conv stage's products one batch row at a time (the kernels 'conv.forward' / 'conv.backward' / 'conv.grads'):
+   row b's patches (C*kh*kw x P) live in `scratch` (in cache), and the products read and write row b's F x P block of
+   the B x F*P maps directly, so no layout change and no C*kh*kw x B*P matrix in memory is needed.
+     mode 0: y_b = W patches(x_b) + bias      mode 1: x_b = col2im(W^T y_b)
+     mode 2: gW = scale sum_b y_b patches(x_b)^T, gB = scale sum_{b,p} y_b (accumulated in double) */
+static double *g_conv_acc = NULL;
+static size_t g_conv_acc_n = 0;
+
+static int conv_run(int mode, const ConvGeom *g, int F, const float *W, float *x, float *y, const float *bias,
+                    float *gW, float *gB, float *scratch, double scale) {
+  ConvGeom g1 = *g;
+  g1.B = 1;
+  const int P = g->Ho * g->Wo, CKK = g->C * g->kh * g->kw;
+  const size_t CHW = (size_t)g->C * g->H * g->W, FP = (size_t)F * P;
+  if (mode == 2 && gB) {
+    if (g_conv_acc_n < (size_t)F) {
+      double *a = realloc(g_conv_acc, sizeof(double) * (size_t)F);
+      if (!a) return 0;
+      g_conv_acc = a;
+      g_conv_acc_n = (size_t)F;
+    }
+    memset(g_conv_acc, 0, sizeof(double) * (size_t)F);
+  }
+  use_threads((double)F * P * CKK);
+  for (int b = 0; b < g->B; b++) {
+    float *xb = x + (size_t)b * CHW, *yb = y + (size_t)b * FP;
+    if (mode == 0) {
+      im2col_f32(&g1, xb, scratch);
+      cblas_sgemm(RowMajor, NoTrans, NoTrans, F, P, CKK, 1.0f, W, CKK, scratch, P, 0.0f, yb, P);
+      if (bias)
+        for (int f = 0; f < F; f++) {
+          float *restrict r = yb + (size_t)f * P;
+          const float bf = bias[f];
+          for (int p = 0; p < P; p++) r[p] += bf;
+        }
+    } else if (mode == 1) {
+      cblas_sgemm(RowMajor, Trans, NoTrans, CKK, P, F, 1.0f, W, CKK, yb, P, 0.0f, scratch, P);
+      col2im_f32(&g1, xb, scratch);
+    } else {
+      im2col_f32(&g1, xb, scratch);
+      cblas_sgemm(RowMajor, NoTrans, Trans, F, CKK, P, (float)scale, yb, P, scratch, P, b == 0 ? 0.0f : 1.0f, gW, CKK);
+      if (gB)
+        for (int f = 0; f < F; f++) {
+          const float *restrict r = yb + (size_t)f * P;
+          float part = 0.0f;
+          for (int p = 0; p < P; p++) part += r[p];
+          g_conv_acc[f] += part;
+        }
+    }
+  }
+  if (mode == 2 && gB)
+    for (int f = 0; f < F; f++) gB[f] = (float)(scale * g_conv_acc[f]);
+  return 1;
+}
+
+static int get_f32_or_null(napi_env env, napi_value v, float **ptr, size_t *len) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return 0;
+  if (t == napi_null || t == napi_undefined) {
+    *ptr = NULL;
+    *len = 0;
+    return 1;
+  }
+  return get_f32(env, v, ptr, len);
+}
+
+/* conv(mode, C, H, W, kh, kw, stride, padH, padW, B, F, Wt, x, y, bias | null, gW | null, gB | null, scratch,
+        Float64Array [scale]) */
+static napi_value js_conv(napi_env env, napi_callback_info info) {
+  size_t argc = 19;
+  napi_value argv[19];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t d[11];
+  float *Wt, *x, *y, *bias, *gW, *gB, *scratch;
+  size_t nW, nx, ny, nb, ngW, ngB, ns, nsc;
+  double *sc;
+  int ok = argc >= 19;
+  for (int i = 0; ok && i < 11; i++) ok = napi_get_value_int32(env, argv[i], &d[i]) == napi_ok;
+  if (!ok || !get_f32(env, argv[11], &Wt, &nW) || !get_f32(env, argv[12], &x, &nx) || !get_f32(env, argv[13], &y, &ny) ||
+      !get_f32_or_null(env, argv[14], &bias, &nb) || !get_f32_or_null(env, argv[15], &gW, &ngW) ||
+      !get_f32_or_null(env, argv[16], &gB, &ngB) || !get_f32(env, argv[17], &scratch, &ns) ||
+      !get_f64(env, argv[18], &sc, &nsc) || nsc < 1) {
+    napi_throw_type_error(env, NULL, "conv(mode, C, H, W, kh, kw, stride, padH, padW, B, F, W, x, y, bias, gW, gB, scratch, Float64Array [scale]) with Float32Arrays");
+    return NULL;
+  }
+  const int mode = d[0], F = d[10];
+  ConvGeom g = {d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], 0, 0};
+  if (mode < 0 || mode > 2 || F < 1 || g.C < 1 || g.H < 1 || g.W < 1 || g.kh < 1 || g.kw < 1 || g.stride < 1 ||
+      g.padH < 0 || g.padW < 0 || g.B < 0 || g.H + 2 * g.padH < g.kh || g.W + 2 * g.padW < g.kw) {
+    napi_throw_range_error(env, NULL, "conv: bad mode or geometry");
+    return NULL;
+  }
+  g.Ho = (g.H + 2 * g.padH - g.kh) / g.stride + 1;
+  g.Wo = (g.W + 2 * g.padW - g.kw) / g.stride + 1;
+  const size_t P = (size_t)g.Ho * g.Wo, CKK = (size_t)g.C * g.kh * g.kw;
+  if (nW < (size_t)F * CKK || nx < (size_t)g.B * g.C * g.H * g.W || ny < (size_t)g.B * F * P || ns < CKK * P ||
+      (mode == 0 && bias && nb < (size_t)F) || (mode == 2 && (!gW || ngW < (size_t)F * CKK)) ||
+      (mode == 2 && gB && ngB < (size_t)F)) {
+    napi_throw_range_error(env, NULL, "conv: a buffer is smaller than its matrix");
+    return NULL;
+  }
+  if (!conv_run(mode, &g, F, Wt, x, y, mode == 0 ? bias : NULL, gW, mode == 2 ? gB : NULL, scratch, sc[0]))
+    napi_throw_error(env, NULL, "conv: out of memory");
+  return NULL;
+}
+
+/* The LE population step (kernel 'le.neurons'; equations in src/model/layers/le.ts, whose generic version is the
+   oracle) over B rows of n neurons, per-neuron tau and tau_m of length n:
+     u_dot = (a - u + e) / tau_m,  u_p = u + tau u_dot,  u_pm = u + tau_m u_dot,  u <- u + dt u_dot,
+     diff = (prosp_rate_errors ? u_p : u_pm) - a,  r = phi(u_p),  r' = phi'(u_p) */
+static napi_value js_le_neurons(napi_env env, napi_callback_info info) {
+  size_t argc = 16;
+  napi_value argv[16];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t B, n, phi;
+  bool pre;
+  double *sc;
+  size_t nsc, len[11];
+  float *f[11]; /* drive, e, u, uDot, prospU, prospUm, diff, rN, rPrimeN, tau, tauM */
+  int ok = argc >= 16 && napi_get_value_int32(env, argv[0], &B) == napi_ok && napi_get_value_int32(env, argv[1], &n) == napi_ok &&
+           napi_get_value_int32(env, argv[2], &phi) == napi_ok && napi_get_value_bool(env, argv[3], &pre) == napi_ok &&
+           get_f64(env, argv[4], &sc, &nsc) && nsc >= 1;
+  for (int i = 0; ok && i < 11; i++) ok = get_f32(env, argv[5 + i], &f[i], &len[i]);
+  if (!ok) {
+    napi_throw_type_error(env, NULL, "leNeurons(B, n, phi, prospRateErrors, Float64Array [dt], drive, e, u, uDot, prospU, prospUm, diff, rN, rPrimeN, tau, tauM) with Float32Arrays");
+    return NULL;
+  }
+  if (B < 0 || n < 0 || phi < 0 || phi >= PHI_COUNT) {
+    napi_throw_range_error(env, NULL, "leNeurons: bad sizes or activation code");
+    return NULL;
+  }
+  const size_t N = (size_t)B * n;
+  for (int i = 0; i < 11; i++)
+    if (len[i] < (i >= 9 ? (size_t)n : N)) {
+      napi_throw_range_error(env, NULL, "leNeurons: a buffer is smaller than B*n (tau, tau_m: n)");
+      return NULL;
+    }
+  const float dt = (float)sc[0];
+  const float *restrict s = f[0], *restrict e = f[1], *restrict tau = f[9], *restrict tauM = f[10];
+  float *restrict u = f[2], *restrict uD = f[3], *restrict pU = f[4], *restrict pUm = f[5], *restrict df = f[6];
+  for (int b = 0; b < B; b++) {
+    const size_t o = (size_t)b * n;
+    for (int j = 0; j < n; j++) {
+      const size_t i = o + j;
+      const float ui = u[i], si = s[i];
+      const float ud = (1.0f / tauM[j]) * (si - ui + e[i]);
+      const float pu = ui + tau[j] * ud, pum = ui + tauM[j] * ud;
+      uD[i] = ud;
+      pU[i] = pu;
+      pUm[i] = pum;
+      u[i] = ui + dt * ud;
+      df[i] = (pre ? pu : pum) - si;
+    }
+  }
+  phi_apply(phi, pU, f[7], f[8], (int)N);
+  return NULL;
+}
+
+/* patches(toCols, C, H, W, kh, kw, stride, padH, padW, B, x, cols): im2col (toCols) or col2im */
+static napi_value js_patches(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value argv[12];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  bool toCols;
+  int32_t d[9];
+  float *x, *cols;
+  size_t nx, ncols;
+  int ok = argc >= 12 && napi_get_value_bool(env, argv[0], &toCols) == napi_ok;
+  for (int i = 0; ok && i < 9; i++) ok = napi_get_value_int32(env, argv[1 + i], &d[i]) == napi_ok;
+  if (!ok || !get_f32(env, argv[10], &x, &nx) || !get_f32(env, argv[11], &cols, &ncols)) {
+    napi_throw_type_error(env, NULL, "patches(toCols, C, H, W, kh, kw, stride, padH, padW, B, x, cols) with Float32Arrays");
+    return NULL;
+  }
+  ConvGeom g = {d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], 0, 0};
+  if (g.C < 1 || g.H < 1 || g.W < 1 || g.kh < 1 || g.kw < 1 || g.stride < 1 || g.padH < 0 || g.padW < 0 || g.B < 0) {
+    napi_throw_range_error(env, NULL, "patches: bad geometry");
+    return NULL;
+  }
+  g.Ho = (g.H + 2 * g.padH - g.kh) / g.stride + 1;
+  g.Wo = (g.W + 2 * g.padW - g.kw) / g.stride + 1;
+  if (g.H + 2 * g.padH < g.kh || g.W + 2 * g.padW < g.kw) {
+    napi_throw_range_error(env, NULL, "patches: the window does not fit the input");
+    return NULL;
+  }
+  const size_t needX = (size_t)g.B * g.C * g.H * g.W;
+  const size_t needCols = (size_t)g.C * g.kh * g.kw * g.B * g.Ho * g.Wo;
+  if (nx < needX || ncols < needCols) {
+    napi_throw_range_error(env, NULL, "patches: a buffer is smaller than its map");
+    return NULL;
+  }
+  if (toCols) im2col_f32(&g, x, cols);
+  else col2im_f32(&g, x, cols);
+  return NULL;
+}
+
+/* permuteFBP(B, F, P, toBatch, src, dst, bias | null) */
+static napi_value js_permute_fbp(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t B, F, P;
+  bool toBatch;
+  float *src, *dst, *bias = NULL;
+  size_t ns, nd, nb = 0;
+  napi_valuetype bt = napi_null;
+  if (argc < 7 || napi_get_value_int32(env, argv[0], &B) != napi_ok || napi_get_value_int32(env, argv[1], &F) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &P) != napi_ok || napi_get_value_bool(env, argv[3], &toBatch) != napi_ok ||
+      !get_f32(env, argv[4], &src, &ns) || !get_f32(env, argv[5], &dst, &nd) ||
+      napi_typeof(env, argv[6], &bt) != napi_ok || (bt != napi_null && bt != napi_undefined && !get_f32(env, argv[6], &bias, &nb))) {
+    napi_throw_type_error(env, NULL, "permuteFBP(B, F, P, toBatch, src, dst, bias | null) with Float32Arrays");
+    return NULL;
+  }
+  const size_t n = (size_t)B * F * P;
+  if (B < 0 || F < 0 || P < 0 || ns < n || nd < n || (bias && nb < (size_t)F)) {
+    napi_throw_range_error(env, NULL, "permuteFBP: a buffer is smaller than B*F*P (or the bias than F)");
+    return NULL;
+  }
+  permute_fbp_f32(B, F, P, toBatch, src, dst, bias);
+  return NULL;
+}
+
+/* biasGrad(B, F, P, Float64Array [scale], y, g) */
+static napi_value js_bias_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t B, F, P;
+  double *sc;
+  float *y, *g;
+  size_t nsc, ny, ng;
+  if (argc < 6 || napi_get_value_int32(env, argv[0], &B) != napi_ok || napi_get_value_int32(env, argv[1], &F) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &P) != napi_ok || !get_f64(env, argv[3], &sc, &nsc) || nsc < 1 ||
+      !get_f32(env, argv[4], &y, &ny) || !get_f32(env, argv[5], &g, &ng)) {
+    napi_throw_type_error(env, NULL, "biasGrad(B, F, P, Float64Array [scale], y, g) with Float32Arrays");
+    return NULL;
+  }
+  if (B < 0 || F < 0 || P < 0 || ny < (size_t)B * F * P || ng < (size_t)F) {
+    napi_throw_range_error(env, NULL, "biasGrad: a buffer is smaller than B*F*P (or g than F)");
+    return NULL;
+  }
+  bias_grad_f32(B, F, P, sc[0], y, g);
+  return NULL;
+}
+
 static void set_str(napi_env env, napi_value obj, const char *key, const char *val) {
   napi_value s;
   if (napi_create_string_utf8(env, val ? val : "", NAPI_AUTO_LENGTH, &s) == napi_ok)
@@ -997,6 +1358,11 @@ NAPI_MODULE_INIT() {
     {"setMaxThreads", NULL, js_set_max_threads, NULL, NULL, NULL, napi_default, NULL},
     {"setThresholds", NULL, js_set_thresholds, NULL, NULL, NULL, napi_default, NULL},
     {"info", NULL, js_info, NULL, NULL, NULL, napi_default, NULL},
+    {"patches", NULL, js_patches, NULL, NULL, NULL, napi_default, NULL},
+    {"permuteFBP", NULL, js_permute_fbp, NULL, NULL, NULL, napi_default, NULL},
+    {"biasGrad", NULL, js_bias_grad, NULL, NULL, NULL, napi_default, NULL},
+    {"conv", NULL, js_conv, NULL, NULL, NULL, napi_default, NULL},
+    {"leNeurons", NULL, js_le_neurons, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   /* start single-threaded: multi-threading is opted into per product by the rule above */

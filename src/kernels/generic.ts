@@ -3,7 +3,7 @@
  * they run on every backend (a WebAssembly or native buffer exposes its memory as a typed array). They allocate
  * nothing. Shapes: B batch rows; a map of one batch row is C × H × W, row-major (index c·H·W + h·W + w).
  */
-import type { Backend, FBuf, PhiCode } from './types.js';
+import type { Backend, FBuf, FloatArray, PhiCode } from './types.js';
 import { STEP } from './layout.js';
 import { PHI_X, phiEval, phiRecord } from './phi.js';
 
@@ -287,7 +287,11 @@ export function biasGrad(_k: Backend, a: BiasGradArgs): void {
   }
 }
 
-/** Layout change between F × (B·P) (a product's output) and B × (F·P) (a batch of channel-major maps). */
+/**
+ * Layout change between F × (B·P) (a product's output) and B × (F·P) (a batch of channel-major maps). Towards the
+ * batch layout a bias (one per channel f) may be added on the way, so a conv drive is product → (permute + bias) in
+ * one pass over memory.
+ */
 export interface PermuteArgs {
   B: number;
   F: number;
@@ -296,14 +300,123 @@ export interface PermuteArgs {
   toBatch: boolean;
   src: FBuf;
   dst: FBuf;
+  /** toBatch only: dst[b, f, p] = src[f, b, p] + bias[f] (F entries); null: a plain copy */
+  bias: FBuf | null;
 }
 
 export function permuteFBP(_k: Backend, a: PermuteArgs): void {
   const { B, F, P, toBatch } = a, s = a.src.a, d = a.dst.a;
-  for (let f = 0; f < F; f++)
+  const bias = toBatch && a.bias ? a.bias.a : null;
+  for (let f = 0; f < F; f++) {
+    const bf = bias ? bias[f] : 0;
     for (let b = 0; b < B; b++) {
       const fbp = (f * B + b) * P, bfp = (b * F + f) * P;
-      if (toBatch) for (let p = 0; p < P; p++) d[bfp + p] = s[fbp + p];
-      else for (let p = 0; p < P; p++) d[fbp + p] = s[bfp + p];
+      if (!toBatch) for (let p = 0; p < P; p++) d[fbp + p] = s[bfp + p];
+      else if (bias) for (let p = 0; p < P; p++) d[bfp + p] = s[fbp + p] + bf;
+      else for (let p = 0; p < P; p++) d[bfp + p] = s[fbp + p];
     }
+  }
+}
+
+/**
+ * A whole conv stage's product in the layout of its maps, one batch row at a time, so no layout change is needed:
+ * the products of row b read and write the B × F·P maps in place (row b's F × P block), and row b's patches (C·kh·kw ×
+ * P) live only in a small scratch buffer, in cache, instead of a C·kh·kw × B·P matrix in memory.
+ *   'conv.forward'   y_b = W · patches(x_b) + bias (per channel)                      x: B × C·H·W in, y: B × F·P out
+ *   'conv.backward'  x_b = col2im(Wᵀ · y_b) (the transposed convolution)             y: the error in, x: written
+ *   'conv.grads'     gW = scale Σ_b y_b · patches(x_b)ᵀ,  gB = scale Σ_{b,p} y_b       y: the error, x: the input
+ * W is F × C·kh·kw. The generic version goes through the backend's gemm with two per-row scratch buffers (patches
+ * and one F × P block); a backend's own version may use only the first.
+ */
+export interface ConvArgs {
+  g: ConvGeom;
+  B: number;
+  /** output channels */
+  F: number;
+  W: FBuf;
+  /** the input maps (forward, grads) or the error sent down (backward, written) */
+  x: FBuf;
+  /** the drive (forward, written) or the error (backward, grads) */
+  y: FBuf;
+  /** forward: the bias added (null: none) */
+  bias: FBuf | null;
+  /** grads: the weight gradient (written) */
+  gW: FBuf;
+  /** grads: the bias gradient (written; null: none) */
+  gB: FBuf | null;
+  /** grads: gW = scale Σ …, gB = scale Σ … */
+  scale: number;
+  /** C·kh·kw × P */
+  scratch: FBuf;
+  /** F × P (the generic version's) */
+  scratchY: FBuf;
+}
+
+/** im2col (toCols) or col2im (adding; the caller zeroes x's row first) of batch row b, cols = C·kh·kw × P at 0 */
+function rowPatches(g: ConvGeom, x: FloatArray, b: number, cols: FloatArray, toCols: boolean): void {
+  const { C, H, W, kh, kw, stride, padH, padW, Ho, Wo } = g;
+  const P = Ho * Wo, xb = b * C * H * W;
+  for (let c = 0; c < C; c++)
+    for (let p = 0; p < kh; p++)
+      for (let q = 0; q < kw; q++) {
+        const co = ((c * kh + p) * kw + q) * P, xo = xb + c * H * W;
+        for (let i = 0; i < Ho; i++) {
+          const y = i * stride + p - padH;
+          const rowIn = y >= 0 && y < H;
+          for (let j = 0; j < Wo; j++) {
+            const xx = j * stride + q - padW;
+            const inside = rowIn && xx >= 0 && xx < W;
+            if (toCols) cols[co + i * Wo + j] = inside ? x[xo + y * W + xx] : 0;
+            else if (inside) x[xo + y * W + xx] += cols[co + i * Wo + j];
+          }
+        }
+      }
+}
+
+export function convForward(k: Backend, a: ConvArgs): void {
+  const { g, B, F } = a, P = g.Ho * g.Wo, CKK = g.C * g.kh * g.kw;
+  const bias = a.bias ? a.bias.a : null;
+  for (let b = 0; b < B; b++) {
+    rowPatches(g, a.x.a, b, a.scratch.a, true);
+    k.gemm(false, false, F, P, CKK, 1, a.W, a.scratch, 0, a.scratchY);
+    const s = a.scratchY.a, y = a.y.a, o = b * F * P;
+    for (let f = 0; f < F; f++) {
+      const bf = bias ? bias[f] : 0;
+      for (let p = 0; p < P; p++) y[o + f * P + p] = s[f * P + p] + bf;
+    }
+  }
+}
+
+export function convBackward(k: Backend, a: ConvArgs): void {
+  const { g, B, F } = a, P = g.Ho * g.Wo, CKK = g.C * g.kh * g.kw, CHW = g.C * g.H * g.W;
+  a.x.a.fill(0, 0, B * CHW);
+  for (let b = 0; b < B; b++) {
+    copyRow(a.y.a, b * F * P, a.scratchY.a, F * P);
+    k.gemm(true, false, CKK, P, F, 1, a.W, a.scratchY, 0, a.scratch);
+    rowPatches(g, a.x.a, b, a.scratch.a, false);
+  }
+}
+
+export function convGrads(k: Backend, a: ConvArgs): void {
+  const { g, B, F, scale } = a, P = g.Ho * g.Wo, CKK = g.C * g.kh * g.kw;
+  for (let b = 0; b < B; b++) {
+    rowPatches(g, a.x.a, b, a.scratch.a, true);
+    copyRow(a.y.a, b * F * P, a.scratchY.a, F * P);
+    k.gemm(false, true, F, CKK, P, scale, a.scratchY, a.scratch, b === 0 ? 0 : 1, a.gW);
+  }
+  if (!a.gB) return;
+  const y = a.y.a, gB = a.gB.a;
+  for (let f = 0; f < F; f++) {
+    let acc = 0;
+    for (let b = 0; b < B; b++) {
+      const o = (b * F + f) * P;
+      for (let p = 0; p < P; p++) acc += y[o + p];
+    }
+    gB[f] = scale * acc;
+  }
+}
+
+/** d[0..n) = s[o..o+n) (no subarray view: a step allocates nothing) */
+function copyRow(s: FloatArray, o: number, d: FloatArray, n: number): void {
+  for (let i = 0; i < n; i++) d[i] = s[o + i];
 }

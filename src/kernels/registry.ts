@@ -6,7 +6,10 @@
  * GPU shader); `getKernel` prefers it. The generic versions are the test oracle of the specialised ones.
  *
  * Registered here: 'gle.neurons', 'le.neurons' and 'relay.neurons' (population steps), 'im2col', 'col2im', 'maxpool.forward',
- * 'maxpool.backward', 'bias.add', 'bias.grad', 'permute.fbp' (F × B·P ⇄ B × F·P). See generic.ts for their contracts.
+ * 'maxpool.backward', 'bias.add', 'bias.grad', 'permute.fbp' (F × B·P ⇄ B × F·P), 'conv.forward', 'conv.backward',
+ * 'conv.grads' (a conv stage's products one batch row at a time, in the layout of its maps). See generic.ts for their
+ * contracts. The native and wasm backends register their own im2col, col2im, permute.fbp, bias.grad and conv.*
+ * (src/kernels/native/index.ts, src/kernels/wasm/index.ts).
  */
 import type { Backend } from './types.js';
 import * as generic from './generic.js';
@@ -47,3 +50,6 @@ registerKernel('maxpool.backward', '*', generic.maxpoolBackward);
 registerKernel('bias.add', '*', generic.biasAdd);
 registerKernel('bias.grad', '*', generic.biasGrad);
 registerKernel('permute.fbp', '*', generic.permuteFBP);
+registerKernel('conv.forward', '*', generic.convForward);
+registerKernel('conv.backward', '*', generic.convBackward);
+registerKernel('conv.grads', '*', generic.convGrads);

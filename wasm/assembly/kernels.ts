@@ -592,3 +592,168 @@ export function layerStep(sp: usize, phi: i32, dt: f32, gamma: f32, flags: i32):
     mm(B, nIn, nOut, 1, pV, nOut, 1, W, nIn, 0, eB, nIn);
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Convolution helpers: the named kernels 'im2col', 'col2im', 'permute.fbp' and 'bias.grad' for this backend
+// (contracts in src/kernels/generic.ts, their test oracle). Maps of one batch row are C x H x W, row-major; cols are
+// (C*kh*kw) x (B*Ho*Wo): row (c, p, q), column (b, i, j). Loops run over (batch row, channel) so one input plane
+// stays in cache while its kh*kw shifted copies are written (or summed back); the stride-1, no-padding case (every
+// LE layer) moves contiguous runs four floats at a time, without bounds tests.
+// ---------------------------------------------------------------------------------------------------------
+
+/** dst[0..n) = src[0..n) (toCols) or dst[0..n) += src[0..n) */
+@inline function runCopy(dst: usize, src: usize, n: i32, add: bool): void {
+  let j = 0;
+  if (add) {
+    for (; j + 4 <= n; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+    }
+    for (; j < n; j++) {
+      const o = <usize>j << 2;
+      store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
+    }
+  } else {
+    for (; j + 4 <= n; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(dst + o, v128.load(src + o));
+    }
+    for (; j < n; j++) {
+      const o = <usize>j << 2;
+      store<f32>(dst + o, load<f32>(src + o));
+    }
+  }
+}
+
+/** im2col (toCols = 1: cols from x) or col2im (toCols = 0: x overwritten by the sums of the cols entries) */
+export function patches(toCols: i32, C: i32, H: i32, W: i32, kh: i32, kw: i32, stride: i32, padH: i32, padW: i32, B: i32, x: usize, cols: usize): void {
+  const Ho = (H + 2 * padH - kh) / stride + 1;
+  const Wo = (W + 2 * padW - kw) / stride + 1;
+  const P = Ho * Wo, NP = <usize>B * <usize>P, HW = H * W;
+  const fast = stride == 1 && padH == 0 && padW == 0;
+  const add = toCols == 0;
+  for (let b = 0; b < B; b++)
+    for (let c = 0; c < C; c++) {
+      const plane = x + ((<usize>b * <usize>C + <usize>c) * <usize>HW << 2);
+      if (add) memory.fill(plane, 0, <usize>HW << 2);
+      for (let p = 0; p < kh; p++)
+        for (let q = 0; q < kw; q++) {
+          const d = cols + (((<usize>((c * kh + p) * kw + q)) * NP + <usize>b * <usize>P) << 2);
+          if (fast) {
+            for (let i = 0; i < Ho; i++) {
+              const xs = plane + (<usize>((i + p) * W + q) << 2), cs = d + (<usize>(i * Wo) << 2);
+              if (add) runCopy(xs, cs, Wo, true);
+              else runCopy(cs, xs, Wo, false);
+            }
+            continue;
+          }
+          for (let i = 0; i < Ho; i++) {
+            const y = i * stride + p - padH;
+            const row = d + (<usize>(i * Wo) << 2);
+            if (y < 0 || y >= H) {
+              if (!add) memory.fill(row, 0, <usize>Wo << 2);
+              continue;
+            }
+            const xr = plane + (<usize>(y * W) << 2);
+            for (let j = 0; j < Wo; j++) {
+              const xx = j * stride + q - padW;
+              const cp = row + (<usize>j << 2);
+              if (xx >= 0 && xx < W) {
+                const xp = xr + (<usize>xx << 2);
+                if (add) store<f32>(xp, load<f32>(xp) + load<f32>(cp));
+                else store<f32>(cp, load<f32>(xp));
+              } else if (!add) store<f32>(cp, 0);
+            }
+          }
+        }
+    }
+}
+
+/** F x (B*P) <-> B x (F*P); towards the batch layout a bias (F entries, 0 = none) is added on the way */
+export function permuteFBP(B: i32, F: i32, P: i32, toBatch: i32, src: usize, dst: usize, bias: usize): void {
+  for (let b = 0; b < B; b++)
+    for (let f = 0; f < F; f++) {
+      const fbp = ((<usize>f * <usize>B + <usize>b) * <usize>P) << 2, bfp = ((<usize>b * <usize>F + <usize>f) * <usize>P) << 2;
+      if (toBatch == 0) {
+        runCopy(dst + fbp, src + bfp, P, false);
+        continue;
+      }
+      if (bias == 0) {
+        runCopy(dst + bfp, src + fbp, P, false);
+        continue;
+      }
+      const bf = load<f32>(bias + (<usize>f << 2)), vb = f32x4.splat(bf);
+      const s = src + fbp, d = dst + bfp;
+      let j = 0;
+      for (; j + 4 <= P; j += 4) {
+        const o = <usize>j << 2;
+        v128.store(d + o, f32x4.add(v128.load(s + o), vb));
+      }
+      for (; j < P; j++) {
+        const o = <usize>j << 2;
+        store<f32>(d + o, load<f32>(s + o) + bf);
+      }
+    }
+}
+
+/** g[f] = scale * sum over b, p of y[b, f, p] (y is B x F*P); rows summed in float32, the rows' sums in float64 */
+export function biasGrad(B: i32, F: i32, P: i32, scale: f64, y: usize, g: usize): void {
+  for (let f = 0; f < F; f++) {
+    let acc: f64 = 0;
+    for (let b = 0; b < B; b++) {
+      const r = y + (((<usize>b * <usize>F + <usize>f) * <usize>P) << 2);
+      let v = f32x4.splat(0);
+      let j = 0;
+      for (; j + 4 <= P; j += 4) v = f32x4.add(v, v128.load(r + (<usize>j << 2)));
+      let part: f32 = f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+      for (; j < P; j++) part += load<f32>(r + (<usize>j << 2));
+      acc += <f64>part;
+    }
+    store<f32>(g + (<usize>f << 2), <f32>(scale * acc));
+  }
+}
+
+/**
+ * A conv stage's products one batch row at a time (the kernels 'conv.forward' / 'conv.backward' / 'conv.grads'):
+ * row b's patches (C*kh*kw x P) live in `scratch`, and the products read and write row b's F x P block of the
+ * B x F*P maps directly (no layout change). mode 0: y_b = W patches(x_b) + bias (bias 0 = none); mode 1: x_b =
+ * col2im(W^T y_b); mode 2: gW = scale sum_b y_b patches(x_b)^T, gB = scale sum_{b,p} y_b (gB 0 = none).
+ * `tscratch` (C*kh*kw x P floats) is the matrix product's transpose buffer.
+ */
+export function conv(
+  mode: i32, C: i32, H: i32, W: i32, kh: i32, kw: i32, stride: i32, padH: i32, padW: i32, B: i32, F: i32,
+  Wt: usize, x: usize, y: usize, bias: usize, gW: usize, gB: usize, scale: f64, scratch: usize, tscratch: usize,
+): void {
+  const Ho = (H + 2 * padH - kh) / stride + 1;
+  const Wo = (W + 2 * padW - kw) / stride + 1;
+  const P = Ho * Wo, CKK = C * kh * kw;
+  const CHW = <usize>C * <usize>H * <usize>W, FP = <usize>F * <usize>P;
+  for (let b = 0; b < B; b++) {
+    const xb = x + ((<usize>b * CHW) << 2), yb = y + ((<usize>b * FP) << 2);
+    if (mode == 0) {
+      patches(1, C, H, W, kh, kw, stride, padH, padW, 1, xb, scratch);
+      gemm(0, 0, F, P, CKK, 1, Wt, scratch, 0, yb, tscratch);
+      if (bias != 0)
+        for (let f = 0; f < F; f++) {
+          const bf = load<f32>(bias + (<usize>f << 2)), vb = f32x4.splat(bf);
+          const r = yb + ((<usize>f * <usize>P) << 2);
+          let j = 0;
+          for (; j + 4 <= P; j += 4) {
+            const o = r + (<usize>j << 2);
+            v128.store(o, f32x4.add(v128.load(o), vb));
+          }
+          for (; j < P; j++) {
+            const o = r + (<usize>j << 2);
+            store<f32>(o, load<f32>(o) + bf);
+          }
+        }
+    } else if (mode == 1) {
+      gemm(1, 0, CKK, P, F, 1, Wt, yb, 0, scratch, tscratch);
+      patches(0, C, H, W, kh, kw, stride, padH, padW, 1, xb, scratch);
+    } else {
+      patches(1, C, H, W, kh, kw, stride, padH, padW, 1, xb, scratch);
+      gemm(0, 1, F, CKK, P, <f32>scale, yb, scratch, b == 0 ? 0 : 1, gW, tscratch);
+    }
+  }
+  if (mode == 2 && gB != 0) biasGrad(B, F, P, scale, y, gB);
+}

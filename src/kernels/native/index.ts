@@ -13,6 +13,9 @@ import { fileURLToPath } from 'node:url';
 import type { AdamScalars, Backend, DType, FBuf, LayerStepArgs, PhiCode } from '../types.js';
 import { DENSE_STEP_FIELDS } from '../layout.js';
 import { registerBackendLoader } from '../index.js';
+import { registerKernel } from '../registry.js';
+import type { BiasGradArgs, ConvArgs, Im2colArgs, PermuteArgs } from '../generic.js';
+import type { LeNeuronArgs } from '../../model/layers/le.js';
 import { UserError } from '../../util/errors.js';
 import { chooseCoreType, parseCpuFlags, slowCoreWarning, type CoreTypeChoice } from './coretype.js';
 
@@ -29,6 +32,23 @@ interface Addon {
   activate(phi: number, x: Float32Array, r: Float32Array, rp: Float32Array, n: number): void;
   /** scalars: [lr, beta1, beta2, eps, bc1, bc2, weightDecay] */
   adam(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number, scalars: Float64Array): void;
+  /** im2col (toCols) or col2im over B maps C × H × W; cols (C·kh·kw) × (B·Ho·Wo) */
+  patches(toCols: boolean, C: number, H: number, W: number, kh: number, kw: number, stride: number, padH: number, padW: number, B: number, x: Float32Array, cols: Float32Array): void;
+  permuteFBP(B: number, F: number, P: number, toBatch: boolean, src: Float32Array, dst: Float32Array, bias: Float32Array | null): void;
+  /** scalars: [scale] */
+  biasGrad(B: number, F: number, P: number, scalars: Float64Array, y: Float32Array, g: Float32Array): void;
+  /** mode 0 forward, 1 error down, 2 gradients (see 'conv.forward' etc. in generic.ts); scalars: [scale] */
+  conv(
+    mode: number, C: number, H: number, W: number, kh: number, kw: number, stride: number, padH: number, padW: number, B: number, F: number,
+    Wt: Float32Array, x: Float32Array, y: Float32Array, bias: Float32Array | null, gW: Float32Array | null, gB: Float32Array | null,
+    scratch: Float32Array, scalars: Float64Array,
+  ): void;
+  /** the LE population step; scalars: [dt] */
+  leNeurons(
+    B: number, n: number, phi: number, prospRateErrors: boolean, scalars: Float64Array, drive: Float32Array, e: Float32Array, u: Float32Array,
+    uDot: Float32Array, prospU: Float32Array, prospUm: Float32Array, diff: Float32Array, rN: Float32Array, rPrimeN: Float32Array,
+    tau: Float32Array, tauM: Float32Array,
+  ): void;
   setMaxThreads(n: number): void;
   setThresholds(multiThreadMinWork: number, blasMinWork: number, layerThreadMinWork?: number): void;
   info(): {
@@ -220,6 +240,11 @@ export class NativeBackend implements Backend {
     if (ld.warning) this.info.warning = ld.warning;
   }
 
+  /** The addon (for this backend's named kernels, registered below). */
+  get addon(): Addon {
+    return this.ld.addon;
+  }
+
   /** Threads a wide layer step (and Adam on large tensors) may use (default min(2, cores), or GLE_NATIVE_THREADS). Process-wide. */
   setMaxThreads(n: number): void {
     this.tune({ maxThreads: n });
@@ -289,6 +314,43 @@ export class NativeBackend implements Backend {
     this.ld.addon.adam(p.a as Float32Array, g.a as Float32Array, m.a as Float32Array, v.a as Float32Array, n, sc);
   }
 }
+
+// ---- this backend's own named kernels (src/kernels/registry.ts; the generic versions are their test oracle) ----
+const kScale = new Float64Array(1);
+const patches = (toCols: boolean) => (k: Backend, a: Im2colArgs): void => {
+  const g = a.g;
+  (k as NativeBackend).addon.patches(toCols, g.C, g.H, g.W, g.kh, g.kw, g.stride, g.padH, g.padW, a.B, a.x.a as Float32Array, a.cols.a as Float32Array);
+};
+registerKernel<Im2colArgs>('im2col', 'native', patches(true));
+registerKernel<Im2colArgs>('col2im', 'native', patches(false));
+registerKernel<PermuteArgs>('permute.fbp', 'native', (k, a) => {
+  (k as NativeBackend).addon.permuteFBP(a.B, a.F, a.P, a.toBatch, a.src.a as Float32Array, a.dst.a as Float32Array, a.toBatch && a.bias ? (a.bias.a as Float32Array) : null);
+});
+registerKernel<BiasGradArgs>('bias.grad', 'native', (k, a) => {
+  kScale[0] = a.scale;
+  (k as NativeBackend).addon.biasGrad(a.B, a.F, a.P, kScale, a.y.a as Float32Array, a.g.a as Float32Array);
+});
+const conv = (mode: 0 | 1 | 2) => (k: Backend, a: ConvArgs): void => {
+  const g = a.g;
+  kScale[0] = a.scale;
+  (k as NativeBackend).addon.conv(
+    mode, g.C, g.H, g.W, g.kh, g.kw, g.stride, g.padH, g.padW, a.B, a.F, a.W.a as Float32Array, a.x.a as Float32Array, a.y.a as Float32Array,
+    mode === 0 && a.bias ? (a.bias.a as Float32Array) : null, mode === 2 ? (a.gW.a as Float32Array) : null, mode === 2 && a.gB ? (a.gB.a as Float32Array) : null,
+    a.scratch.a as Float32Array, kScale,
+  );
+};
+registerKernel<ConvArgs>('conv.forward', 'native', conv(0));
+registerKernel<ConvArgs>('conv.backward', 'native', conv(1));
+registerKernel<ConvArgs>('conv.grads', 'native', conv(2));
+const kDt = new Float64Array(1);
+registerKernel<LeNeuronArgs>('le.neurons', 'native', (k, a) => {
+  kDt[0] = a.dt;
+  (k as NativeBackend).addon.leNeurons(
+    a.B, a.n, a.phi, a.prospRateErrors, kDt, a.drive.a as Float32Array, a.e.a as Float32Array, a.u.a as Float32Array, a.uDot.a as Float32Array,
+    a.prospU.a as Float32Array, a.prospUm.a as Float32Array, a.diff.a as Float32Array, a.rN.a as Float32Array, a.rPrimeN.a as Float32Array,
+    a.tau.a as Float32Array, a.tauM.a as Float32Array,
+  );
+});
 
 export interface LoadNativeOptions {
   /** Receives the one-line warning when OpenBLAS runs slow kernels (default: console.error, once per process). */

@@ -19,6 +19,8 @@
 import type { AdamScalars, Backend, DType, FBuf, LayerStepArgs, PhiCode } from '../types.js';
 import { DENSE_STEP_FIELDS, PHI_COUNT, WASM_STRUCT, sizeOf } from '../layout.js';
 import { WASM_KERNELS_BASE64, WASM_KERNELS_RELAXED_BASE64 } from './kernels-binary.js';
+import { registerKernel } from '../registry.js';
+import type { BiasGradArgs, ConvArgs, Im2colArgs, PermuteArgs } from '../generic.js';
 
 /** The functions the kernel module exports (pointers are byte offsets into its memory). */
 export interface KernelExports {
@@ -30,6 +32,16 @@ export interface KernelExports {
     stepSize: number, beta1: number, beta2: number, b1c: number, b2c: number, eps: number, isqrtBc2: number, wd: number,
   ): void;
   layerStep(sp: number, phi: number, dt: number, gamma: number, flags: number): void;
+  /** im2col (toCols 1) or col2im (0) over B maps C × H × W; cols (C·kh·kw) × (B·Ho·Wo) */
+  patches(toCols: number, C: number, H: number, W: number, kh: number, kw: number, stride: number, padH: number, padW: number, B: number, x: number, cols: number): void;
+  /** bias: 0 = none */
+  permuteFBP(B: number, F: number, P: number, toBatch: number, src: number, dst: number, bias: number): void;
+  biasGrad(B: number, F: number, P: number, scale: number, y: number, g: number): void;
+  /** mode 0 forward, 1 error down, 2 gradients (see 'conv.forward' etc. in generic.ts); 0 = no bias / gB */
+  conv(
+    mode: number, C: number, H: number, W: number, kh: number, kw: number, stride: number, padH: number, padW: number, B: number, F: number,
+    Wt: number, x: number, y: number, bias: number, gW: number, gB: number, scale: number, scratch: number, tscratch: number,
+  ): void;
 }
 
 const PAGE = 65536;
@@ -224,6 +236,35 @@ export class WasmBackend implements Backend {
     this.ex.gemm(tA ? 1 : 0, tB ? 1 : 0, M, N, K, alpha, pa, pb, beta, pc, scratch);
   }
 
+  /** the named kernels 'im2col' (toCols) and 'col2im' of this backend (registered below) */
+  patches(toCols: boolean, a: Im2colArgs): void {
+    const g = a.g, nx = a.B * g.C * g.H * g.W, nc = g.C * g.kh * g.kw * a.B * g.Ho * g.Wo;
+    this.ex.patches(toCols ? 1 : 0, g.C, g.H, g.W, g.kh, g.kw, g.stride, g.padH, g.padW, a.B, this.ptrOf(a.x, nx, 'x'), this.ptrOf(a.cols, nc, 'cols'));
+  }
+
+  /** the named kernel 'permute.fbp' */
+  permuteFBP(a: PermuteArgs): void {
+    const n = a.B * a.F * a.P, bias = a.toBatch && a.bias ? this.ptrOf(a.bias, a.F, 'bias') : 0;
+    this.ex.permuteFBP(a.B, a.F, a.P, a.toBatch ? 1 : 0, this.ptrOf(a.src, n, 'src'), this.ptrOf(a.dst, n, 'dst'), bias);
+  }
+
+  /** the named kernel 'bias.grad' */
+  biasGrad(a: BiasGradArgs): void {
+    this.ex.biasGrad(a.B, a.F, a.P, a.scale, this.ptrOf(a.y, a.B * a.F * a.P, 'y'), this.ptrOf(a.g, a.F, 'g'));
+  }
+
+  /** the named kernels 'conv.forward' (mode 0), 'conv.backward' (1), 'conv.grads' (2) */
+  conv(mode: 0 | 1 | 2, a: ConvArgs): void {
+    const g = a.g, P = g.Ho * g.Wo, CKK = g.C * g.kh * g.kw;
+    const W = this.ptrOf(a.W, a.F * CKK, 'W'), x = this.ptrOf(a.x, a.B * g.C * g.H * g.W, 'x'), y = this.ptrOf(a.y, a.B * a.F * P, 'y');
+    const scratch = this.ptrOf(a.scratch, CKK * P, 'scratch');
+    const bias = mode === 0 && a.bias ? this.ptrOf(a.bias, a.F, 'bias') : 0;
+    const gW = mode === 2 ? this.ptrOf(a.gW, a.F * CKK, 'gW') : 0;
+    const gB = mode === 2 && a.gB ? this.ptrOf(a.gB, a.F, 'gB') : 0;
+    const tscratch = this.scratch(CKK * P);
+    this.ex.conv(mode, g.C, g.H, g.W, g.kh, g.kw, g.stride, g.padH, g.padW, a.B, a.F, W, x, y, bias, gW, gB, a.scale, scratch, tscratch);
+  }
+
   activate(phi: PhiCode, x: FBuf, r: FBuf, rp: FBuf, n: number): void {
     if (!(phi >= 0 && phi < PHI_COUNT)) throw new Error(`unknown activation code ${phi as number}`);
     this.ex.activate(phi, this.ptrOf(x, n, 'x'), this.ptrOf(r, n, 'r'), this.ptrOf(rp, n, 'rp'), n);
@@ -236,6 +277,15 @@ export class WasmBackend implements Backend {
     );
   }
 }
+
+// this backend's own named kernels (src/kernels/registry.ts; the generic versions are their test oracle)
+registerKernel<Im2colArgs>('im2col', 'wasm', (k, a) => (k as WasmBackend).patches(true, a));
+registerKernel<Im2colArgs>('col2im', 'wasm', (k, a) => (k as WasmBackend).patches(false, a));
+registerKernel<PermuteArgs>('permute.fbp', 'wasm', (k, a) => (k as WasmBackend).permuteFBP(a));
+registerKernel<BiasGradArgs>('bias.grad', 'wasm', (k, a) => (k as WasmBackend).biasGrad(a));
+registerKernel<ConvArgs>('conv.forward', 'wasm', (k, a) => (k as WasmBackend).conv(0, a));
+registerKernel<ConvArgs>('conv.backward', 'wasm', (k, a) => (k as WasmBackend).conv(1, a));
+registerKernel<ConvArgs>('conv.grads', 'wasm', (k, a) => (k as WasmBackend).conv(2, a));
 
 /** Load a fresh wasm backend (own memory). Throws an Error saying why when unavailable. */
 export async function loadWasmBackend(dtype: DType = 'float32', opts: WasmBackendOptions = {}): Promise<Backend> {

@@ -3,17 +3,18 @@
  * feeding neurons of any model, one time constant per output channel. Maps of one batch row are channel-major
  * (C × H × W, index c·H·W + h·W + w; conv1d: C × L). The weight is F × C × kh × kw (LE's layout), stored flat.
  *
- * Through the backend: im2col (cols = C·kh·kw × B·P, P = Ho·Wo positions), one matrix product for the drive of every
- * batch row, a layout change to B × F·P; the error sent down is the transposed convolution (Wᵀ · err, then col2im);
- * the gradients are gW = −(1/B) Σ_{b,p} err ⊗ patch (a sum over positions, a mean over the batch) and
+ * Through the backend's kernels 'conv.forward' / 'conv.backward' / 'conv.grads' (kernels/generic.ts): per batch row,
+ * im2col of its map into a small scratch (C·kh·kw × P, P = Ho·Wo positions) and one matrix product that writes (or
+ * reads) that row's F × P block of the B × F·P maps directly, so no layout change is needed; the error sent down is
+ * the transposed convolution (Wᵀ · err, then col2im); the gradients are gW = −(1/B) Σ_{b,p} err ⊗ patch (a sum over positions, a mean over the batch) and
  * gb = −(1/B) Σ_{b,p} err. (LE's reference averages the bias gradient over positions too: the LE layer type sets it.)
  */
 import { countProblem } from '../memory.js';
 import { flattenNested } from '../../util/nested.js';
 import { z } from 'zod';
 import type { Backend, FBuf } from '../../kernels/types.js';
-import { getKernel } from '../../kernels/registry.js';
-import type { BiasArgs, BiasGradArgs, ConvGeom, Im2colArgs, PermuteArgs } from '../../kernels/generic.js';
+import { getKernel, type KernelImpl } from '../../kernels/registry.js';
+import type { ConvArgs, ConvGeom, Im2colArgs, PermuteArgs } from '../../kernels/generic.js';
 import type { Rng } from '../../util/rng.js';
 import { finite, neuronFields, resolveNeurons, type NeuronSpecOut } from './neuron.js';
 import { keepBoxed } from './types.js';
@@ -95,18 +96,22 @@ export function resolve(l: Conv1dSpec | Conv2dSpec, inShape: number[], where: st
 }
 
 interface ConvWs extends Workspace {
-  /** −1/B (a field: see DenseWs) */
-  gradScale: number;
+  /** the three kernels' arguments, sharing one batch row's scratch buffers */
+  fwd: ConvArgs;
+  back: ConvArgs;
+  grad: ConvArgs;
+}
+
+/** the VJP's buffers (the whole batch's patches as one matrix; products through the rule's float64 backend) */
+interface VjpWs {
+  B: number;
   cols: FBuf; // CKK × B·P
   dcols: FBuf; // CKK × B·P
   out: FBuf; // F × B·P
   errT: FBuf; // F × B·P
   im: Im2colArgs;
   ci: Im2colArgs;
-  toBatch: PermuteArgs;
   toFeature: PermuteArgs;
-  bias: BiasArgs;
-  biasGrad: BiasGradArgs;
 }
 
 export class ConvProjection implements Projection {
@@ -148,84 +153,59 @@ export class ConvProjection implements Projection {
     this.tensors = [{ suffix: 'weight', buf: this.W, grad: this.gW, shape: wShape }];
     if (this.b) this.tensors.push({ suffix: 'bias', buf: this.b, grad: this.gB, shape: [this.F] });
     this.k_ = {
-      im2col: getKernel<Im2colArgs>(k, 'im2col'),
-      col2im: getKernel<Im2colArgs>(k, 'col2im'),
-      permute: getKernel<PermuteArgs>(k, 'permute.fbp'),
-      bias: getKernel<BiasArgs>(k, 'bias.add'),
-      biasGrad: getKernel<BiasGradArgs>(k, 'bias.grad'),
+      forward: getKernel<ConvArgs>(k, 'conv.forward'),
+      backward: getKernel<ConvArgs>(k, 'conv.backward'),
+      grads: getKernel<ConvArgs>(k, 'conv.grads'),
     };
   }
 
   workspace(k: Backend, B: number): ConvWs {
-    const NP = B * this.P, F = this.F, P = this.P;
-    const cols = k.alloc(this.CKK * NP), dcols = k.alloc(this.CKK * NP), out = k.alloc(F * NP), errT = k.alloc(F * NP);
+    const scratch = k.alloc(this.CKK * this.P), scratchY = k.alloc(this.F * this.P);
     const W = this.W;
-    const ws: ConvWs = {
-      B, gradScale: 0, cols, dcols, out, errT,
-      im: { g: this.g, B, x: W, cols },
-      ci: { g: this.g, B, x: W, cols: dcols },
-      toBatch: { B, F, P, toBatch: true, src: out, dst: W },
-      toFeature: { B, F, P, toBatch: false, src: W, dst: errT },
-      bias: { B, F, P, y: W, bias: this.b ?? W },
-      biasGrad: { B, F, P, y: W, g: this.gB ?? W, scale: -1 / B },
-    };
-    return keepBoxed(ws, 'gradScale', -1 / B);
+    const base = { g: this.g, B, F: this.F, W, x: W, y: W, bias: null, gW: this.gW, gB: null, scale: 0, scratch, scratchY };
+    const grad: ConvArgs = { ...base, gB: this.gB };
+    return { B, fwd: { ...base, bias: this.b }, back: { ...base }, grad: keepBoxed(grad, 'scale', -1 / B) };
   }
 
   forward(k: Backend, ws: Workspace, rIn: FBuf, drive: FBuf): void {
-    const w = ws as ConvWs;
-    w.im.x = rIn;
-    this.k_.im2col(k, w.im);
-    k.gemm(false, false, this.F, w.B * this.P, this.CKK, 1, this.W, w.cols, 0, w.out);
-    w.toBatch.dst = drive;
-    this.k_.permute(k, w.toBatch);
-    if (this.b) {
-      w.bias.y = drive;
-      this.k_.bias(k, w.bias);
-    }
+    const a = (ws as ConvWs).fwd;
+    a.x = rIn;
+    a.y = drive;
+    this.k_.forward(k, a);
   }
 
-  /** err (B × F·P) into errT (F × B·P), the layout of the products */
-  private featureMajor(k: Backend, w: ConvWs, err: FBuf): void {
-    w.toFeature.src = err;
-    this.k_.permute(k, w.toFeature);
-  }
-
-  grads(k: Backend, ws: Workspace, err: FBuf, _rIn: FBuf): void {
-    const w = ws as ConvWs;
-    this.featureMajor(k, w, err);
-    // cols still hold this step's patches (forward ran first in the step)
-    k.gemm(false, true, this.F, this.CKK, w.B * this.P, w.gradScale, w.errT, w.cols, 0, this.gW);
-    if (this.gB) {
-      w.biasGrad.y = err;
-      this.k_.biasGrad(k, w.biasGrad);
-    }
+  grads(k: Backend, ws: Workspace, err: FBuf, rIn: FBuf): void {
+    const a = (ws as ConvWs).grad;
+    a.x = rIn;
+    a.y = err;
+    this.k_.grads(k, a);
   }
 
   backward(k: Backend, ws: Workspace, err: FBuf, errDown: FBuf): void {
-    const w = ws as ConvWs;
-    this.featureMajor(k, w, err);
-    k.gemm(true, false, this.CKK, w.B * this.P, this.F, 1, this.W, w.errT, 0, w.dcols);
-    w.ci.x = errDown;
-    this.k_.col2im(k, w.ci);
+    const a = (ws as ConvWs).back;
+    a.x = errDown;
+    a.y = err;
+    this.k_.backward(k, a);
   }
 
   /** the VJP's buffers and kernels for the rule's backend (kept while backend and batch size stay) */
-  private vjp: (ConvWs & { k: Backend; gIn: FBuf; kern: ConvProjection['k_'] }) | null = null;
+  private vjp: (VjpWs & { k: Backend; gIn: FBuf; kern: { im2col: KernelImpl<Im2colArgs>; col2im: KernelImpl<Im2colArgs>; permute: KernelImpl<PermuteArgs> } }) | null = null;
 
   private vjpWs(k: Backend, B: number) {
     if (this.vjp && this.vjp.k === k && this.vjp.B === B) return this.vjp;
-    const ws = this.workspace(k, B);
+    const NP = B * this.P, F = this.F, P = this.P, W = this.W;
+    const cols = k.alloc(this.CKK * NP), dcols = k.alloc(this.CKK * NP), out = k.alloc(F * NP), errT = k.alloc(F * NP);
     this.vjp = {
-      ...ws,
+      B, cols, dcols, out, errT,
+      im: { g: this.g, B, x: W, cols },
+      ci: { g: this.g, B, x: W, cols: dcols },
+      toFeature: { B, F, P, toBatch: false, src: W, dst: errT, bias: null },
       k,
       gIn: k.alloc(B * this.nIn),
       kern: {
         im2col: getKernel<Im2colArgs>(k, 'im2col'),
         col2im: getKernel<Im2colArgs>(k, 'col2im'),
         permute: getKernel<PermuteArgs>(k, 'permute.fbp'),
-        bias: getKernel<BiasArgs>(k, 'bias.add'),
-        biasGrad: getKernel<BiasGradArgs>(k, 'bias.grad'),
       },
     };
     return this.vjp;
