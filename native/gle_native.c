@@ -987,6 +987,8 @@ static napi_value js_info(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+#include "gle_microcircuit.c" /* microPresent: the dendritic microcircuit (src/model/microcircuit.ts) */
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
     {"makeLayer", NULL, js_make_layer, NULL, NULL, NULL, napi_default, NULL},
@@ -997,6 +999,7 @@ NAPI_MODULE_INIT() {
     {"setMaxThreads", NULL, js_set_max_threads, NULL, NULL, NULL, napi_default, NULL},
     {"setThresholds", NULL, js_set_thresholds, NULL, NULL, NULL, napi_default, NULL},
     {"info", NULL, js_info, NULL, NULL, NULL, napi_default, NULL},
+    {"microPresent", NULL, js_micro_present, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   /* start single-threaded: multi-threading is opted into per product by the rule above */
