@@ -1348,6 +1348,8 @@ static napi_value js_info(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+#include "gle_microcircuit.c" /* microPresent: the dendritic microcircuit (src/model/microcircuit.ts) */
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
     {"makeLayer", NULL, js_make_layer, NULL, NULL, NULL, napi_default, NULL},
@@ -1363,6 +1365,7 @@ NAPI_MODULE_INIT() {
     {"biasGrad", NULL, js_bias_grad, NULL, NULL, NULL, napi_default, NULL},
     {"conv", NULL, js_conv, NULL, NULL, NULL, napi_default, NULL},
     {"leNeurons", NULL, js_le_neurons, NULL, NULL, NULL, napi_default, NULL},
+    {"microPresent", NULL, js_micro_present, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   /* start single-threaded: multi-threading is opted into per product by the rule above */

@@ -20,6 +20,8 @@ import { yinYang, BARS_PATTERNS, BARS_LABELS } from '../data/yinyang.js';
 import { Rng } from '../util/rng.js';
 import { UserError } from '../util/errors.js';
 import { lineChartSvg, paletteColor, type LineSeries } from '../report/plot.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 type Ranges = [number, number, number, number, number];
 type CircuitBase = Omit<MicrocircuitParams, 'dims' | 'feedback' | 'le' | 'dtype'>;
@@ -84,6 +86,8 @@ export interface PalParams extends CircuitBase {
   evalEvery: number;
   target: [number, number];
   dtype: 'float32' | 'float64';
+  /** 'js': the TypeScript step; 'native': the C kernel of the native addon (float64 only, Node) */
+  engine?: 'js' | 'native';
 }
 
 export type MicroParams = BarsParams | MimicParams | PalParams;
@@ -120,7 +124,7 @@ const palCommon = {
   kind: 'pal' as const, data: null, phi: 'sigmoid' as const, dt: 0.01, tau0: 0.01, ...G, tPattern: 1, readFrom: 0.2,
   sigmaXi: 0.01, tauXi: 0.1, tauHp: 0.1, alpha: 1e-6, tauW: [100, 0.01, 0.01] as [number, number, number], clip: null,
   init: [0.1, 0.1, 1, 0.1, 1] as Ranges, modes: ['pal', 'fa', 'noise', 'bp'] as PalMode[], seeds: 5, dataSeed: 9876543,
-  evalEvery: 1, target: [1, 0.1] as [number, number], dtype: 'float32' as const,
+  evalEvery: 1, target: [1, 0.1] as [number, number], dtype: 'float32' as const, engine: 'js' as const,
 };
 
 const yinyangExp: ExperimentDef<PalParams> = {
@@ -149,7 +153,7 @@ function checkCounts(q: Record<string, unknown>, names: string[], min = 1): void
   }
 }
 
-function circuit(p: Partial<CircuitBase> & { dims: [number, number, number]; dtype: 'float32' | 'float64' }, over: Partial<MicrocircuitParams>, seed: number): Microcircuit {
+function circuit(p: Partial<CircuitBase> & { dims: [number, number, number]; dtype: 'float32' | 'float64' }, over: Partial<MicrocircuitParams>, seed: number | number[]): Microcircuit {
   const base: Partial<MicrocircuitParams> = {};
   for (const k of Object.keys(MICROCIRCUIT_DEFAULTS) as (keyof MicrocircuitParams)[]) if (k in p) (base as Record<string, unknown>)[k] = (p as unknown as Record<string, unknown>)[k];
   try {
@@ -399,99 +403,183 @@ export function palModeOptions(p: PalParams, mode: PalMode): Partial<Microcircui
   return { feedback };
 }
 
+/** One mode's networks: an ensemble (src/model/microcircuit.ts), one network per seed, stepped together. */
+interface PalEnsemble {
+  mode: PalMode;
+  seeds: number[];
+  net: Microcircuit;
+  present: (x: Float64Array, target: Float64Array | null, steps: number, learn: boolean, from: number, acc: Float64Array) => number;
+  /** per network: its sample order's generator, its order, its evaluations, its angle after each epoch */
+  orders: Rng[];
+  idx: Int32Array[];
+  evals: { epoch: number; test: number; val: number; angle: number }[][];
+  angles: number[][];
+}
+
+const PAL_CHECKPOINT = 'gle-microcircuit-pal-1';
+const PAL_STATE = 'state.f64';
+/** the ensemble buffers a resume needs (all of the state but the per-step scratch `gauss`) */
+const PAL_BUFS = ['W_up1', 'W_up2', 'B', 'W_ip', 'W_pi', 'd_up1', 'd_up2', 'd_ip', 'd_pi', 'rIn', 'tgt', 'uP', 'upP', 'rP', 'rHatP', 'vA', 'vB', 'xi', 'noise', 'uI', 'upI', 'rI', 'rHatI', 'uO', 'rO', 'rHatO', 'upO', 'hpO', 'rPold', 'rIold', 'rOold', 'upOold'] as const;
+
+function palArrays(ens: PalEnsemble[]): [string, Float32Array | Float64Array | Uint32Array | Int32Array][] {
+  return ens.flatMap((e) => [...PAL_BUFS.map((k) => [`${e.mode}.${k}`, e.net.s[k]] as [string, Float32Array | Float64Array | Uint32Array]), ...e.idx.map((a, k) => [`${e.mode}.order${k}`, a] as [string, Int32Array])]);
+}
+
 async function palTask(ctx: RunContext, p: PalParams) {
   checkCounts(p as unknown as Record<string, unknown>, ['seeds', 'epochs', 'nTrain', 'evalEvery']);
   checkCounts(p as unknown as Record<string, unknown>, ['nVal', 'nTest'], 0);
   for (const m of p.modes) if (!(m in MODE_NAMES)) throw new UserError(`modes: unknown '${m}' (pal, fa, noise, bp)`);
+  if (new Set(p.modes).size !== p.modes.length) throw new UserError(`modes: each mode at most once, got ${JSON.stringify(p.modes)}`);
   if (!(p.tPattern >= p.dt)) throw new UserError(`tPattern must be >= dt, got ${p.tPattern}`);
   if (!(p.readFrom >= 0 && p.readFrom < 1)) throw new UserError(`readFrom must be in [0, 1), got ${p.readFrom}`);
   if (!Array.isArray(p.init) || p.init.length !== 5) throw new UserError(`init must be five ranges [up1, up2, B, ip, pi], got ${JSON.stringify(p.init)}`);
+  const engine = p.engine ?? 'js';
+  if (engine !== 'js' && engine !== 'native') throw new UserError(`engine must be 'js' or 'native', got ${JSON.stringify(engine)}`);
+  if (engine === 'native' && p.dtype !== 'float64') throw new UserError(`engine 'native' steps float64 state: add --set dtype=float64`);
   const data = await palData(p);
   if (data.test.n === 0) throw new UserError(`${p.dataset}: no test samples (nTest ${p.nTest})`);
   const [nIn, , nO] = p.dims;
   const tp = Math.round(p.tPattern / p.dt), from = Math.floor(p.readFrom * tp);
-  interface Run { mode: PalMode; seed: number; net: Microcircuit; order: Rng; idx: Int32Array; evals: { epoch: number; test: number; val: number; angle: number }[]; angles: number[] }
-  const runs: Run[] = [];
-  for (const mode of p.modes)
-    for (let s = 0; s < p.seeds; s++) {
-      const seed = ctx.seed + s;
-      const net = circuit(p, { le: true, ...palModeOptions(p, mode) }, seed);
-      initMicrocircuitWeights(net.s, new Rng(123456 + seed), p.init);
-      selfPredict(net.p, net.s);
-      if (mode === 'bp') transposeFeedback(net.p, net.s);
-      const idx = new Int32Array(data.train.n).map((_, i) => i);
-      runs.push({ mode, seed, net, order: new Rng(9876 + seed), idx, evals: [], angles: [net.angle()] });
-    }
-  const x = new Float64Array(nIn), tgt = new Float64Array(nO), acc = new Float64Array(nO);
-  let steps = 0;
-  const load = (d: DataSplit, i: number) => {
-    for (let j = 0; j < nIn; j++) x[j] = d.x[i * nIn + j];
-    tgt.fill(p.target[1]);
-    tgt[d.labels[i]] = p.target[0];
+  const N = p.seeds;
+  const seeds = Array.from({ length: N }, (_, s) => ctx.seed + s);
+  const nativePresenter = engine === 'native' ? (await import('../kernels/native/microcircuit.js')).nativeMicrocircuitPresenter : null;
+  const ens: PalEnsemble[] = p.modes.map((mode) => {
+    const net = circuit(p, { le: true, ...palModeOptions(p, mode) }, seeds);
+    initMicrocircuitWeights(net.s, seeds.map((seed) => new Rng(123456 + seed)), p.init);
+    selfPredict(net.p, net.s);
+    if (mode === 'bp') transposeFeedback(net.p, net.s);
+    let present: PalEnsemble['present'];
+    if (nativePresenter) {
+      try {
+        present = nativePresenter(net.p, net.s);
+      } catch (e) {
+        throw new UserError(`engine 'native': ${(e as Error).message}`);
+      }
+    } else present = (x, t, steps, learn, fr, acc) => net.present(x, t, steps, learn, fr, acc);
+    return {
+      mode, seeds, net, present,
+      orders: seeds.map((seed) => new Rng(9876 + seed)),
+      idx: seeds.map(() => new Int32Array(data.train.n).map((_, i) => i)),
+      evals: seeds.map(() => []),
+      angles: seeds.map((_, k) => [net.angle(k)]),
+    };
+  });
+  const x = new Float64Array(N * nIn), tgt = new Float64Array(N * nO), acc = new Float64Array(N * nO);
+  let steps = 0, epochsDone = 0;
+  const load = (d: DataSplit, k: number, i: number) => {
+    for (let j = 0; j < nIn; j++) x[k * nIn + j] = d.x[i * nIn + j];
+    for (let c = 0; c < nO; c++) tgt[k * nO + c] = c === d.labels[i] ? p.target[0] : p.target[1];
   };
-  const evaluate = async (net: Microcircuit, d: DataSplit) => {
-    let correct = 0;
+  const evaluate = async (e: PalEnsemble, d: DataSplit): Promise<number[]> => {
+    const correct = new Array<number>(N).fill(0);
     for (let i = 0; i < d.n; i++) {
-      load(d, i);
-      present(net, x, null, tp, false, from, acc);
-      if (argmax(acc) === d.labels[i]) correct++;
+      for (let k = 0; k < N; k++) load(d, k, i);
+      e.present(x, null, tp, false, from, acc);
+      for (let k = 0; k < N; k++) if (argmax(acc.subarray(k * nO, (k + 1) * nO)) === d.labels[i]) correct[k]++;
       if (i % 200 === 199) await ctx.breathe();
     }
-    steps += d.n * tp;
-    return d.n ? correct / d.n : NaN;
+    steps += N * d.n * tp;
+    return correct.map((c) => (d.n ? c / d.n : NaN));
   };
-  const evalRun = async (r: Run, epoch: number) => {
-    const test = await evaluate(r.net, data.test);
-    const val = await evaluate(r.net, data.val);
-    const angle = r.net.angle();
-    r.evals.push({ epoch, test, val, angle });
-    ctx.metrics.append({ kind: 'eval', mode: r.mode, seed: r.seed, epoch, test_acc: test, val_acc: Number.isNaN(val) ? null : val, angle: r4(angle) });
+  const evalEns = async (e: PalEnsemble, epoch: number) => {
+    const test = await evaluate(e, data.test);
+    const val = await evaluate(e, data.val);
+    for (let k = 0; k < N; k++) {
+      const angle = e.net.angle(k);
+      e.evals[k].push({ epoch, test: test[k], val: val[k], angle });
+      ctx.metrics.append({ kind: 'eval', mode: e.mode, seed: seeds[k], epoch, test_acc: test[k], val_acc: Number.isNaN(val[k]) ? null : val[k], angle: r4(angle) });
+    }
   };
-  for (const r of runs) await evalRun(r, 0);
-  const prog = ctx.progress(p.epochs * runs.length, p.dataset === 'yinyang' ? 'yinyang' : 'pal-mnist', 'run-epochs', 1);
-  let epochsDone = 0;
-  outer: for (let ep = 1; ep <= p.epochs; ep++) {
-    for (const r of runs) {
-      r.order.shuffle(r.idx);
+  // checkpoint: after every complete epoch of all modes (the state of every ensemble, the sample orders and their
+  // generators, the curves so far); a resumed run continues from there exactly
+  const save = () => {
+    const arrays = palArrays(ens);
+    const f = new Float64Array(arrays.reduce((s, [, a]) => s + a.length, 0));
+    let o = 0;
+    for (const [, a] of arrays) {
+      f.set(a, o);
+      o += a.length;
+    }
+    ctx.saveCheckpointFiles(
+      { [PAL_STATE]: new Uint8Array(f.buffer) },
+      { format: PAL_CHECKPOINT, layout: arrays.map(([n, a]) => [n, a.length]), epoch: epochsDone, steps, orders: ens.map((e) => e.orders.map((r) => r.getState())), evals: ens.map((e) => e.evals), angles: ens.map((e) => e.angles), extra: { step: steps, epoch: epochsDone } },
+    );
+  };
+  if (ctx.resumeFrom) {
+    const where = `checkpoint ${ctx.resumeFrom}`;
+    const meta = JSON.parse(readFileSync(join(ctx.resumeFrom, 'meta.json'), 'utf8')) as Record<string, unknown>;
+    if (meta.format !== PAL_CHECKPOINT || !existsSync(join(ctx.resumeFrom, PAL_STATE))) throw new UserError(`${where}: not a ${p.dataset} PAL run checkpoint`);
+    const arrays = palArrays(ens);
+    if (JSON.stringify(meta.layout) !== JSON.stringify(arrays.map(([n, a]) => [n, a.length]))) throw new UserError(`${where}: its buffers do not match these networks (modes, seeds or sizes differ)`);
+    const raw = readFileSync(join(ctx.resumeFrom, PAL_STATE));
+    const f = new Float64Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+    let o = 0;
+    for (const [, a] of arrays) {
+      if (o + a.length > f.length) throw new UserError(`${where}: ${PAL_STATE} is truncated`);
+      a.set(f.subarray(o, o + a.length));
+      o += a.length;
+    }
+    const orders = meta.orders as number[][][], evals = meta.evals as PalEnsemble['evals'][], angles = meta.angles as number[][][];
+    ens.forEach((e, m) => {
+      e.orders.forEach((r, k) => r.setState(orders[m][k]));
+      e.evals = evals[m];
+      e.angles = angles[m];
+    });
+    epochsDone = meta.epoch as number;
+    steps = meta.steps as number;
+    ctx.log(`resuming after epoch ${epochsDone}`);
+  } else {
+    for (const e of ens) await evalEns(e, 0);
+    save();
+  }
+  ctx.log(`${p.dataset} ${p.dims.join('-')}: ${ens.length} modes × ${N} seeds (${seeds.join(', ')}), one ensemble per mode, engine ${engine}, ${p.dtype}`);
+  const prog = ctx.progress(p.epochs * ens.length * N, p.dataset === 'yinyang' ? 'yinyang' : 'pal-mnist', 'run-epochs', 1);
+  outer: for (let ep = epochsDone + 1; ep <= p.epochs; ep++) {
+    for (const [m, e] of ens.entries()) {
+      for (let k = 0; k < N; k++) e.orders[k].shuffle(e.idx[k]);
       for (let n = 0; n < data.train.n; n++) {
-        load(data.train, r.idx[n]);
-        present(r.net, x, tgt, tp, true, tp, acc);
+        for (let k = 0; k < N; k++) load(data.train, k, e.idx[k][n]);
+        e.present(x, tgt, tp, true, tp, acc);
         if (n % 200 === 199) {
           await ctx.breathe();
           if (ctx.stopRequested()) break outer;
         }
       }
-      steps += data.train.n * tp;
-      r.angles.push(r.net.angle());
-      ctx.metrics.append({ kind: 'train', mode: r.mode, seed: r.seed, epoch: ep, angle: r4(r.angles[ep]) });
-      if (ep % p.evalEvery === 0 || ep === p.epochs) await evalRun(r, ep);
-      prog.update((ep - 1) * runs.length + runs.indexOf(r) + 1, { [`${r.mode}${r.seed}`]: r4(r.angles[ep]) });
+      steps += N * data.train.n * tp;
+      for (let k = 0; k < N; k++) {
+        e.angles[k].push(e.net.angle(k));
+        ctx.metrics.append({ kind: 'train', mode: e.mode, seed: seeds[k], epoch: ep, angle: r4(e.angles[k][ep]) });
+      }
+      if (ep % p.evalEvery === 0 || ep === p.epochs) await evalEns(e, ep);
+      prog.update(((ep - 1) * ens.length + m + 1) * N, { [e.mode]: r4(mean(e.angles.map((a) => a[ep]))) });
       if (ctx.stopRequested()) break outer;
     }
     epochsDone = ep;
+    save();
   }
   prog.stop();
-  // summary from the last evaluation every run completed
-  const lastEpoch = Math.min(...runs.map((r) => r.evals[r.evals.length - 1].epoch));
+  // summary from the last evaluation every network completed
+  const all = ens.flatMap((e) => e.evals);
+  const lastEpoch = Math.min(...all.map((v) => v[v.length - 1].epoch));
   const final: Record<string, number> = { epochs_done: epochsDone, eval_epoch: lastEpoch };
   const accSeries: LineSeries[] = [], angSeries: LineSeries[] = [];
-  p.modes.forEach((mode, mi) => {
-    const rs = runs.filter((r) => r.mode === mode);
-    const at = rs.map((r) => r.evals.find((e) => e.epoch === lastEpoch)!);
-    final[`test_acc_${mode}`] = r4(mean(at.map((e) => e.test)));
-    final[`test_acc_${mode}_sd`] = r4(sd(at.map((e) => e.test)));
-    final[`angle_${mode}`] = r4(mean(at.map((e) => e.angle)));
-    final[`angle_${mode}_sd`] = r4(sd(at.map((e) => e.angle)));
-    if (data.val.n) final[`val_acc_${mode}`] = r4(mean(at.map((e) => e.val)));
-    const epochs = rs[0].evals.map((e) => e.epoch).filter((e) => rs.every((r) => r.evals.some((v) => v.epoch === e)));
-    const accM = epochs.map((e) => rs.map((r) => r.evals.find((v) => v.epoch === e)!.test));
+  ens.forEach((e, mi) => {
+    const mode = e.mode;
+    const at = e.evals.map((v) => v.find((q) => q.epoch === lastEpoch)!);
+    final[`test_acc_${mode}`] = r4(mean(at.map((q) => q.test)));
+    final[`test_acc_${mode}_sd`] = r4(sd(at.map((q) => q.test)));
+    final[`angle_${mode}`] = r4(mean(at.map((q) => q.angle)));
+    final[`angle_${mode}_sd`] = r4(sd(at.map((q) => q.angle)));
+    if (data.val.n) final[`val_acc_${mode}`] = r4(mean(at.map((q) => q.val)));
+    const epochs = e.evals[0].map((q) => q.epoch).filter((ep) => ep <= lastEpoch);
+    const accM = epochs.map((ep) => e.evals.map((v) => v.find((q) => q.epoch === ep)!.test));
     accSeries.push({ name: MODE_NAMES[mode], x: epochs, y: accM.map(mean), lo: accM.map((a) => mean(a) - sd(a)), hi: accM.map((a) => mean(a) + sd(a)), color: paletteColor(mi) });
-    const nA = Math.min(...rs.map((r) => r.angles.length));
-    const angM = Array.from({ length: nA }, (_, e) => rs.map((r) => r.angles[e]));
-    angSeries.push({ name: MODE_NAMES[mode], x: angM.map((_, e) => e), y: angM.map(mean), lo: angM.map((a) => mean(a) - sd(a)), hi: angM.map((a) => mean(a) + sd(a)), color: paletteColor(mi) });
+    const nA = Math.min(...e.angles.map((a) => a.length));
+    const angM = Array.from({ length: nA }, (_, ep) => e.angles.map((a) => a[ep]));
+    angSeries.push({ name: MODE_NAMES[mode], x: angM.map((_, ep) => ep), y: angM.map(mean), lo: angM.map((a) => mean(a) - sd(a)), hi: angM.map((a) => mean(a) + sd(a)), color: paletteColor(mi) });
   });
   const what = `${p.dataset === 'yinyang' ? 'Yin-Yang' : 'MNIST'} ${p.dims.join('-')}, mean ± sd over ${p.seeds} seeds`;
   ctx.figure(`${p.dataset}-test-accuracy`, await lineChartSvg({ title: `test accuracy (${what})`, xLabel: 'epoch', yLabel: 'test accuracy', xInteger: true, series: accSeries }));
   ctx.figure(`${p.dataset}-angle`, await lineChartSvg({ title: `∠(W, Bᵀ) of the hidden→output weights (${what})`, xLabel: 'epoch', yLabel: 'angle (degrees)', xInteger: true, yDomain: [0, 100], series: angSeries, hlines: [{ y: 90, label: 'unrelated' }] }));
-  return { final, steps, extra: { data: data.source, train: data.train.n, val: data.val.n, test: data.test.n } };
+  return { final, steps, extra: { data: data.source, train: data.train.n, val: data.val.n, test: data.test.n, engine } };
 }

@@ -35,6 +35,12 @@
  * target and without noise, ŭ_I = ŭ_O and v_A = 0 once the one-step delays have flushed, so no weight changes.
  *
  * Inputs and targets reach the circuit through a low-pass with τ_0 (τ_0 = dt: immediate): r_in ← r_in + (dt/τ_0)(x − r_in).
+ * Ensembles: the state may hold N independent networks of the same parameters (`createMicrocircuitState(p, seeds)`,
+ * one seed each). Every buffer then has a leading network dimension (network k's block of a buffer of per-network
+ * size m is [k·m, (k+1)·m)), inputs and targets are N × n_in and N × n_out, and each network has its own noise
+ * generator. Network k runs exactly the arithmetic of the same network alone (bit for bit, float32 and float64);
+ * a step costs less per network because the per-step overhead is shared.
+ *
  * The hot loop allocates nothing; float32 state by default, float64 on request. Browser-safe.
  */
 import { Rng } from '../util/rng.js';
@@ -80,15 +86,17 @@ type F = Float32Array | Float64Array;
 
 /** Everything that changes while the circuit runs. */
 export interface MicrocircuitState {
+  /** networks in the ensemble (every buffer below holds `n` blocks, one per network) */
+  n: number;
   W_up1: F; W_up2: F; B: F; W_ip: F; W_pi: F;
   /** update low-pass buffers (same shapes as the weights) */
   d_up1: F; d_up2: F; d_ip: F; d_pi: F;
   rIn: F; tgt: F;
   /** ŭ (LE: u^ss; original: u after the step) of each population, u its membrane, r = φ(ŭ) its rate */
   uP: F; upP: F; rP: F; rHatP: F; vA: F; vB: F; xi: F;
-  /** this step's N(0, 1) draws for the noise */
+  /** this step's N(0, 1) draws for the noise (scratch of one network's n_hidden, reused by each network in turn) */
   gauss: Float64Array;
-  /** the noise generator's state (xoshiro128**) */
+  /** the noise generators' states (xoshiro128**, four words per network) */
   noise: Uint32Array;
   uI: F; upI: F; rI: F; rHatI: F;
   uO: F; rO: F; rHatO: F; upO: F; hpO: F;
@@ -111,13 +119,24 @@ export function checkMicrocircuitParams(p: MicrocircuitParams): void {
   if (p.dtype !== 'float32' && p.dtype !== 'float64') bad(`dtype must be 'float32' or 'float64'`);
 }
 
-export function createMicrocircuitState(p: MicrocircuitParams, seed = 0): MicrocircuitState {
-  const seeder = new Rng(seed);
-  const noise = Uint32Array.from([seeder.nextU32(), seeder.nextU32(), seeder.nextU32(), seeder.nextU32() | 1]);
+/**
+ * The state of one network (`seed` a number) or of an ensemble of networks (`seed` a list: one network per seed, each
+ * seeded exactly as if it were alone).
+ */
+export function createMicrocircuitState(p: MicrocircuitParams, seed: number | readonly number[] = 0): MicrocircuitState {
+  const seeds = typeof seed === 'number' ? [seed] : seed;
+  const N = seeds.length;
+  if (N < 1) throw new Error('microcircuit: an ensemble needs at least one seed');
+  const noise = new Uint32Array(4 * N);
+  seeds.forEach((sd, k) => {
+    const seeder = new Rng(sd);
+    noise.set([seeder.nextU32(), seeder.nextU32(), seeder.nextU32(), seeder.nextU32() | 1], 4 * k);
+  });
   const [nIn, nH, nO] = p.dims;
   const A = p.dtype === 'float64' ? Float64Array : Float32Array;
-  const z = (n: number) => new A(n);
+  const z = (n: number) => new A(N * n);
   return {
+    n: N,
     W_up1: z(nH * nIn), W_up2: z(nO * nH), B: z(nH * nO), W_ip: z(nO * nH), W_pi: z(nH * nO),
     d_up1: z(nH * nIn), d_up2: z(nO * nH), d_ip: z(nO * nH), d_pi: z(nH * nO),
     rIn: z(nIn), tgt: z(nO),
@@ -128,36 +147,55 @@ export function createMicrocircuitState(p: MicrocircuitParams, seed = 0): Microc
   };
 }
 
-/** Draw every weight U(−range, range) (ranges: [up1, up2, B, ip, pi]). */
-export function initMicrocircuitWeights(s: MicrocircuitState, rng: Rng, ranges: [number, number, number, number, number]): void {
-  const fill = (a: F, g: number) => { for (let i = 0; i < a.length; i++) a[i] = rng.range(-g, g); };
-  fill(s.W_up1, ranges[0]);
-  fill(s.W_up2, ranges[1]);
-  fill(s.B, ranges[2]);
-  fill(s.W_ip, ranges[3]);
-  fill(s.W_pi, ranges[4]);
+/**
+ * Draw every weight U(−range, range) (ranges: [up1, up2, B, ip, pi]). An ensemble takes one generator per network
+ * (or one for all, drawn network after network); each network draws in the order a lone network would.
+ */
+export function initMicrocircuitWeights(s: MicrocircuitState, rng: Rng | readonly Rng[], ranges: [number, number, number, number, number]): void {
+  const rngs = Array.isArray(rng) ? rng : Array.from({ length: s.n }, () => rng as Rng);
+  if (rngs.length !== s.n) throw new Error(`microcircuit: ${s.n} networks need ${s.n} generators, got ${rngs.length}`);
+  for (let e = 0; e < s.n; e++) {
+    const r = rngs[e];
+    const fill = (a: F, g: number) => {
+      const m = a.length / s.n;
+      for (let i = e * m; i < (e + 1) * m; i++) a[i] = r.range(-g, g);
+    };
+    fill(s.W_up1, ranges[0]);
+    fill(s.W_up2, ranges[1]);
+    fill(s.B, ranges[2]);
+    fill(s.W_ip, ranges[3]);
+    fill(s.W_pi, ranges[4]);
+  }
 }
 
-/** The self-predicting start: W_pi = −B, W_ip = W_up2 · g_b/(g_l+g_b) · (g_l+g_d)/g_d. */
+/** The self-predicting start: W_pi = −B, W_ip = W_up2 · g_b/(g_l+g_b) · (g_l+g_d)/g_d (every network). */
 export function selfPredict(p: MicrocircuitParams, s: MicrocircuitState): void {
   const [, nH, nO] = p.dims;
   const f = (p.gb / (p.gl + p.gb)) * ((p.gl + p.gd) / p.gd);
-  for (let k = 0; k < nO; k++)
-    for (let i = 0; i < nH; i++) {
-      s.W_ip[k * nH + i] = s.W_up2[k * nH + i] * f;
-      s.W_pi[i * nO + k] = -s.B[i * nO + k];
-    }
+  for (let e = 0, o = 0; e < s.n; e++, o += nH * nO)
+    for (let k = 0; k < nO; k++)
+      for (let i = 0; i < nH; i++) {
+        s.W_ip[o + k * nH + i] = s.W_up2[o + k * nH + i] * f;
+        s.W_pi[o + i * nO + k] = -s.B[o + i * nO + k];
+      }
 }
 
-/** B = W_up2ᵀ and W_pi = −W_up2ᵀ. */
+/** B = W_up2ᵀ and W_pi = −W_up2ᵀ (every network). */
 export function transposeFeedback(p: MicrocircuitParams, s: MicrocircuitState): void {
   const [, nH, nO] = p.dims;
-  for (let k = 0; k < nO; k++)
-    for (let i = 0; i < nH; i++) {
-      const w = s.W_up2[k * nH + i];
-      s.B[i * nO + k] = w;
-      s.W_pi[i * nO + k] = -w;
-    }
+  for (let e = 0, o = 0; e < s.n; e++, o += nH * nO)
+    for (let k = 0; k < nO; k++)
+      for (let i = 0; i < nH; i++) {
+        const w = s.W_up2[o + k * nH + i];
+        s.B[o + i * nO + k] = w;
+        s.W_pi[o + i * nO + k] = -w;
+      }
+}
+
+/** Network k's block of an ensemble buffer (a view, no copy). */
+export function networkSlice<T extends F>(s: MicrocircuitState, a: T, k: number): T {
+  const m = a.length / s.n;
+  return a.subarray(k * m, (k + 1) * m) as T;
 }
 
 /** Clear the neuron state (weights kept). */
@@ -169,8 +207,8 @@ export function resetMicrocircuitActivity(s: MicrocircuitState): void {
  * n standard normal draws into `out`: xoshiro128** (state `st`, advanced in place) and Box–Muller, all in locals so
  * that nothing is boxed.
  */
-function fillNormal(st: Uint32Array, out: Float64Array): void {
-  let a = st[0] | 0, b = st[1] | 0, c = st[2] | 0, d = st[3] | 0;
+function fillNormal(st: Uint32Array, at: number, out: Float64Array): void {
+  let a = st[at] | 0, b = st[at + 1] | 0, c = st[at + 2] | 0, d = st[at + 3] | 0;
   for (let i = 0; i < out.length; i += 2) {
     let r1 = Math.imul(((Math.imul(b, 5) << 7) | (Math.imul(b, 5) >>> 25)), 9) >>> 0;
     let t = b << 9;
@@ -183,7 +221,7 @@ function fillNormal(st: Uint32Array, out: Float64Array): void {
     out[i] = rad * Math.cos(ph);
     if (i + 1 < out.length) out[i + 1] = rad * Math.sin(ph);
   }
-  st[0] = a; st[1] = b; st[2] = c; st[3] = d;
+  st[at] = a; st[at + 1] = b; st[at + 2] = c; st[at + 3] = d;
 }
 
 /** What the step reports back (preallocated by the caller, reused). */
@@ -195,11 +233,12 @@ export interface StepFlags {
 }
 
 /**
- * One step dt of the circuit: x the input (length n_in), target the output target (length n_out, read when
- * `flags.teach`). Mutates `s` (the noise comes from its generator state, drawn only when σ > 0). Allocation-free.
+ * One step dt of the circuit (of every network of an ensemble): x the input (n_in per network, network after
+ * network), target the output target (n_out per network, read when `flags.teach`). Mutates `s` (the noise comes from
+ * each network's generator state, drawn only when σ > 0). Allocation-free.
  */
 export function stepMicrocircuit(p: MicrocircuitParams, s: MicrocircuitState, x: ArrayLike<number>, target: ArrayLike<number> | null, flags: StepFlags): void {
-  const nIn = p.dims[0], nH = p.dims[1], nO = p.dims[2];
+  const nIn = p.dims[0], nH = p.dims[1], nO = p.dims[2], N = s.n;
   const dt = p.dt, le = p.le;
   const sgm = p.phi === 'sigmoid';
   const { W_up1, W_up2, B, W_ip, W_pi, rIn, tgt, uP, upP, rP, rHatP, vA, vB, xi, uI, upI, rI, rHatI, uO, rO, rHatO, upO, hpO, rPold, rIold, rOold, upOold } = s;
@@ -208,140 +247,170 @@ export function stepMicrocircuit(p: MicrocircuitParams, s: MicrocircuitState, x:
   rIold.set(rI);
   rOold.set(rO);
   upOold.set(upO);
-  const gP = p.gl + p.gb + p.ga, gI = p.gl + p.gd + p.gsom, gO = p.gl + p.gb + p.gt;
-  const fBP = p.gb / gP, fDI = p.gd / (p.gl + p.gd), fBO = p.gb / (p.gl + p.gb);
+  const gb = p.gb, ga = p.ga, gd = p.gd, gsom = p.gsom, gt = p.gt;
+  const gP = p.gl + gb + ga, gI = p.gl + gd + gsom, gO = p.gl + gb + gt;
+  const fBP = gb / gP, fDI = gd / (p.gl + gd), fBO = gb / (p.gl + gb);
   const sig = p.sigmaXi, ouA = dt / p.tauXi, ouB = (sig * Math.sqrt(dt * p.tauXi)) / p.tauXi;
   const gauss = s.gauss;
-  if (sig > 0) fillNormal(s.noise, gauss);
-  // hidden pyramidal cells  (φ written out in place: a call returning a double would allocate)
-  for (let i = 0; i < nH; i++) {
-    let b = 0;
-    const o1 = i * nIn;
-    for (let j = 0; j < nIn; j++) b += W_up1[o1 + j] * rIn[j];
-    let a = 0;
-    const o2 = i * nO;
-    for (let k = 0; k < nO; k++) a += B[o2 + k] * rOold[k] + W_pi[o2 + k] * rIold[k];
-    vB[i] = b;
-    vA[i] = a;
-    let n = xi[i];
-    if (sig > 0) n = xi[i] = n + ouB * gauss[i] - ouA * n;
-    const uss = (p.gb * b + p.ga * (a + n)) / gP;
-    const u = uP[i], ud = gP * (uss - u);
-    const up = le ? u + ud / gP : u + dt * ud;
-    uP[i] = u + dt * ud;
-    upP[i] = up;
-    rP[i] = sgm ? 1 / (1 + Math.exp(-up)) : up < -15 ? 0 : up > 15 ? up : Math.log1p(Math.exp(up));
-    const hb = fBP * b;
-    rHatP[i] = sgm ? 1 / (1 + Math.exp(-hb)) : hb < -15 ? 0 : hb > 15 ? hb : Math.log1p(Math.exp(hb));
-  }
-  // interneurons (one per output neuron)
-  for (let k = 0; k < nO; k++) {
-    let d = 0;
-    const o = k * nH;
-    for (let i = 0; i < nH; i++) d += W_ip[o + i] * rPold[i];
-    const uss = (p.gd * d + p.gsom * upOold[k]) / gI;
-    const u = uI[k], ud = gI * (uss - u);
-    const up = le ? u + ud / gI : u + dt * ud;
-    uI[k] = u + dt * ud;
-    upI[k] = up;
-    rI[k] = sgm ? 1 / (1 + Math.exp(-up)) : up < -15 ? 0 : up > 15 ? up : Math.log1p(Math.exp(up));
-    const hd = fDI * d;
-    rHatI[k] = sgm ? 1 / (1 + Math.exp(-hd)) : hd < -15 ? 0 : hd > 15 ? hd : Math.log1p(Math.exp(hd));
-  }
-  // output pyramidal cells
   const teach = flags.teach && target !== null;
   const hpDecay = dt / p.tauHp;
-  for (let k = 0; k < nO; k++) {
-    let b = 0;
-    const o = k * nH;
-    for (let i = 0; i < nH; i++) b += W_up2[o + i] * rPold[i];
-    const uss = teach ? (p.gb * b + p.gt * tgt[k]) / gO : fBO * b;
-    const u = uO[k], ud = gO * (uss - u);
-    const up = le ? u + ud / gO : u + dt * ud;
-    uO[k] = u + dt * ud;
-    upO[k] = up;
-    const r = sgm ? 1 / (1 + Math.exp(-up)) : up < -15 ? 0 : up > 15 ? up : Math.log1p(Math.exp(up));
-    rO[k] = r;
-    const hb = fBO * b;
-    rHatO[k] = sgm ? 1 / (1 + Math.exp(-hb)) : hb < -15 ? 0 : hb > 15 ? hb : Math.log1p(Math.exp(hb));
-    hpO[k] += r - rOold[k] - hpDecay * hpO[k];
+  for (let e = 0; e < N; e++) {
+    // network e's blocks start at e × (per-network size)
+    const eH = e * nH, eO = e * nO, eIn = e * nIn, eHIn = eH * nIn, eHO = eH * nO;
+    if (sig > 0) fillNormal(s.noise, 4 * e, gauss);
+    // hidden pyramidal cells  (φ written out in place: a call returning a double would allocate)
+    for (let i = 0; i < nH; i++) {
+      let b = 0;
+      const o1 = eHIn + i * nIn;
+      for (let j = 0; j < nIn; j++) b += W_up1[o1 + j] * rIn[eIn + j];
+      let a = 0;
+      const o2 = eHO + i * nO;
+      for (let k = 0; k < nO; k++) a += B[o2 + k] * rOold[eO + k] + W_pi[o2 + k] * rIold[eO + k];
+      const q = eH + i;
+      vB[q] = b;
+      vA[q] = a;
+      let n = xi[q];
+      if (sig > 0) n = xi[q] = n + ouB * gauss[i] - ouA * n;
+      const uss = (gb * b + ga * (a + n)) / gP;
+      const u = uP[q], ud = gP * (uss - u);
+      const up = le ? u + ud / gP : u + dt * ud;
+      uP[q] = u + dt * ud;
+      upP[q] = up;
+      rP[q] = sgm ? 1 / (1 + Math.exp(-up)) : up < -15 ? 0 : up > 15 ? up : Math.log1p(Math.exp(up));
+      const hb = fBP * b;
+      rHatP[q] = sgm ? 1 / (1 + Math.exp(-hb)) : hb < -15 ? 0 : hb > 15 ? hb : Math.log1p(Math.exp(hb));
+    }
+    // interneurons (one per output neuron)
+    for (let k = 0; k < nO; k++) {
+      let d = 0;
+      const o = eHO + k * nH;
+      for (let i = 0; i < nH; i++) d += W_ip[o + i] * rPold[eH + i];
+      const q = eO + k;
+      const uss = (gd * d + gsom * upOold[q]) / gI;
+      const u = uI[q], ud = gI * (uss - u);
+      const up = le ? u + ud / gI : u + dt * ud;
+      uI[q] = u + dt * ud;
+      upI[q] = up;
+      rI[q] = sgm ? 1 / (1 + Math.exp(-up)) : up < -15 ? 0 : up > 15 ? up : Math.log1p(Math.exp(up));
+      const hd = fDI * d;
+      rHatI[q] = sgm ? 1 / (1 + Math.exp(-hd)) : hd < -15 ? 0 : hd > 15 ? hd : Math.log1p(Math.exp(hd));
+    }
+    // output pyramidal cells
+    for (let k = 0; k < nO; k++) {
+      let b = 0;
+      const o = eHO + k * nH;
+      for (let i = 0; i < nH; i++) b += W_up2[o + i] * rPold[eH + i];
+      const q = eO + k;
+      const uss = teach ? (gb * b + gt * tgt[q]) / gO : fBO * b;
+      const u = uO[q], ud = gO * (uss - u);
+      const up = le ? u + ud / gO : u + dt * ud;
+      uO[q] = u + dt * ud;
+      upO[q] = up;
+      const r = sgm ? 1 / (1 + Math.exp(-up)) : up < -15 ? 0 : up > 15 ? up : Math.log1p(Math.exp(up));
+      rO[q] = r;
+      const hb = fBO * b;
+      rHatO[q] = sgm ? 1 / (1 + Math.exp(-hb)) : hb < -15 ? 0 : hb > 15 ? hb : Math.log1p(Math.exp(hb));
+      hpO[q] += r - rOold[q] - hpDecay * hpO[q];
+    }
   }
   if (flags.learn) plasticity(p, s);
   // inputs and targets (read from the next step on)
   const lp = dt / p.tau0;
-  for (let j = 0; j < nIn; j++) rIn[j] += lp * (x[j] - rIn[j]);
-  if (target !== null) for (let k = 0; k < nO; k++) tgt[k] += lp * (target[k] - tgt[k]);
+  for (let j = 0, m = N * nIn; j < m; j++) rIn[j] += lp * (x[j] - rIn[j]);
+  if (target !== null) for (let k = 0, m = N * nO; k < m; k++) tgt[k] += lp * (target[k] - tgt[k]);
 }
 
 function plasticity(p: MicrocircuitParams, s: MicrocircuitState): void {
-  const nIn = p.dims[0], nH = p.dims[1], nO = p.dims[2];
+  const nIn = p.dims[0], nH = p.dims[1], nO = p.dims[2], N = s.n;
   const dt = p.dt;
   const { W_up1, W_up2, B, W_ip, W_pi, d_up1, d_up2, d_ip, d_pi, rIn, rP, rHatP, vA, xi, rI, rHatI, rO, rHatO, hpO, rPold, rIold } = s;
   const lpUp = p.tauW[0] > dt ? dt / p.tauW[0] : 1, lpIp = p.tauW[1] > dt ? dt / p.tauW[1] : 1, lpPi = p.tauW[2] > dt ? dt / p.tauW[2] : 1;
   const c1 = p.clip ? p.clip[0] : Infinity, c2 = p.clip ? p.clip[1] : Infinity;
   const e1 = dt * p.etaUp[0], e2 = dt * p.etaUp[1], eIp = dt * p.etaIp, ePi = dt * p.etaPi;
-  if (e1 !== 0 || lpUp < 1)
-    for (let i = 0; i < nH; i++) {
-      const g = e1 * (rP[i] - rHatP[i]);
-      const o = i * nIn;
-      for (let j = 0; j < nIn; j++) {
-        const q = o + j;
-        if (lpUp >= 1) W_up1[q] += g * rIn[j];
-        else {
-          W_up1[q] += d_up1[q];
-          d_up1[q] += lpUp * (g * rIn[j] - d_up1[q]);
+  const pal = p.feedback === 'pal' && p.etaB !== 0, eB = dt * p.etaB, al = p.alpha;
+  for (let e = 0; e < N; e++) {
+    const eH = e * nH, eO = e * nO, eIn = e * nIn, eHIn = eH * nIn, eHO = eH * nO;
+    if (e1 !== 0 || lpUp < 1)
+      for (let i = 0; i < nH; i++) {
+        const g = e1 * (rP[eH + i] - rHatP[eH + i]);
+        const o = eHIn + i * nIn;
+        for (let j = 0; j < nIn; j++) {
+          const q = o + j;
+          if (lpUp >= 1) W_up1[q] += g * rIn[eIn + j];
+          else {
+            W_up1[q] += d_up1[q];
+            d_up1[q] += lpUp * (g * rIn[eIn + j] - d_up1[q]);
+          }
+          const w = W_up1[q];
+          if (w > c1) W_up1[q] = c1;
+          else if (w < -c1) W_up1[q] = -c1;
         }
-        const w = W_up1[q];
-        if (w > c1) W_up1[o + j] = c1;
-        else if (w < -c1) W_up1[o + j] = -c1;
       }
-    }
-  for (let k = 0; k < nO; k++) {
-    const g = e2 * (rO[k] - rHatO[k]), gi = eIp * (rI[k] - rHatI[k]);
-    const o = k * nH;
-    for (let i = 0; i < nH; i++) {
-      const q = o + i;
-      if (e2 !== 0 || lpUp < 1) {
-        if (lpUp >= 1) W_up2[q] += g * rPold[i];
-        else {
-          W_up2[q] += d_up2[q];
-          d_up2[q] += lpUp * (g * rPold[i] - d_up2[q]);
+    for (let k = 0; k < nO; k++) {
+      const g = e2 * (rO[eO + k] - rHatO[eO + k]), gi = eIp * (rI[eO + k] - rHatI[eO + k]);
+      const o = eHO + k * nH;
+      for (let i = 0; i < nH; i++) {
+        const q = o + i, pre = rPold[eH + i];
+        if (e2 !== 0 || lpUp < 1) {
+          if (lpUp >= 1) W_up2[q] += g * pre;
+          else {
+            W_up2[q] += d_up2[q];
+            d_up2[q] += lpUp * (g * pre - d_up2[q]);
+          }
+          const w = W_up2[q];
+          if (w > c2) W_up2[q] = c2;
+          else if (w < -c2) W_up2[q] = -c2;
         }
-        const w = W_up2[q];
-        if (w > c2) W_up2[o + i] = c2;
-        else if (w < -c2) W_up2[o + i] = -c2;
-      }
-      if (lpIp >= 1) W_ip[q] += gi * rPold[i];
-      else {
-        W_ip[q] += d_ip[q];
-        d_ip[q] += lpIp * (gi * rPold[i] - d_ip[q]);
-      }
-    }
-  }
-  if (p.feedback === 'transpose') {
-    transposeFeedback(p, s);
-    return;
-  }
-  if (ePi !== 0 || lpPi < 1)
-    for (let i = 0; i < nH; i++) {
-      const g = -ePi * vA[i];
-      const o = i * nO;
-      for (let k = 0; k < nO; k++) {
-        const q = o + k;
-        if (lpPi >= 1) W_pi[q] += g * rIold[k];
+        if (lpIp >= 1) W_ip[q] += gi * pre;
         else {
-          W_pi[q] += d_pi[q];
-          d_pi[q] += lpPi * (g * rIold[k] - d_pi[q]);
+          W_ip[q] += d_ip[q];
+          d_ip[q] += lpIp * (gi * pre - d_ip[q]);
         }
       }
     }
-  if (p.feedback === 'pal' && p.etaB !== 0) {
-    const eB = dt * p.etaB, al = p.alpha;
-    for (let i = 0; i < nH; i++) {
-      const n = xi[i], o = i * nO;
-      for (let k = 0; k < nO; k++) B[o + k] += eB * (n * hpO[k] - al * B[o + k]);
+    if (p.feedback === 'transpose') continue;
+    if (ePi !== 0 || lpPi < 1)
+      for (let i = 0; i < nH; i++) {
+        const g = -ePi * vA[eH + i];
+        const o = eHO + i * nO;
+        for (let k = 0; k < nO; k++) {
+          const q = o + k;
+          if (lpPi >= 1) W_pi[q] += g * rIold[eO + k];
+          else {
+            W_pi[q] += d_pi[q];
+            d_pi[q] += lpPi * (g * rIold[eO + k] - d_pi[q]);
+          }
+        }
+      }
+    if (pal)
+      for (let i = 0; i < nH; i++) {
+        const n = xi[eH + i], o = eHO + i * nO;
+        for (let k = 0; k < nO; k++) B[o + k] += eB * (n * hpO[eO + k] - al * B[o + k]);
+      }
+  }
+  if (p.feedback === 'transpose') transposeFeedback(p, s);
+}
+
+/**
+ * Present one pattern to every network for `steps` steps (x: N × n_in, target: N × n_out or null = no nudging) and
+ * average each network's output ŭ over the steps from `from` on into `acc` (N × n_out, cleared first). Returns how
+ * many steps were averaged.
+ */
+export function presentMicrocircuit(p: MicrocircuitParams, s: MicrocircuitState, x: ArrayLike<number>, target: ArrayLike<number> | null, steps: number, learn: boolean, from: number, acc: Float64Array, flags: StepFlags): number {
+  acc.fill(0);
+  flags.teach = target !== null;
+  flags.learn = learn;
+  const up = s.upO, m = acc.length;
+  let n = 0;
+  for (let t = 0; t < steps; t++) {
+    stepMicrocircuit(p, s, x, target, flags);
+    if (t >= from) {
+      for (let k = 0; k < m; k++) acc[k] += up[k];
+      n++;
     }
   }
+  if (n > 0) for (let k = 0; k < m; k++) acc[k] /= n;
+  return n;
 }
 
 /** A microcircuit with its parameters, state and noise source. */
@@ -350,7 +419,8 @@ export class Microcircuit {
   readonly s: MicrocircuitState;
   private readonly flags: StepFlags = { teach: false, learn: false };
 
-  constructor(params: Partial<MicrocircuitParams> & { dims: [number, number, number] }, seed = 0) {
+  /** `seed` a number: one network; a list: an ensemble, one network per seed */
+  constructor(params: Partial<MicrocircuitParams> & { dims: [number, number, number] }, seed: number | readonly number[] = 0) {
     this.p = { ...MICROCIRCUIT_DEFAULTS, ...params } as MicrocircuitParams;
     checkMicrocircuitParams(this.p);
     this.s = createMicrocircuitState(this.p, seed);
@@ -362,8 +432,13 @@ export class Microcircuit {
     stepMicrocircuit(this.p, this.s, x, target, this.flags);
   }
 
-  /** ∠(W_up2, Bᵀ) in degrees (src/learn/alignment.ts). */
-  angle(): number {
-    return alignmentAngle(this.s.W_up2, this.s.B, this.p.dims[2], this.p.dims[1]);
+  /** Present a pattern for `steps` steps and average the output ŭ from step `from` on (presentMicrocircuit). */
+  present(x: ArrayLike<number>, target: ArrayLike<number> | null, steps: number, learn: boolean, from: number, acc: Float64Array): number {
+    return presentMicrocircuit(this.p, this.s, x, target, steps, learn, from, acc, this.flags);
+  }
+
+  /** ∠(W_up2, Bᵀ) in degrees of network k (src/learn/alignment.ts). */
+  angle(k = 0): number {
+    return alignmentAngle(networkSlice(this.s, this.s.W_up2, k), networkSlice(this.s, this.s.B, k), this.p.dims[2], this.p.dims[1]);
   }
 }
