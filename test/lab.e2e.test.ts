@@ -103,7 +103,7 @@ describe('GLE Lab in headless Chromium', { skip: haveChromium ? false : `${CHROM
     });
     page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
     await page.goto(srv.url);
-    await page.waitForSelector('body[data-ready="1"]', { timeout: 20_000 });
+    await page.waitForSelector('body[data-ready="1"]', { timeout: 120_000 }); // a guard only (the worker's wasm start-up under load)
   });
 
   after(async () => {
@@ -450,6 +450,8 @@ describe('GLE Lab in headless Chromium', { skip: haveChromium ? false : `${CHROM
     const huge = JSON.parse(await page.inputValue('#spec-text'));
     huge.layers[0].size = 24;
     huge.dt = 0.2;
+    huge.loss = 'ce';
+    huge.layers[huge.layers.length - 1].size = 10;
     for (const l of [1, 2]) Object.assign(huge.layers[l], { size: 5000, tau_m: 1.2, tau_r: 0.2 });
     await page.fill('#spec-text', JSON.stringify(huge, null, 2));
     await page.waitForFunction(() => /too large for the page/.test(document.querySelector('#spec-result')?.textContent ?? ''), null, { timeout: 30_000 });
