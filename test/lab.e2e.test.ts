@@ -21,9 +21,13 @@ const labDir = join(repo, 'lab');
 const dist = join(labDir, 'dist');
 const artifacts = join(repo, 'test-artifacts', 'lab');
 const CHROMIUM = process.env.GLE_CHROMIUM ?? '/usr/bin/chromium';
-/** MNIST-1D in the page: online training samples before the test-split evaluation, and the accuracy it must reach */
+/**
+ * MNIST-1D in the page: online training samples before the test-split evaluation (= the default spec's anneal
+ * horizon, DEFAULT_MNIST_ANNEAL_SAMPLES), and the accuracy it must reach: at the old constant lr the page reached
+ * 19.8 % here, chance is 10 % (docs/RESULTS.md §23)
+ */
 const MNIST_TRAIN = 16000;
-const MNIST_MIN_TEST = 0.15;
+const MNIST_MIN_TEST = 0.3;
 const haveChromium = existsSync(CHROMIUM);
 
 describe('gle lab static server', () => {
@@ -72,7 +76,7 @@ function newestMtime(d: string): number {
   return m;
 }
 
-describe('GLE Lab in headless Chromium', { skip: haveChromium ? false : `${CHROMIUM} not found (apt-get install chromium); skipping the browser tests`, timeout: 900_000 }, () => { // guards only: no verdict here depends on how busy the machine is
+describe('GLE Lab in headless Chromium', { skip: haveChromium ? false : `${CHROMIUM} not found (apt-get install chromium); skipping the browser tests`, timeout: 3_600_000 }, () => { // guards only: no verdict here depends on how busy the machine is
   let srv: LabServer;
   let ctx: import('playwright-core').BrowserContext;
   let page: import('playwright-core').Page;
@@ -99,7 +103,7 @@ describe('GLE Lab in headless Chromium', { skip: haveChromium ? false : `${CHROM
     });
     page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
     await page.goto(srv.url);
-    await page.waitForSelector('body[data-ready="1"]', { timeout: 20_000 });
+    await page.waitForSelector('body[data-ready="1"]', { timeout: 120_000 }); // a guard only (the worker's wasm start-up under load)
   });
 
   after(async () => {
@@ -428,11 +432,26 @@ describe('GLE Lab in headless Chromium', { skip: haveChromium ? false : `${CHROM
     const msg = (await page.textContent('#spec-result')) ?? '';
     assert.match(msg, /layers\[0\]\.size/);
     assert.match(msg, /dt/);
+    // issue 18 (6): all problems at once: a schema problem, a resolution problem and MNIST-1D's own requirement
+    const three = JSON.parse(await page.inputValue('#spec-text'));
+    three.layers[0].size = 24;
+    three.dt = 0.2;
+    three.loss = 'hinge'; // schema
+    three.layers[1].tau_m.groups[0].count = 9; // resolution: the groups add up to 25 neurons, the layer has 24
+    three.layers[three.layers.length - 1].size = 9; // MNIST-1D: 10 outputs
+    await page.fill('#spec-text', JSON.stringify(three, null, 2));
+    await page.waitForFunction(() => /hinge/.test(document.querySelector('#spec-result')?.textContent ?? ''), null, { timeout: 30_000 });
+    const all = (await page.textContent('#spec-result')) ?? '';
+    assert.match(all, /loss: .*hinge/);
+    assert.match(all, /layers\[1\]\.tau_m: groups add up to 25/);
+    assert.match(all, /10 outputs for MNIST-1D/);
     await page.screenshot({ path: join(artifacts, 'spec-error.png') });
     // issue 18 (6): a 25M-parameter spec is refused for the page, with the reason
     const huge = JSON.parse(await page.inputValue('#spec-text'));
     huge.layers[0].size = 24;
     huge.dt = 0.2;
+    huge.loss = 'ce';
+    huge.layers[huge.layers.length - 1].size = 10;
     for (const l of [1, 2]) Object.assign(huge.layers[l], { size: 5000, tau_m: 1.2, tau_r: 0.2 });
     await page.fill('#spec-text', JSON.stringify(huge, null, 2));
     await page.waitForFunction(() => /too large for the page/.test(document.querySelector('#spec-result')?.textContent ?? ''), null, { timeout: 30_000 });
@@ -463,7 +482,7 @@ describe('GLE Lab in headless Chromium', { skip: haveChromium ? false : `${CHROM
     await page.dispatchEvent('#mnist-stop', 'change');
     const t0 = Date.now();
     await page.click('#mnist-run');
-    await page.waitForFunction(() => /paused after/.test(document.querySelector('#mnist-status')?.textContent ?? ''), null, { timeout: 600_000 }); // a guard only
+    await page.waitForFunction(() => /paused after/.test(document.querySelector('#mnist-status')?.textContent ?? ''), null, { timeout: 1_800_000 }); // a guard only (16,000 samples took > 600 s at load 25)
     const secs = (Date.now() - t0) / 1000;
     const trained = await num('#mnist-train-samples');
     const preq = await num('#mnist-preq');

@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JsBackend } from '../src/kernels/js/index.js';
-import { Adam, ReduceLROnPlateau, SGD } from '../src/learn/optim.js';
-import { SchedulerSpec } from '../src/model/spec.js';
+import { Adam, CosineLR, ReduceLROnPlateau, SGD } from '../src/learn/optim.js';
+import { SchedulerSpec, type PlateauSchedulerSpec } from '../src/model/spec.js';
+import { GLENetwork } from '../src/model/network.js';
+import { Learner } from '../src/learn/learner.js';
 
 const k = new JsBackend('float64');
 function param(values: number[], grads: number[]) {
@@ -59,18 +61,45 @@ test('Adam: bias correction with the step count starting at 1; the first step mo
 
 test('ReduceLROnPlateau follows PyTorch (rel threshold, patience, cooldown, min_lr)', () => {
   const opt = { lr: 1 };
-  const s = new ReduceLROnPlateau(opt, SchedulerSpec.parse({ type: 'plateau', patience: 2, factor: 0.5 }));
+  const s = new ReduceLROnPlateau(opt, SchedulerSpec.parse({ type: 'plateau', patience: 2, factor: 0.5 }) as PlateauSchedulerSpec);
   const seq = [1.0, 0.9, 0.9, 0.9, 0.9, 0.85, 0.86, 0.86, 0.86, 0.86];
   const lrs = seq.map((x) => (s.step(x), opt.lr));
   // bad epochs after 0.9: 3rd consecutive non-improvement (> patience 2) halves the lr
   assert.deepEqual(lrs, [1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5, 0.25, 0.25]);
   const o2 = { lr: 1 };
-  const s2 = new ReduceLROnPlateau(o2, SchedulerSpec.parse({ type: 'plateau', patience: 0, factor: 0.1, cooldown: 1, min_lr: 0.005 }));
+  const s2 = new ReduceLROnPlateau(o2, SchedulerSpec.parse({ type: 'plateau', patience: 0, factor: 0.1, cooldown: 1, min_lr: 0.005 }) as PlateauSchedulerSpec);
   const l2 = [1, 1, 1, 1, 1, 1].map((x) => (s2.step(x), o2.lr));
   assert.deepEqual(l2.map((x) => +x.toPrecision(6)), [1, 0.1, 0.1, 0.01, 0.01, 0.005]);
   // a tiny improvement below the relative threshold does not count
   const o3 = { lr: 1 };
-  const s3 = new ReduceLROnPlateau(o3, SchedulerSpec.parse({ type: 'plateau', patience: 1, factor: 0.5 }));
+  const s3 = new ReduceLROnPlateau(o3, SchedulerSpec.parse({ type: 'plateau', patience: 1, factor: 0.5 }) as PlateauSchedulerSpec);
   [1, 0.99995, 0.99991, 0.9999].forEach((x) => s3.step(x));
   assert.equal(o3.lr, 0.5);
+});
+
+test('cosine annealing: lr(t) = min_lr + (lr0 - min_lr)(1 + cos(pi t / steps)) / 2 per optimiser step, then min_lr; the Learner applies it before every step and its lr setter sets lr0', () => {
+  const net = new GLENetwork({ input_size: 1, dt: 0.1, dtype: 'float64', loss: 'mse', layers: [{ size: 1, tau_m: 1 }], optimizer: { type: 'adam', lr: 0.01 }, scheduler: { type: 'cosine', steps: 4, min_lr: 0.001 } }, k);
+  const L = new Learner(net);
+  assert.ok(L.scheduler instanceof CosineLR);
+  const seen: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    L.trainStep([1], [0.5]);
+    seen.push(L.lr);
+  }
+  const want = [0, 1, 2, 3, 4, 4].map((t) => 0.001 + 0.009 * 0.5 * (1 + Math.cos((Math.PI * t) / 4)));
+  seen.forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 1e-15, `step ${i}: ${v} vs ${want[i]}`));
+  assert.equal((L.scheduler as CosineLR).done, true);
+  // the epoch hook does nothing; state round-trips (checkpoints)
+  assert.equal(L.scheduler!.step(1), false);
+  const st = L.scheduler!.getState();
+  const o = { lr: 0.01 };
+  const c = new CosineLR(o, { type: 'cosine', steps: 4, min_lr: 0.001 });
+  c.setState(st);
+  assert.equal(c.lrAt(c.t), want[5]);
+  // the lr setter rescales the schedule (lr0), it does not override it
+  const L2 = new Learner(new GLENetwork({ input_size: 1, dt: 0.1, dtype: 'float64', loss: 'mse', layers: [{ size: 1, tau_m: 1 }], optimizer: { type: 'adam', lr: 0.01 }, scheduler: { type: 'cosine', steps: 4 } }, k));
+  L2.trainStep([1], [0.5]);
+  L2.lr = 0.02;
+  L2.trainStep([1], [0.5]);
+  assert.ok(Math.abs(L2.lr - 0.02 * 0.5 * (1 + Math.cos(Math.PI / 4))) < 1e-15);
 });

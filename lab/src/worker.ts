@@ -180,10 +180,11 @@ async function buildMnist(specIn: unknown, ck?: Extract<ToWorker, { type: 'mnist
     opt.loadScalars(ck.optimScalars);
     return `training on with the checkpoint's optimiser state (lr ${mnist.learner.lr.toPrecision(2)})`;
   }
-  if (spec.scheduler) mnist.learner.lr = (spec.optimizer?.lr ?? mnist.learner.lr) * TRAIN_ON_LR_FACTOR;
+  const plateau = spec.scheduler?.type === 'plateau';
+  if (plateau) mnist.learner.lr = (spec.optimizer?.lr ?? mnist.learner.lr) * TRAIN_ON_LR_FACTOR;
   if (mnistLr !== null) mnist.learner.lr = mnistLr;
   mnist.warmup(10 * data.train.length);
-  return `no optimiser state in the checkpoint: training on at lr ${mnist.learner.lr.toPrecision(2)}${spec.scheduler && mnistLr === null ? ` (spec lr × ${TRAIN_ON_LR_FACTOR}: its lr schedule had lowered the lr; change it with the lr slider)` : ''}, warming up over 10 samples' steps`;
+  return `no optimiser state in the checkpoint: training on at lr ${mnist.learner.lr.toPrecision(2)}${plateau && mnistLr === null ? ` (spec lr × ${TRAIN_ON_LR_FACTOR}: its lr schedule had lowered the lr; change it with the lr slider)` : ''}, warming up over 10 samples' steps`;
 }
 
 function trainSamples(): number {

@@ -6,12 +6,12 @@
  */
 import type { FBuf } from '../kernels/types.js';
 import type { GLENetwork } from '../model/network.js';
-import { makeOptimizer, type Optimizer, ReduceLROnPlateau } from './optim.js';
+import { CosineLR, makeOptimizer, type Optimizer, ReduceLROnPlateau, type Scheduler } from './optim.js';
 import type { OptimizerSpec, SchedulerSpec } from '../model/spec.js';
 
 export class Learner {
   readonly opt: Optimizer | null;
-  readonly scheduler: ReduceLROnPlateau | null;
+  readonly scheduler: Scheduler | null;
   clampMin: number | null;
   clampMax: number | null;
 
@@ -23,7 +23,7 @@ export class Learner {
     const o = opts.optimizer === undefined ? spec.optimizer : opts.optimizer;
     this.opt = o ? makeOptimizer(net.k, net.parameters(), o) : null;
     const s = opts.scheduler === undefined ? spec.scheduler : opts.scheduler;
-    this.scheduler = s && this.opt ? new ReduceLROnPlateau(this.opt, s) : null;
+    this.scheduler = s && this.opt ? (s.type === 'cosine' ? new CosineLR(this.opt, s) : new ReduceLROnPlateau(this.opt, s)) : null;
     this.clampMin = opts.clampMin === undefined ? spec.clamp_tau_min : opts.clampMin;
     this.clampMax = opts.clampMax === undefined ? spec.clamp_tau_max : opts.clampMax;
   }
@@ -32,6 +32,7 @@ export class Learner {
   trainStep(x?: ArrayLike<number> | null, target?: ArrayLike<number> | null): FBuf {
     this.net.training = true;
     const out = this.net.step(x, target);
+    if (this.scheduler instanceof CosineLR) this.scheduler.beforeStep();
     if (this.opt) this.opt.step();
     this.net.clampTaus(this.clampMin, this.clampMax);
     return out;
@@ -45,10 +46,16 @@ export class Learner {
     return out;
   }
 
+  /** the optimiser's current lr */
   get lr(): number {
     return this.opt ? this.opt.lr : 0;
   }
+  /** sets the lr; under a cosine schedule it sets lr₀ (the schedule goes on from its step count at the new scale) */
   set lr(v: number) {
-    if (this.opt) this.opt.lr = v;
+    if (!this.opt) return;
+    if (this.scheduler instanceof CosineLR) {
+      this.scheduler.base = v;
+      this.opt.lr = this.scheduler.lrAt(this.scheduler.t);
+    } else this.opt.lr = v;
   }
 }

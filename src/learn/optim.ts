@@ -4,11 +4,12 @@
  *         p ← p − lr g
  *   Adam: t ← t + 1 (from 1);  g ← g + wd p;  m ← β1 m + (1 − β1) g;  v ← β2 v + (1 − β2) g²;
  *         p ← p − (lr / (1 − β1^t)) m / (sqrt(v) / sqrt(1 − β2^t) + ε)
- * and ReduceLROnPlateau (PyTorch's rules: rel/abs threshold, patience, cooldown, min_lr, eps).
+ * and ReduceLROnPlateau (PyTorch's rules: rel/abs threshold, patience, cooldown, min_lr, eps), stepped per epoch, and a
+ * cosine annealing, stepped per optimiser step: lr(t) = min_lr + (lr₀ − min_lr) · ½ (1 + cos(π · min(1, t / steps))).
  * Optimiser state lives in backend buffers so it can be checkpointed and stepped without allocation.
  */
 import type { AdamScalars, Backend, FBuf } from '../kernels/types.js';
-import type { OptimizerSpec, SchedulerSpec } from '../model/spec.js';
+import type { CosineSchedulerSpec, OptimizerSpec, PlateauSchedulerSpec } from '../model/spec.js';
 
 export interface ParamLike {
   readonly name: string;
@@ -143,7 +144,7 @@ export class ReduceLROnPlateau {
   lastEpoch = 0;
   constructor(
     readonly opt: { lr: number },
-    readonly s: SchedulerSpec,
+    readonly s: PlateauSchedulerSpec,
   ) {
     this.best = s.mode === 'min' ? Infinity : -Infinity;
   }
@@ -187,3 +188,50 @@ export class ReduceLROnPlateau {
     this.lastEpoch = st.last_epoch ?? 0;
   }
 }
+
+/**
+ * Cosine annealing per optimiser step. `base` is lr₀ (the optimiser's lr when built; setting it rescales the rest of
+ * the schedule); `t` counts the steps taken. `beforeStep()` sets the optimiser's lr for the coming step.
+ */
+export class CosineLR {
+  t = 0;
+  base: number;
+  constructor(
+    readonly opt: { lr: number },
+    readonly s: CosineSchedulerSpec,
+  ) {
+    this.base = opt.lr;
+  }
+
+  /** the lr of step t (0-based) */
+  lrAt(t: number): number {
+    const { steps, min_lr } = this.s;
+    const c = 0.5 * (1 + Math.cos(Math.PI * Math.min(1, t / steps)));
+    return min_lr + (this.base - min_lr) * c;
+  }
+
+  beforeStep(): void {
+    this.opt.lr = this.lrAt(this.t);
+    this.t++;
+  }
+
+  /** per-epoch hook of the plateau scheduler's interface: nothing to do */
+  step(_metric: number): boolean {
+    return false;
+  }
+
+  /** true once the lr has reached min_lr */
+  get done(): boolean {
+    return this.t >= this.s.steps;
+  }
+
+  getState(): Record<string, number> {
+    return { t: this.t, base: this.base };
+  }
+  setState(st: Record<string, number>): void {
+    this.t = st.t ?? 0;
+    this.base = st.base ?? this.base;
+  }
+}
+
+export type Scheduler = ReduceLROnPlateau | CosineLR;

@@ -61,7 +61,7 @@ export const OptimizerSpec = z.discriminatedUnion('type', [
 ]);
 export type OptimizerSpec = z.infer<typeof OptimizerSpec>;
 
-export const SchedulerSpec = z
+const PlateauSchedulerSpec = z
   .object({
     type: z.literal('plateau'),
     mode: z.enum(['min', 'max']).default('min'),
@@ -74,7 +74,21 @@ export const SchedulerSpec = z
     eps: finite.min(0).default(1e-8),
   })
   .strict();
+/**
+ * cosine: the lr follows a half cosine from the optimiser's lr down to min_lr over `steps` optimiser steps (one per
+ * dt-step when learning online), then stays at min_lr; nothing per epoch.
+ */
+const CosineSchedulerSpec = z
+  .object({
+    type: z.literal('cosine'),
+    steps: z.number().int().positive(),
+    min_lr: finite.min(0).default(0),
+  })
+  .strict();
+export const SchedulerSpec = z.discriminatedUnion('type', [PlateauSchedulerSpec, CosineSchedulerSpec]);
 export type SchedulerSpec = z.infer<typeof SchedulerSpec>;
+export type PlateauSchedulerSpec = z.infer<typeof PlateauSchedulerSpec>;
+export type CosineSchedulerSpec = z.infer<typeof CosineSchedulerSpec>;
 
 export const NetworkSpecSchema = z
   .object({
@@ -155,16 +169,57 @@ function float32Range(spec: NetworkSpec, issues: string[]): void {
 export function parseSpec(input: unknown): ResolvedSpec {
   const r = NetworkSpecSchema.safeParse(input);
   if (!r.success) {
-    throw new SpecError(
-      r.error.issues.map((i) => {
-        let msg = i.message;
-        if (i.code === 'invalid_type' && (i.received === 'nan' || (i as { received?: string }).received === 'nan')) msg = 'is NaN';
-        if (i.code === 'unrecognized_keys') msg = `unknown field(s) ${i.keys.map((k) => `'${k}'`).join(', ')}`;
-        return `${pathStr(i.path)}: ${msg}`;
-      }),
-    );
+    const schema = r.error.issues.map((i) => {
+      let msg = i.message;
+      if (i.code === 'invalid_type' && (i.received === 'nan' || (i as { received?: string }).received === 'nan')) msg = 'is NaN';
+      if (i.code === 'unrecognized_keys') msg = `unknown field(s) ${i.keys.map((k) => `'${k}'`).join(', ')}`;
+      return `${pathStr(i.path)}: ${msg}`;
+    });
+    throw new SpecError([...schema, ...laterProblems(input, r.error.issues)]);
   }
-  const spec = r.data;
+  return resolveSpec(r.data);
+}
+
+/**
+ * The resolution problems (sizes, shapes, time constants, ranges) of a spec that failed the schema, so that all
+ * problems are reported at once where possible: the fields the schema rejected are dropped from a copy (optional
+ * ones then take their defaults) and the copy is resolved; nothing is added when a required field is among them or
+ * the copy still fails the schema. Problems at a path the schema already named are left out.
+ */
+function laterProblems(input: unknown, schemaIssues: { path: (string | number)[]; code: string; keys?: string[] }[]): string[] {
+  if (!input || typeof input !== 'object' || Array.isArray(input)) return [];
+  let copy: Record<string, unknown>;
+  try {
+    copy = JSON.parse(JSON.stringify(input)) as Record<string, unknown>;
+  } catch {
+    return [];
+  }
+  const named = new Set<string>();
+  for (const i of schemaIssues) {
+    const path = i.code === 'unrecognized_keys' ? [...i.path, ...(i.keys ?? [])] : i.path;
+    if (i.code === 'unrecognized_keys' && !i.keys?.length) return [];
+    // drop the offending field: a top-level field, or a layer's field (layers[i].field)
+    const cut = path[0] === 'layers' && typeof path[1] === 'number' ? path.slice(0, 3) : path.slice(0, 1);
+    if (cut.length === 0 || (cut[0] === 'layers' && cut.length < 3)) return [];
+    for (const k of i.code === 'unrecognized_keys' ? (i.keys ?? []).map((k) => [...i.path, k]) : [cut]) {
+      let o: unknown = copy;
+      for (const p of k.slice(0, -1)) o = o && typeof o === 'object' ? (o as Record<string | number, unknown>)[p] : undefined;
+      if (o && typeof o === 'object') delete (o as Record<string | number, unknown>)[k[k.length - 1]];
+      named.add(pathStr(k));
+    }
+  }
+  const again = NetworkSpecSchema.safeParse(copy);
+  if (!again.success) return [];
+  try {
+    resolveSpec(again.data);
+  } catch (e) {
+    if (e instanceof SpecError) return e.issues.filter((m) => ![...named].some((n) => m.startsWith(`${n}:`) || m.startsWith(`${n}.`) || m.startsWith(`${n}[`)));
+    return [];
+  }
+  return [];
+}
+
+function resolveSpec(spec: NetworkSpec): ResolvedSpec {
   // sizes first: a spec too large to hold is refused before anything per-neuron is expanded (src/model/memory.ts)
   // (dense stacks here; other layer types are sized by the network before it allocates)
   if (spec.layers.every((l) => l.type === 'dense')) {

@@ -25,7 +25,9 @@ export function createMnistView(parent: HTMLElement, send: Send, onCheckpointSpe
   The <b>prequential</b> accuracy scores each sample with a copy of the parameters from before that sample (an honest online estimate; the confusion matrix uses it);
   <em>in-stream</em> reads the learning network itself, which adapts to the label held during the sample, so it reads high. <b>Evaluate</b> measures held-out accuracy on the
   1000 test samples (no target, no learning). Small batches learn worse: every batch's labels pull the network for a whole sample (360 Adam steps), so at batch 8 it chases the
-  last few labels and stays near chance; the default is the CLI's batch of 100 (docs/RESULTS.md §14). Learning starts slowly: expect test accuracy to leave chance after about 10,000 samples.</p>
+  last few labels and stays near chance; the default is the CLI's batch of 100 (docs/RESULTS.md §15). At a constant lr the network's test accuracy swings around 20 % from batch to batch
+  for the same reason; so the default spec <b>anneals the lr</b> (cosine, per Adam step) from the slider's value to 0 over 16,000 training samples, and the test accuracy settles
+  near 40–50 % there (docs/RESULTS.md §23); after that the network no longer learns. The schedule is part of the spec (<code>scheduler</code>, Network spec tab: a longer anneal learns more).</p>
   <div class="row controls">
     <button type="button" id="mnist-run">Start learning</button>
     <button type="button" id="mnist-eval">Evaluate on test split</button>
