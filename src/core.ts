@@ -35,3 +35,7 @@ export { UserError } from './util/errors.js';
 export { LAGLINE_TEACHER, lagLineSpec, type LagLineSpecOptions } from './experiments/teachers.js';
 export * as microcircuit from './model/microcircuit.js';
 export { yinYang, yinYangClass, MT19937, BARS_PATTERNS, BARS_LABELS, type YinYangSet } from './data/yinyang.js';
+// the webgpu backend (issue 19): the device, dense GLE training on it, the classify loop on it
+export { WebGpuEngine, type GpuCounters } from './kernels/webgpu/engine.js';
+export { GpuTrainer, gpuUnsupported, type GpuTrainerOptions, type GpuRunOptions, type GpuRunResult } from './learn/gpu-trainer.js';
+export { DeviceNet, GpuSequenceClassifier } from './learn/gpu-classify.js';

@@ -56,6 +56,11 @@ export class DeviceNet {
     if (this.active) await this.active.download();
   }
 
+  /** The host network's parameters changed (its state did not): copy them to the device copy in use. */
+  uploadParams(): void {
+    this.active?.uploadParams();
+  }
+
   /** The host network was changed (checkpoint loaded, state reset): the next batch uploads it. */
   invalidate(): void {
     this.active = null;
@@ -91,8 +96,11 @@ export class GpuSequenceClassifier {
     return this.learner.net;
   }
 
-  /** Stream batch b through the device network: learning (target = the label at every step) or evaluation. */
-  async runBatch(b: SeqBatch, learn: boolean): Promise<BatchResult> {
+  /**
+   * Stream batch b through the device network: learning (target = the label at every step) or evaluation. Also
+   * returns the network's own loss of every step (NaN without a target), as `GLENetwork.lastLoss()` after each step.
+   */
+  async runBatch(b: SeqBatch, learn: boolean): Promise<BatchResult & { stepLoss: Float32Array; sums: Float64Array }> {
     const net = this.net, B = b.B, T = b.steps, C = net.nOut, nIn = net.nIn;
     const tr = await this.dev.use(B);
     if (this.x.length !== T * B * nIn) this.x = new Float32Array(T * B * nIn);
@@ -127,7 +135,7 @@ export class GpuSequenceClassifier {
       for (let j = 1; j < C; j++) if (sums[i * C + j] > sums[i * C + best]) best = j;
       pred[i] = best;
     }
-    return { pred, lossSum: ce / Math.max(1, T) };
+    return { pred, lossSum: ce / Math.max(1, T), stepLoss: res.loss, sums };
   }
 
   /** Evaluate (no target, no learning) over batches, as `evaluateBatches`. */

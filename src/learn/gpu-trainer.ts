@@ -197,6 +197,11 @@ export class GpuTrainer {
     this.optSteps = (this.learner.opt as { stepCount?: number } | null)?.stepCount ?? 0;
   }
 
+  /** Copy only the host network's parameters to the device (the device state stays: e.g. a scoring copy's). */
+  uploadParams(): void {
+    for (const t of this.net.allTensors()) this.engine.write(this.buf, this.pOff.get(t.name)!.off * 4, t.buf.a as Float32Array);
+  }
+
   /** The host optimiser's moment tensors and their device offsets. */
   private momentTensors(): { off: number; buf: { a: Float32Array; n: number } }[] {
     const out: { off: number; buf: { a: Float32Array; n: number } }[] = [];
