@@ -116,6 +116,7 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
     case 'mnist:data':
       mnist.onData(m);
       showBackends(m.backend);
+      $('#backend').dataset.mnistLoss = String(m.loss); // the last record's mean loss over its steps (tests)
       break;
     case 'mnist:status': $('#mnist-status').textContent = m.text; break;
     case 'checkpoint': {
