@@ -83,6 +83,28 @@ test('the classify loop on the device agrees with the CPU loop (js float32): bat
   gc.destroy();
 });
 
+test('the classify loop on the device with a fixed front end on the host (mnist1d-lagnet\'s design) agrees with the CPU loop', { skip: skip ?? false }, async () => {
+  const frontSpec: NetworkSpecInput = { name: 'front', input_size: 1, dt: 0.2, loss: 'mse', beta: 0, prospective_errors: false, layers: [{ size: 3, phi: 'linear', bias: false, tau_m: [0.2, 0.6, 1.2], tau_r: 0.2, gamma: 0, trainable: false, init: { weight: [[1], [1], [1]] } }] };
+  const mk = () => {
+    const net = new GLENetwork({ ...TINY, input_size: 3, dtype: 'float32' }, new JsBackend('float32'), { batchSize: 2 });
+    const front = new GLENetwork({ ...frontSpec, dtype: 'float32' }, new JsBackend('float32'), { batchSize: 2 });
+    front.training = false;
+    return { net, front, learner: new Learner(net) };
+  };
+  const cpu = mk(), dev = mk();
+  const sc = new SequenceClassifier(cpu.net, cpu.front);
+  const gc = new GpuSequenceClassifier(engine!, dev.learner, dev.front);
+  for (const [k, learn] of [true, true, false].entries()) {
+    const b = batch(2, 30, k);
+    const rc = sc.run(b, learn ? cpu.learner : null);
+    const lossC = rc.lossSum, predC = Array.from(rc.pred);
+    const rg = await gc.runBatch(b, learn);
+    close(rg.lossSum, lossC, 1e-4, 1e-3, `batch ${k} loss`);
+    assert.deepEqual(Array.from(rg.pred), predC);
+  }
+  gc.destroy();
+});
+
 const RUN = ['mnist1d-15k', '--set', 'batch=2', 'testBatch=2', 'maxTrain=2', 'maxTest=2', `network=${JSON.stringify(TINY)}`];
 const records = (dir: string) =>
   readFileSync(join(dir, 'metrics.jsonl'), 'utf8')

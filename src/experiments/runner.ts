@@ -389,6 +389,8 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
       interrupted: ctx.stopRequested(),
       diverged: null,
       machine: machineInfo(),
+      // webgpu: what crossed the host/device boundary in this session (submits, dispatches, uploads, read-backs)
+      ...(gpu ? { webgpu_counters: { ...gpu.counters } } : {}),
       ...(res.extra ?? {}),
     };
     writeFileAtomic(join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
