@@ -53,6 +53,8 @@ describe('the lab picks its backend (headless Chromium)', { skip, timeout: 1_800
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${srv.url}${query}#mnist`);
     await page.waitForSelector('body[data-ready="1"]', { timeout: 60_000 });
+    // the worker reports the MNIST-1D backend once its WebGPU probe is done
+    await page.waitForFunction(() => !/^probing|^$/.test(document.querySelector('#backend')?.getAttribute('data-mnist-backend') ?? ''), null, { timeout: 120_000 });
     return { page, errors };
   };
   const backendOf = async (page: import('playwright-core').Page) => (await page.getAttribute('#backend', 'data-mnist-backend')) ?? '';
@@ -94,7 +96,6 @@ describe('the lab picks its backend (headless Chromium)', { skip, timeout: 1_800
 
   test('with a WebGPU adapter, ?backend=wasm overrides the choice', async (t) => {
     const { page } = await open(['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader'], '?backend=wasm');
-    await page.waitForFunction(() => !!document.querySelector('#backend')?.getAttribute('data-mnist-backend'));
     const label = await backendOf(page);
     assert.match(label, /^wasm/, label);
     assert.equal(await page.inputValue('#backend-choice'), 'wasm');

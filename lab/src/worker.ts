@@ -498,6 +498,10 @@ async function handle(m: ToWorker): Promise<void> {
   chain = new ChainSim(b64);
   chainBackend = b64;
   await backend('float32');
-  post({ type: 'ready', backend: await describeChoice(), chainBackend: `${b64.name} (float64)` });
+  // ready at once; the WebGPU probe (an adapter request can take seconds) reports when done
+  post({ type: 'ready', backend: choice === 'auto' || choice === 'webgpu' ? 'probing webgpu…' : await describeChoice(), chainBackend: `${b64.name} (float64)` });
   tick();
+  void describeChoice().then((label) => {
+    if (!mnist) post({ type: 'backend', mnist: label });
+  });
 })().catch((e: Error) => post({ type: 'error', where: 'init', message: e.message }));
