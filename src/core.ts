@@ -37,3 +37,8 @@ export * as microcircuit from './model/microcircuit.js';
 export { yinYang, yinYangClass, MT19937, BARS_PATTERNS, BARS_LABELS, type YinYangSet } from './data/yinyang.js';
 export { LENetwork, parseLeSpec, type LeSpec, type LeSpecInput } from './model/le-network.js';
 export { leRunSpec, type LeRunParams } from './experiments/le-spec.js';
+
+// the webgpu backend (issue 19): the device, dense GLE training on it, the classify loop on it
+export { WebGpuEngine, type GpuCounters } from './kernels/webgpu/engine.js';
+export { GpuTrainer, gpuUnsupported, type GpuTrainerOptions, type GpuRunOptions, type GpuRunResult } from './learn/gpu-trainer.js';
+export { DeviceNet, GpuSequenceClassifier } from './learn/gpu-classify.js';

@@ -6,7 +6,7 @@ import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { download } from './plots.js';
 import { encodeCheckpoint } from './checkpoint.js';
-import type { FromWorker, ToWorker } from './protocol.js';
+import type { BackendChoice, FromWorker, ToWorker } from './protocol.js';
 import { $, toast, type View } from './ui.js';
 import { createChainView } from './views/chain.js';
 import { createOperatorsView } from './views/operators.js';
@@ -17,6 +17,26 @@ import { createLeDigitsView } from './views/le-digits.js';
 
 const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
 const send = (m: ToWorker): void => worker.postMessage(m);
+// the MNIST-1D network's backend: auto (webgpu when navigator.gpu gives an adapter, else wasm) unless the page's
+// link asks for one (?backend=webgpu|wasm|js) or the header's menu changes it
+const CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'wasm', 'js'];
+const asked = new URLSearchParams(location.search).get('backend') as BackendChoice | null;
+const choiceEl = document.querySelector<HTMLSelectElement>('#backend-choice')!;
+choiceEl.value = asked && CHOICES.includes(asked) ? asked : 'auto';
+send({ type: 'backend', choice: choiceEl.value as BackendChoice });
+choiceEl.onchange = () => {
+  const q = new URLSearchParams(location.search);
+  if (choiceEl.value === 'auto') q.delete('backend');
+  else q.set('backend', choiceEl.value);
+  history.replaceState(null, '', `${location.pathname}${q.size ? `?${q}` : ''}${location.hash}`);
+  send({ type: 'backend', choice: choiceEl.value as BackendChoice });
+};
+let chainLabel = '';
+/** The header: the backend each network actually runs on (data-mnist-backend for tests). */
+function showBackends(mnistLabel: string): void {
+  $('#backend').textContent = `chain: ${chainLabel} · MNIST-1D: ${mnistLabel}`;
+  $('#backend').dataset.mnistBackend = mnistLabel;
+}
 const app = $('#app');
 
 const chain = createChainView(app, send);
@@ -86,14 +106,19 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
   const m = ev.data;
   switch (m.type) {
     case 'ready':
-      $('#backend').textContent = `chain: ${m.chainBackend} · MNIST-1D: ${m.backend} (float32 specs)`;
+      chainLabel = m.chainBackend;
+      showBackends(`${m.backend} (float32 specs)`);
       document.body.dataset.ready = '1';
+      break;
+    case 'backend':
+      if (chainLabel) showBackends(m.mnist);
       break;
     case 'chain:data': chain.onData(m); break;
     case 'op:data': operators.onData(m); break;
     case 'mnist:data':
       mnist.onData(m);
-      $('#backend').textContent = `chain: ${$('#backend').textContent?.match(/chain: ([^·]+)/)?.[1]?.trim() ?? ''} · MNIST-1D: ${m.backend}`;
+      showBackends(m.backend);
+      $('#backend').dataset.mnistLoss = String(m.loss); // the last record's mean loss over its steps (tests)
       break;
     case 'mnist:status': $('#mnist-status').textContent = m.text; break;
     case 'checkpoint': {

@@ -29,7 +29,11 @@ export type ToWorker =
   /** run GLE, BP and BPTT students side by side from the same initial state (the chain view's comparison) */
   | { type: 'chain:compare'; on: boolean }
   /** operator explorer: measure the simulated neuron's gain and phase (in the worker, latest request only) */
-  | { type: 'op:measure'; id: number; tauM: number; tauR: number; w: number; freqs: Float64Array };
+  | { type: 'op:measure'; id: number; tauM: number; tauR: number; w: number; freqs: Float64Array }
+  /** the MNIST-1D network's backend: auto (webgpu when navigator.gpu gives an adapter, else wasm) or one by name */
+  | { type: 'backend'; choice: BackendChoice };
+
+export type BackendChoice = 'auto' | 'webgpu' | 'wasm' | 'js';
 
 export interface ChainData {
   type: 'chain:data';
@@ -84,6 +88,8 @@ export interface MnistData {
 
 export type FromWorker =
   | { type: 'ready'; backend: string; chainBackend: string }
+  /** the MNIST-1D network's backend after a 'backend' choice */
+  | { type: 'backend'; mnist: string }
   | OpData
   | ChainData
   | MnistData

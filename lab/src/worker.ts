@@ -1,12 +1,19 @@
 /**
  * The simulation worker: runs the LagLine chain and the MNIST-1D stream with the project's core (../../src),
  * and posts decimated records to the page once per tick (~60 Hz) so that the main thread only draws.
+ *
+ * Backends: the MNIST-1D network (views MNIST-1D and Network spec) runs on webgpu when `navigator.gpu` gives an
+ * adapter and the network is one the device path runs (dense GLE, float32), on wasm (else js) otherwise; the page
+ * may ask for one by name ('backend' message: auto, webgpu, wasm, js; a webgpu that cannot be had is an error, not a
+ * fallback). The chain is a float64 network and stays on wasm/js. `ready` and every MNIST-1D record name the backend
+ * in use.
  */
-import { createBackend, JsBackend, parseNpy, parseSpec, type Backend, type DType } from 'gle/core';
+import { createBackend, JsBackend, WebGpuEngine, gpuUnsupported, GLENetwork, parseNpy, parseSpec, type Backend, type DType } from 'gle/core';
+import { GpuMnistSim } from './sim/mnist-gpu.js';
 import { CHAIN_NF, COMPARE_NF, ChainCompare, ChainSim } from './sim/chain.js';
 import { measure, simulate } from './operators.js';
 import { DEFAULT_MNIST_BATCH, DEFAULT_MNIST_SPEC, type Mnist1dArrays, MnistSim, loadTensors } from './sim/mnist.js';
-import type { FromWorker, OpData, TensorMsg, ToWorker } from './protocol.js';
+import type { BackendChoice, FromWorker, OpData, TensorMsg, ToWorker } from './protocol.js';
 
 interface WorkerScope {
   postMessage(m: unknown, transfer: Transferable[]): void;
@@ -16,6 +23,30 @@ const ctx = self as unknown as WorkerScope;
 const post = (m: FromWorker, transfer: Transferable[] = []): void => ctx.postMessage(m, transfer);
 
 const backends = new Map<DType, Backend>();
+/** the page's backend choice for the MNIST-1D network */
+let choice: BackendChoice = 'auto';
+let engine: WebGpuEngine | null = null;
+let engineError = '';
+/** The WebGPU device of this worker, or null with `engineError` saying why there is none. */
+async function gpuEngine(): Promise<WebGpuEngine | null> {
+  if (engine || engineError) return engine;
+  const gpu = (self as unknown as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+  if (!gpu) engineError = 'this browser exposes no WebGPU (navigator.gpu is missing)';
+  else {
+    try {
+      engine = await WebGpuEngine.create(gpu);
+    } catch (e) {
+      engineError = (e as Error).message;
+    }
+  }
+  return engine;
+}
+/** A CPU backend by the page's choice ('auto' and 'webgpu' → the best CPU one: wasm, else js). */
+async function cpuBackend(dtype: DType): Promise<Backend> {
+  if (choice === 'js') return new JsBackend(dtype);
+  if (choice === 'wasm') return createBackend({ backend: 'wasm', dtype });
+  return backend(dtype);
+}
 let backendName = 'js';
 let chainBackend: Backend | null = null;
 async function backend(dtype: DType): Promise<Backend> {
@@ -114,7 +145,9 @@ function runOperators(): void {
 
 // ---------------------------------------------------------------- MNIST-1D
 let data: { train: Mnist1dArrays; test: Mnist1dArrays } | null = null;
-let mnist: MnistSim | null = null;
+let mnist: MnistSim | GpuMnistSim | null = null;
+/** a device batch in flight (webgpu: runMnist starts one and posts when it is done) */
+let gpuBusy = false;
 let mnistRunning = false;
 let mnistPhase: 'train' | 'eval' = 'train';
 let evalLimit = 1000;
@@ -155,12 +188,31 @@ async function loadData(base: string): Promise<void> {
 /** The lr a params-only checkpoint trains on at, relative to its spec's lr when the spec has an lr schedule. */
 const TRAIN_ON_LR_FACTOR = 1e-3;
 
+/** Why the MNIST-1D network of `spec` does not run on webgpu (float64, layers), or null. */
+function notOnDevice(spec: ReturnType<typeof parseSpec>): string | null {
+  if (spec.dtype !== 'float32') return `the webgpu backend runs float32 only (the spec asks for ${spec.dtype})`;
+  return gpuUnsupported(new GLENetwork(spec, new JsBackend('float32'), { batchSize: 1 }));
+}
+
 async function buildMnist(specIn: unknown, ck?: Extract<ToWorker, { type: 'mnist:load' }>): Promise<string> {
   if (!data) throw new Error('MNIST-1D data not loaded yet');
   const spec = parseSpec(specIn);
-  const b = await backend(spec.dtype);
-  mnist = new MnistSim(b, spec, data.train, { batch: mnistBatch });
-  mnistBackend = `${b.name} (${spec.dtype})`;
+  while (gpuBusy) await new Promise((r) => setTimeout(r, 5));
+  if (mnist instanceof GpuMnistSim) mnist.destroy();
+  mnist = null;
+  // webgpu when asked, or on auto when there is an adapter and the network is one the device path runs
+  const why = notOnDevice(spec);
+  const dev = choice === 'webgpu' || (choice === 'auto' && !why) ? await gpuEngine() : null;
+  if (choice === 'webgpu' && !dev) throw new Error(`webgpu was asked for and cannot run here: ${engineError}`);
+  if (choice === 'webgpu' && why) throw new Error(`webgpu was asked for; this network does not run on it: ${why}`);
+  const b = await cpuBackend(spec.dtype);
+  if (dev) {
+    mnist = new GpuMnistSim(dev, b, spec, data.train, { batch: mnistBatch });
+    mnistBackend = `webgpu: ${dev.adapterName} (float32)`;
+  } else {
+    mnist = new MnistSim(b, spec, data.train, { batch: mnistBatch });
+    mnistBackend = `${b.name} (${spec.dtype})${choice === 'auto' && spec.dtype === 'float32' ? ` (no webgpu: ${why ?? engineError})` : ''}`;
+  }
   trainSamplesBefore = 0;
   mnistPhase = 'train';
   if (!ck) {
@@ -187,6 +239,14 @@ async function buildMnist(specIn: unknown, ck?: Extract<ToWorker, { type: 'mnist
   return `no optimiser state in the checkpoint: training on at lr ${mnist.learner.lr.toPrecision(2)}${plateau && mnistLr === null ? ` (spec lr × ${TRAIN_ON_LR_FACTOR}: its lr schedule had lowered the lr; change it with the lr slider)` : ''}, warming up over 10 samples' steps`;
 }
 
+/** The backend the MNIST-1D network gets (before it is built): what the choice and this browser give. */
+async function describeChoice(): Promise<string> {
+  if (choice === 'js' || choice === 'wasm') return `${(await cpuBackend('float32')).name} (chosen)`;
+  const dev = await gpuEngine();
+  if (dev) return `webgpu: ${dev.adapterName}`;
+  return choice === 'webgpu' ? `webgpu unavailable: ${engineError}` : `${backendName} (no webgpu: ${engineError})`;
+}
+
 function trainSamples(): number {
   return trainSamplesBefore + (mnistPhase === 'train' && mnist ? mnist.samples : 0);
 }
@@ -204,8 +264,37 @@ function startEval(limit: number): void {
   mnistRate.restart();
 }
 
+/** webgpu: one whole batch on the device per call (asynchronous), then the same statistics and record as below. */
+function runMnistGpu(sim: GpuMnistSim): void {
+  if (gpuBusy) return;
+  gpuBusy = true;
+  const t0 = performance.now();
+  sim
+    .runBatch()
+    .then(() => {
+      gpuBusy = false;
+      if (mnist !== sim) return;
+      mnistRate.add(sim.data.length, performance.now());
+      const evalDone = mnistPhase === 'eval' && sim.samples >= evalLimit;
+      if (evalDone) mnistRunning = false;
+      const stopped = mnistPhase === 'train' && stopAt > 0 && trainSamples() >= stopAt;
+      if (stopped) {
+        mnistRunning = false;
+        post({ type: 'mnist:status', text: `paused after ${trainSamples()} training samples (the stop you set)` });
+      }
+      postMnist(evalDone);
+      void t0;
+    })
+    .catch((e: Error) => {
+      gpuBusy = false;
+      mnistRunning = false;
+      post({ type: 'error', where: 'webgpu', message: e.message });
+    });
+}
+
 function runMnist(now: number): void {
   if (!mnist || !mnistRunning || (visible !== 'mnist' && mnistPhase === 'train')) return;
+  if (mnist instanceof GpuMnistSim) return runMnistGpu(mnist);
   const t0 = performance.now();
   let n = 0;
   const evalDoneNow = () => mnistPhase === 'eval' && mnist!.samples >= evalLimit;
@@ -230,6 +319,11 @@ function runMnist(now: number): void {
   if (evalDone) mnistRunning = false;
   if (now - lastMnistPost < 100 && !evalDone && !stopped) return;
   lastMnistPost = now;
+  postMnist(evalDone);
+}
+
+function postMnist(evalDone: boolean): void {
+  if (!mnist) return;
   const d = mnist.data;
   const i0 = mnist.idx[0] ?? 0;
   const logits = mnist.lastLogits.slice(0, 10);
@@ -257,7 +351,11 @@ function runMnist(now: number): void {
 }
 
 // ---------------------------------------------------------------- export
-function exportNet(which: 'chain' | 'mnist'): void {
+async function exportNet(which: 'chain' | 'mnist'): Promise<void> {
+  if (which === 'mnist' && mnist instanceof GpuMnistSim) {
+    while (gpuBusy) await new Promise((r) => setTimeout(r, 5));
+    await mnist.sync(); // the parameters live on the device
+  }
   const net = which === 'chain' ? chain?.student : mnist?.net;
   if (!net) throw new Error(`no ${which} network to export`);
   const f64 = net.spec.dtype === 'float64';
@@ -380,7 +478,16 @@ async function handle(m: ToWorker): Promise<void> {
         break;
       }
       case 'mnist:eval': startEval(m.limit); break;
-      case 'export': exportNet(m.which); break;
+      case 'export': await exportNet(m.which); break;
+      case 'backend': {
+        choice = m.choice;
+        if (data && mnist) {
+          await buildMnist(mnist.net.specJson());
+          post({ type: 'mnist:status', text: `network rebuilt on ${mnistBackend}` });
+        }
+        post({ type: 'backend', mnist: mnistBackend || (await describeChoice()) });
+        break;
+      }
     }
   } catch (e) {
     post({ type: 'error', where: m.type, message: (e as Error).message });
@@ -392,6 +499,10 @@ async function handle(m: ToWorker): Promise<void> {
   chain = new ChainSim(b64);
   chainBackend = b64;
   await backend('float32');
-  post({ type: 'ready', backend: backendName, chainBackend: `${b64.name} (float64)` });
+  // ready at once; the WebGPU probe (an adapter request can take seconds) reports when done
+  post({ type: 'ready', backend: choice === 'auto' || choice === 'webgpu' ? 'probing webgpu…' : await describeChoice(), chainBackend: `${b64.name} (float64)` });
   tick();
+  void describeChoice().then((label) => {
+    if (!mnist) post({ type: 'backend', mnist: label });
+  });
 })().catch((e: Error) => post({ type: 'error', where: 'init', message: e.message }));

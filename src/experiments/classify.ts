@@ -50,9 +50,15 @@ export const classifyTask: TaskFn<ClassifyParams> = async (ctx: RunContext<Class
     best = ex.best ?? best;
     if (ex.curve) Object.assign(curve, ex.curve);
     ctx.log(`resuming ${ctx.dir} after epoch ${epoch}`);
-  } else {
+  }
+  // --backend webgpu: the network steps on the device (src/learn/gpu-classify.ts), the host copy is brought up to
+  // date before every checkpoint; the same loop, readout and loss as the CPU path
+  const dev = ctx.gpu ? new (await import('../learn/gpu-classify.js')).GpuSequenceClassifier(ctx.gpu, learner, front) : null;
+  const evalOn = (sp: 'train' | 'val' | 'test'): Promise<EvalResult> | EvalResult =>
+    dev ? dev.evaluate(src.batches(sp, p.testBatch, null, p.maxTest)) : evaluate(net, front, src, sp, p.testBatch, p.maxTest);
+  if (!ctx.resumeFrom) {
     // epoch 0: evaluate before training
-    last = evaluate(net, front, src, split, p.testBatch, p.maxTest);
+    last = await evalOn(split);
     ctx.metrics.append({ kind: 'eval', epoch: 0, step: 0, split, acc: last.acc, loss: last.loss, n: last.n, lr: learner.lr });
     curve.epoch.push(0);
     curve.acc.push(last.acc);
@@ -75,7 +81,7 @@ export const classifyTask: TaskFn<ClassifyParams> = async (ctx: RunContext<Class
         interrupted = true;
         break;
       }
-      const r = runBatch(net, front, b, learner);
+      const r = dev ? await dev.runBatch(b, true) : runBatch(net, front, b, learner);
       ctx.guard(r.lossSum, net, learner, { step: stepsBefore + steps + b.steps, unit: 'step' });
       for (let i = 0; i < b.B; i++) if (r.pred[i] === b.labels[i]) correct++;
       n += b.B;
@@ -87,7 +93,8 @@ export const classifyTask: TaskFn<ClassifyParams> = async (ctx: RunContext<Class
     if (interrupted) break;
     epoch++;
     const trainAcc = correct / Math.max(1, n);
-    last = evaluate(net, front, src, split, p.testBatch, p.maxTest);
+    last = await evalOn(split);
+    await dev?.sync();
     if (last.n > 0) ctx.guard(last.loss, net, learner, { step: stepsBefore + steps, unit: 'step' });
     const reduced = learner.scheduler ? learner.scheduler.step(last.loss) : false;
     best = Math.max(best, last.acc);
@@ -113,7 +120,7 @@ export const classifyTask: TaskFn<ClassifyParams> = async (ctx: RunContext<Class
   if (curve.trainAcc.length) final.train_acc = curve.trainAcc[curve.trainAcc.length - 1];
   // a held-out split other than the one the scheduler watched (speech: test at the end, as the reference)
   if (split === 'val' && !interrupted && src.size('test', p.maxTest) > 0) {
-    const te = evaluate(net, front, src, 'test', p.testBatch, p.maxTest);
+    const te = await evalOn('test');
     final.test_acc = te.acc;
     final.test_loss = te.loss;
     ctx.metrics.append({ kind: 'eval', epoch, step: stepsBefore + steps, split: 'test', acc: te.acc, loss: te.loss, n: te.n, lr: learner.lr });

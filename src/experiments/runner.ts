@@ -18,7 +18,8 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import os from 'node:os';
-import { createNodeBackend } from '../node.js';
+import { createNodeBackend, createWebGpuEngine } from '../node.js';
+import { webgpuRefusal } from './webgpu-support.js';
 import { MetricsLog } from '../report/metrics.js';
 import { createProgress } from '../report/progress.js';
 import { saveFigure } from '../report/figures.js';
@@ -184,7 +185,17 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
   }
   const specDtype = (((params.network ?? params.teacher) as Record<string, unknown>)?.dtype as 'float32' | 'float64' | undefined) ?? 'float32';
   const backendName = opts.backend ?? 'auto';
-  const backend = await createNodeBackend(backendName, specDtype);
+  // webgpu: refused (one line, exit 2) where the device path lacks what the experiment needs; the host keeps a
+  // float32 CPU copy of the network (auto backend) for checkpoints and a fixed front end
+  let gpu: Awaited<ReturnType<typeof createWebGpuEngine>> | null = null;
+  if (backendName === 'webgpu') {
+    const why = webgpuRefusal(def, params);
+    if (why) throw new UserError(why);
+    gpu = await createWebGpuEngine();
+  }
+  const backend = await createNodeBackend(gpu ? 'auto' : (backendName as Exclude<typeof backendName, 'webgpu'>), specDtype);
+  const backendLabel = gpu ? 'webgpu' : backend.name;
+  const backendInfo = gpu ? { backend: 'webgpu', dtype: 'float32', adapter: gpu.adapterName, software_adapter: gpu.isFallback, host: backend.name } : backend.info;
   // from here on the run directory is ours: create it (fresh runs), lock it, and only then touch anything in it
   const created = !existsSync(dir);
   try {
@@ -222,13 +233,13 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
       }
       const first = (cfg.backend as { backend?: string; name?: string } | undefined)?.backend ?? (cfg.backend as { name?: string } | undefined)?.name;
       const prev = (cfg.resumes?.length ? (cfg.resumes[cfg.resumes.length - 1] as { backend?: string }).backend : undefined) ?? first;
-      if (prev && prev !== backend.name) notice(`gle: warning: resuming on backend ${backend.name}, the run was last on ${prev}; results may differ in the last bits from an uninterrupted run (recorded in config.json)`);
+      if (prev && prev !== backendLabel) notice(`gle: warning: resuming on backend ${backendLabel}, the run was last on ${prev}; results may differ in the last bits from an uninterrupted run (recorded in config.json)`);
       const entry = {
         at: new Date().toISOString(),
         ...resumeAt,
         set: opts.set ?? [],
-        backend: backend.name,
-        ...(prev && prev !== backend.name ? { backend_switched_from: prev } : {}),
+        backend: backendLabel,
+        ...(prev && prev !== backendLabel ? { backend_switched_from: prev } : {}),
       };
       writeFileAtomic(join(dir, 'config.json'), JSON.stringify({ ...cfg, params, resumes: [...(cfg.resumes ?? []), entry] }, null, 2) + '\n');
       started = true;
@@ -241,7 +252,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
         seed,
         quick,
         params,
-        backend: backend.info,
+        backend: backendInfo,
         machine: machineInfo(),
         git_commit: gitCommit(),
         started: new Date().toISOString(),
@@ -281,6 +292,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
     quick,
     params: taskParams,
     backend,
+    gpu,
     metrics: log,
     resumeFrom,
     stopRequested: () => stop || performance.now() > deadline,
@@ -354,7 +366,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
           final: {},
           diverged: { ...e.info, message: e.message, checkpoint_kept: ckStep },
           wall_s: Math.round(((performance.now() - t0) / 1000) * 100) / 100,
-          backend: backend.name,
+          backend: backendLabel,
           machine: machineInfo(),
         };
         writeFileAtomic(join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
@@ -372,11 +384,13 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
       session_steps: res.steps,
       steps_per_s: stepping.ms > 0 ? Math.round(stepping.steps / (stepping.ms / 1000)) : Math.round(res.steps / wall),
       stepping_s: Math.round(stepping.ms / 10) / 100,
-      backend: backend.name,
-      backend_info: backend.info,
+      backend: backendLabel,
+      backend_info: backendInfo,
       interrupted: ctx.stopRequested(),
       diverged: null,
       machine: machineInfo(),
+      // webgpu: what crossed the host/device boundary in this session (submits, dispatches, uploads, read-backs)
+      ...(gpu ? { webgpu_counters: { ...gpu.counters } } : {}),
       ...(res.extra ?? {}),
     };
     writeFileAtomic(join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
@@ -391,6 +405,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
     }
     throw e;
   } finally {
+    gpu?.destroy();
     log.close();
     lock.release();
     process.off('SIGINT', onSig);

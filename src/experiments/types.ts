@@ -15,6 +15,7 @@ import type { CheckpointPart } from '../io/checkpoint.js';
 import type { GLENetwork } from '../model/network.js';
 import type { Learner } from '../learn/learner.js';
 import type { classifySchema, teacherStudentSchema } from './schemas.js';
+import type { WebGpuEngine } from '../kernels/webgpu/engine.js';
 
 export type Rule = TeacherStudentParams['model'];
 
@@ -38,7 +39,8 @@ export interface RunOptions {
   out?: string;
   quick?: boolean;
   set?: string[];
-  backend?: BackendName;
+  /** 'webgpu': the device path (dense GLE, classify task; webgpu-support.ts), refused with one line elsewhere */
+  backend?: BackendName | 'webgpu';
   dtype?: 'float32' | 'float64';
   resume?: string;
   /** progress display: auto (bar on a TTY), plain lines, or off */
@@ -77,6 +79,11 @@ export interface RunContext<P = Record<string, unknown>> {
   readonly quick: boolean;
   readonly params: P;
   readonly backend: Backend;
+  /**
+   * `--backend webgpu`: the device the task trains on (src/learn/gpu-classify.ts); `backend` is then the host's
+   * float32 CPU backend (the host copy of the network, a fixed front end). null on the CPU backends.
+   */
+  readonly gpu?: WebGpuEngine | null;
   readonly metrics: MetricsLog;
   readonly resumeFrom: string | null;
   /** true once Ctrl-C or the time limit asked to stop */

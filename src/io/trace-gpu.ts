@@ -9,7 +9,7 @@ import { GpuTrainer } from '../learn/gpu-trainer.js';
 import { Learner } from '../learn/learner.js';
 import { GLENetwork } from '../model/network.js';
 import { flattenNested } from '../util/nested.js';
-import { Comparator, type GoldenTrace, LAYER_FIELDS, type ReplayReport, targetArg, traceToSpec } from './trace.js';
+import { Comparator, type GoldenTrace, LAYER_FIELDS, nest, recordTrace, type ReplayReport, shaped, targetArg, traceToSpec } from './trace.js';
 
 export async function replayTraceGpu(g: GoldenTrace, engine: WebGpuEngine, atol: number, rtol: number): Promise<ReplayReport & { counters: WebGpuEngine['counters'] }> {
   const spec = traceToSpec(g, 'float32', 'js');
@@ -50,4 +50,48 @@ export async function replayTraceGpu(g: GoldenTrace, engine: WebGpuEngine, atol:
   }
   const ok = Object.values(cmp.q).every((d) => d.worstExcess <= 0);
   return { scenario: g.scenario ?? '(unnamed)', steps: T, quantities: cmp.q, ok, atol, rtol, counters };
+}
+
+/**
+ * `gle simulate --backend webgpu`: run `net` (float32, its learner's optimiser) on the device for all steps in one
+ * command buffer with every field logged, and return the trace in the golden schema, as `recordTrace` writes it on
+ * a CPU backend (the header — settings, layers, initial values — is recordTrace's own, taken before the first step).
+ */
+export async function recordTraceGpu(
+  net: GLENetwork,
+  learner: Learner,
+  engine: WebGpuEngine,
+  inputs: ArrayLike<number>[],
+  targets: (ArrayLike<number> | null)[] | null,
+  info: { scenario?: string; description?: string } = {},
+): Promise<GoldenTrace> {
+  const g = recordTrace(net, learner, [], null, info);
+  const T = inputs.length, B = net.B, nIn = net.nIn, L = net.layers.length;
+  const tr = new GpuTrainer(engine, learner, { chunk: T, computeInputError: net.computeInputError });
+  const x = new Float32Array(T * B * nIn);
+  inputs.forEach((a, t) => x.set(a, t * B * nIn));
+  const res = await tr.run(x, targets, { trace: true });
+  await tr.download();
+  tr.destroy();
+  const learn = net.parameters();
+  for (let t = 0; t < T; t++) {
+    const m = res.trace![t];
+    const get = (k: string): Float32Array => {
+      const v = m.get(k);
+      if (!v) throw new Error(`the device trace lacks '${k}'`);
+      return v;
+    };
+    g.trace.output.push(nest(get('output'), B));
+    g.trace.loss.push(Number.isNaN(res.loss[t]) ? null : res.loss[t]);
+    for (let l = 0; l < L; l++) for (const f of Object.keys(g.trace.layers[l])) g.trace.layers[l][f].push(nest(get(`layer_${l}.${f}`), B));
+    for (const p of learn) {
+      g.trace.grads[p.name].push(shaped(get(`grad ${p.name}`), p.shape));
+      g.trace.params[p.name].push(shaped(get(`param ${p.name}`), p.shape));
+    }
+  }
+  g.n_steps = T;
+  g.generator = `gle webgpu backend (${engine.adapterName})`;
+  g.inputs = inputs.map((a) => nest(a, B));
+  g.targets = targets ? targets.map((a) => (a ? (a instanceof Int32Array ? Array.from(a) : nest(a, B)) : [])) : null;
+  return g;
 }

@@ -227,14 +227,14 @@ export function replayTrace(g: GoldenTrace, backend: Backend, atol: number, rtol
   return { scenario: g.scenario ?? '(unnamed)', steps: T, quantities: cmp.q, ok, atol, rtol };
 }
 
-function nest(a: ArrayLike<number>, B: number): number[][] {
+export function nest(a: ArrayLike<number>, B: number): number[][] {
   const w = a.length / B;
   const out: number[][] = [];
   for (let b = 0; b < B; b++) out.push(Array.from({ length: w }, (_, j) => a[b * w + j]));
   return out;
 }
 
-function shaped(a: ArrayLike<number>, shape: number[]): Nested {
+export function shaped(a: ArrayLike<number>, shape: number[]): Nested {
   if (shape.length <= 1) return Array.from(a);
   return nest(a, shape[0]);
 }

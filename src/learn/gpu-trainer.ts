@@ -72,6 +72,17 @@ export interface GpuTrainerOptions {
   computeInputError?: boolean;
 }
 
+/** Why `net` cannot be trained by GpuTrainer (what is not supported on webgpu), or null when it can. */
+export function gpuUnsupported(net: GLENetwork): string | null {
+  if (net.k.dtype !== 'float32') return 'the webgpu backend runs float32 only';
+  for (const [i, l] of net.layers.entries()) {
+    if (l.spec.type !== 'dense' || l.population.model !== 'gle')
+      return `the webgpu backend runs dense GLE layers only; layer ${i} is ${l.spec.type} (${l.population.model} population)`;
+    if (l.projection.feedback !== 'transpose') return `the webgpu backend needs the transpose feedback (B = W^T); layer ${i} has '${l.projection.feedback}'`;
+  }
+  return null;
+}
+
 export class GpuTrainer {
   readonly B: number;
   readonly chunk: number;
@@ -109,12 +120,8 @@ export class GpuTrainer {
     opts: GpuTrainerOptions = {},
   ) {
     const net = learner.net;
-    if (net.k.dtype !== 'float32') throw new Error('the webgpu backend runs float32 only');
-    net.layers.forEach((l, i) => {
-      if (l.spec.type !== 'dense' || l.population.model !== 'gle')
-        throw new Error(`the webgpu backend runs dense GLE layers only; layer ${i} is ${l.spec.type} (${l.population.model})`);
-      if (l.projection.feedback !== 'transpose') throw new Error(`the webgpu backend needs the transpose feedback; layer ${i} has '${l.projection.feedback}'`);
-    });
+    const why = gpuUnsupported(net);
+    if (why) throw new Error(why);
     const spec = net.spec;
     if (spec.optimizer && learner.opt === null) throw new Error('internal: learner without its optimiser');
     this.B = net.B;
@@ -185,21 +192,37 @@ export class GpuTrainer {
       for (const k of ['u', 'v', 'r', 'rPrime', 'eBottom'] as const) e.write(this.buf, d[k] * 4, s[k].a);
     });
     this.parity = 0;
-    const opt = this.learner.opt as unknown as { stateTensors?: () => { name: string; buf: { a: Float32Array } }[] } | null;
-    if (opt?.stateTensors) {
-      for (const t of opt.stateTensors()) {
-        const m = /^optim\.(.+)\.(exp_avg|exp_avg_sq|momentum_buffer)$/.exec(t.name);
-        if (!m) continue;
-        const p = this.pOff.get(m[1]);
-        if (!p) continue;
-        const rel = p.off - this.pBlock.off;
-        const base = m[2] === 'exp_avg_sq' ? this.vBlock : this.mBlock;
-        if (base !== NONE) e.write(this.buf, (base + rel) * 4, t.buf.a);
-      }
-    }
+    for (const { off, buf } of this.momentTensors()) e.write(this.buf, off * 4, buf.a);
+    // Adam's t continues from the host optimiser's (a resumed run, or another trainer of the same network)
+    this.optSteps = (this.learner.opt as { stepCount?: number } | null)?.stepCount ?? 0;
   }
 
-  /** Copy the device's parameters and state back into the host network (e.g. before a checkpoint or an evaluation on the CPU). */
+  /** Copy only the host network's parameters to the device (the device state stays: e.g. a scoring copy's). */
+  uploadParams(): void {
+    for (const t of this.net.allTensors()) this.engine.write(this.buf, this.pOff.get(t.name)!.off * 4, t.buf.a as Float32Array);
+  }
+
+  /** The host optimiser's moment tensors and their device offsets. */
+  private momentTensors(): { off: number; buf: { a: Float32Array; n: number } }[] {
+    const out: { off: number; buf: { a: Float32Array; n: number } }[] = [];
+    const opt = this.learner.opt as unknown as { stateTensors?: () => { name: string; buf: { a: Float32Array; n: number } }[] } | null;
+    if (!opt?.stateTensors) return out;
+    for (const t of opt.stateTensors()) {
+      const m = /^optim\.(.+)\.(exp_avg|exp_avg_sq|momentum_buffer)$/.exec(t.name);
+      if (!m) continue;
+      const p = this.pOff.get(m[1]);
+      if (!p) continue;
+      const rel = p.off - this.pBlock.off;
+      const base = m[2] === 'exp_avg_sq' ? this.vBlock : this.mBlock;
+      if (base !== NONE) out.push({ off: base + rel, buf: t.buf });
+    }
+    return out;
+  }
+
+  /**
+   * Copy the device's parameters, state and optimiser moments back into the host network and optimiser (e.g. before
+   * a checkpoint or an evaluation on the CPU): one read-back.
+   */
   async download(): Promise<void> {
     const net = this.net;
     const tensors = net.allTensors();
@@ -208,6 +231,8 @@ export class GpuTrainer {
     net.layers.forEach((_, l) => {
       for (const k of keys) ranges.push([this.st[this.parity][l][k], (net.state(l) as unknown as Record<string, { n: number }>)[k].n]);
     });
+    const moments = this.momentTensors();
+    for (const m of moments) ranges.push([m.off, m.buf.n]);
     const got = await this.engine.readRanges(this.engine.device.createCommandEncoder(), this.buf, ranges);
     let i = 0;
     for (const t of tensors) t.buf.a.set(got[i++]);
@@ -215,6 +240,14 @@ export class GpuTrainer {
       const s = net.state(l) as unknown as Record<string, { a: Float32Array }>;
       for (const k of keys) s[k].a.set(got[i++]);
     });
+    for (const m of moments) m.buf.a.set(got[i++]);
+    if (this.learner.opt) (this.learner.opt as { stepCount?: number }).stepCount = this.optSteps;
+  }
+
+  /** Free the device memory of this trainer (its heap and counters; the engine stays). */
+  destroy(): void {
+    this.buf.destroy();
+    this.ctl.destroy();
   }
 
   /** The operations of one step reading parity p (planned once per parity, mode and scalar settings). */

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { createNodeBackend } from '../../node.js';
+import { createNodeBackend, createWebGpuEngine } from '../../node.js';
+import { Learner } from '../../learn/learner.js';
+import type { SeqBatch } from '../../learn/classify-loop.js';
 import { GLENetwork } from '../../model/network.js';
 import { applyCheckpoint, readCheckpoint } from '../../io/checkpoint.js';
 import { loadXY } from '../../data/mnist1d-files.js';
@@ -22,7 +24,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'with --data: the seed that draws the "unknown" clips of each split', (v) => Number(v), 0)
     .option('--batch <n>', 'evaluation batch size', (v) => Number(v), 1000)
     .option('--carry-state', 'start from the state stored in the checkpoint instead of zero', false)
-    .addOption(new Option('--backend <name>', 'kernel backend').choices(['auto', 'js', 'wasm', 'native']).default('auto'))
+    .addOption(new Option('--backend <name>', 'kernel backend; webgpu: dense GLE networks evaluated on the GPU (float32)').choices(['auto', 'js', 'wasm', 'native', 'webgpu']).default('auto'))
     .action(async (o) => {
       if (!Number.isInteger(o.batch) || o.batch < 1) throw new UserError('--batch must be a positive integer');
       if (o.data && (o.x || o.y)) throw new UserError('give either --data (speech) or --x and --y (MNIST-1D format), not both');
@@ -34,14 +36,15 @@ export function register(program: Command): void {
       if (ck.spec.input_size !== 1 && !(ck.meta?.extra as { frontend?: unknown })?.frontend) throw new UserError(`checkpoint ${o.checkpoint}: the network takes ${ck.spec.input_size} inputs per step; MNIST-1D data has 1`);
       const nOut = outputs(ck);
       for (let i = 0; i < d.n; i++) if (d.y[i] >= nOut) throw new UserError(`${o.y}: label ${d.y[i]} at index ${i} is outside the network's ${nOut} classes`);
-      const { net, backend } = await loadNet(ck, o);
+      const { net, backend, label, gpuEval } = await loadNet(ck, o);
       applyCheckpoint(ck, net, null, o.checkpoint, { state: o.carryState });
       const frontSpec = (ck.meta?.extra as { frontend?: NetworkSpecInput | null })?.frontend ?? null;
       const front = frontSpec ? new GLENetwork({ ...frontSpec, dtype: ck.spec.dtype }, await createNodeBackend(backend.name, backend.dtype, () => {}), { batchSize: o.batch }) : null;
       if (front) front.training = false;
       const t0 = performance.now();
-      const r = evaluate(net, front, xySource(d, nOut), 'test', o.batch, 0);
-      printResult(r, t0, backend.name);
+      const src = xySource(d, nOut);
+      const r = gpuEval ? await gpuEval(src.batches('test', o.batch, null, 0), front) : evaluate(net, front, src, 'test', o.batch, 0);
+      printResult(r, t0, label);
     });
 }
 
@@ -49,10 +52,36 @@ type Checkpoint = ReturnType<typeof readCheckpoint>;
 
 const outputs = (ck: Checkpoint): number => ck.spec.resolved[ck.spec.resolved.length - 1].size;
 
-/** The checkpoint's network on the requested backend (parameters and state are applied by the caller). */
-async function loadNet(ck: Checkpoint, o: { backend: BackendName; batch: number }) {
-  const backend = await createNodeBackend(o.backend, ck.spec.dtype);
-  return { net: new GLENetwork(ck.spec, backend, { batchSize: o.batch }), backend };
+type GpuEval = (batches: Iterable<SeqBatch>, front: GLENetwork | null) => Promise<EvalResult>;
+
+/**
+ * The checkpoint's network on the requested backend (parameters and state are applied by the caller). webgpu: the
+ * host copy on the js backend, evaluated on the device by `gpuEval` (each call uploads the host's current values);
+ * a network the device path does not run is refused (one line, exit 2), as is a missing package or adapter.
+ */
+async function loadNet(ck: Checkpoint, o: { backend: BackendName | 'webgpu'; batch: number }): Promise<{ net: GLENetwork; backend: Awaited<ReturnType<typeof createNodeBackend>>; label: string; gpuEval: GpuEval | null }> {
+  if (o.backend !== 'webgpu') {
+    const backend = await createNodeBackend(o.backend, ck.spec.dtype);
+    return { net: new GLENetwork(ck.spec, backend, { batchSize: o.batch }), backend, label: backend.name, gpuEval: null };
+  }
+  if (ck.spec.dtype !== 'float32') throw new UserError(`checkpoint ${ck.spec.name ?? ''}: a ${ck.spec.dtype} network does not run on webgpu (float32 only); use a CPU backend`);
+  const backend = await createNodeBackend('auto', 'float32'); // the host copy (and a fixed front end)
+  const net = new GLENetwork(ck.spec, backend, { batchSize: o.batch });
+  const { gpuUnsupported } = await import('../../learn/gpu-trainer.js');
+  const why = gpuUnsupported(net);
+  if (why) throw new UserError(`this checkpoint's network does not run on webgpu: ${why}`);
+  const engine = await createWebGpuEngine();
+  const { GpuSequenceClassifier } = await import('../../learn/gpu-classify.js');
+  const learner = new Learner(net);
+  const gpuEval: GpuEval = async (batches, front) => {
+    const c = new GpuSequenceClassifier(engine, learner, front);
+    try {
+      return await c.evaluate(batches);
+    } finally {
+      c.destroy();
+    }
+  };
+  return { net, backend, label: `webgpu (${engine.adapterName})`, gpuEval };
 }
 
 function printResult(r: EvalResult, t0: number, backendName: string, label = ''): void {
@@ -61,14 +90,14 @@ function printResult(r: EvalResult, t0: number, backendName: string, label = '')
 }
 
 /** Speech checkpoints: the KW12 entries of one or two splits of a Speech Commands folder, each from zero state. */
-async function evalSpeech(o: { checkpoint: string; data: string; split: string; seed: number; batch: number; backend: BackendName; carryState: boolean }): Promise<void> {
+async function evalSpeech(o: { checkpoint: string; data: string; split: string; seed: number; batch: number; backend: BackendName | 'webgpu'; carryState: boolean }): Promise<void> {
   if (!Number.isInteger(o.seed) || o.seed < 0) throw new UserError('--seed must be a non-negative integer');
   const ck = readCheckpoint(o.checkpoint);
   if (ck.spec.input_size !== 32) throw new UserError(`checkpoint ${o.checkpoint}: the network takes ${ck.spec.input_size} inputs per step; the speech features have 32`);
   const src = await speechSource(o.data, o.seed, undefined);
   const C = outputs(ck);
   if (C !== src.classNames.length) throw new UserError(`checkpoint ${o.checkpoint}: the network has ${C} outputs; KW12 has ${src.classNames.length} classes`);
-  const { net, backend } = await loadNet(ck, o);
+  const { net, label, gpuEval } = await loadNet(ck, o);
   const splits = (o.split === 'val+test' ? ['val', 'test'] : [o.split]) as ('train' | 'val' | 'test')[];
   const all: EvalResult = { acc: 0, loss: 0, n: 0, confusion: Array.from({ length: C }, () => new Array<number>(C).fill(0)) };
   const t0 = performance.now();
@@ -77,9 +106,9 @@ async function evalSpeech(o: { checkpoint: string; data: string; split: string; 
     // each split starts from the checkpoint's state (--carry-state) or from zero, so its figure does not depend on the order
     applyCheckpoint(ck, net, null, o.checkpoint, { state: o.carryState });
     if (!o.carryState) net.resetState();
-    const r = evaluate(net, null, src, sp, o.batch, 0);
+    const r = gpuEval ? await gpuEval(src.batches(sp, o.batch, null, 0), null) : evaluate(net, null, src, sp, o.batch, 0);
     if (r.n === 0) throw new UserError(`${o.data}: the ${sp} split holds 0 clips; nothing to evaluate`);
-    printResult(r, t1, backend.name, `${sp}: `);
+    printResult(r, t1, label, `${sp}: `);
     all.loss += r.loss * r.n;
     all.n += r.n;
     r.confusion.forEach((row, i) => row.forEach((v, j) => (all.confusion[i][j] += v)));
@@ -87,6 +116,6 @@ async function evalSpeech(o: { checkpoint: string; data: string; split: string; 
   if (splits.length > 1) {
     all.acc = all.n ? all.confusion.reduce((s, row, i) => s + row[i], 0) / all.n : NaN;
     all.loss = all.n ? all.loss / all.n : NaN;
-    printResult(all, t0, backend.name, `${splits.join('+')}: `);
+    printResult(all, t0, label, `${splits.join('+')}: `);
   }
 }

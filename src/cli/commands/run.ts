@@ -29,7 +29,7 @@ export function register(program: Command): void {
     .option('--out <dir>', 'run directory (default runs/<experiment>[-<model>]-seed<N>[-quick])')
     .option('--quick', 'a shortened run (seconds to a few minutes)', false)
     .option('--set <key=value...>', 'override a config parameter (dotted path; value parsed as JSON when possible)', (v: string, prev: string[] = []) => [...prev, v])
-    .addOption(new Option('--backend <name>', 'kernel backend').choices(['auto', 'js', 'wasm', 'native']).default('auto'))
+    .addOption(new Option('--backend <name>', 'kernel backend; webgpu: dense GLE classifiers (MNIST-1D, speech) trained on the GPU in float32 (optional package webgpu), other experiments refused').choices(['auto', 'js', 'wasm', 'native', 'webgpu']).default('auto'))
     .addOption(new Option('--dtype <dtype>', 'floating-point precision').choices(['float32', 'float64']))
     .option('--data <path>', 'data location for experiments that take one (speech: an extracted speech_commands_v0.02 folder)')
     .option('--resume <dir>', 'continue an interrupted run from its last checkpoint (--set may extend it, e.g. epochs=200)')

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { extname } from 'node:path';
-import { createNodeBackend } from '../../node.js';
+import { createNodeBackend, createWebGpuEngine } from '../../node.js';
 import { GLENetwork } from '../../model/network.js';
 import { parseSpec, SpecError } from '../../model/spec.js';
 import { Learner } from '../../learn/learner.js';
@@ -68,7 +68,7 @@ export function register(program: Command): void {
     .option('--out <file>', 'trace file to write (JSON, golden schema)', 'trace.json')
     .option('--steps <n>', 'simulate only the first n steps', (v) => Number(v))
     .addOption(new Option('--dtype <dtype>', 'override the spec dtype').choices(['float32', 'float64']))
-    .addOption(new Option('--backend <name>', 'kernel backend').choices(['auto', 'js', 'wasm', 'native']))
+    .addOption(new Option('--backend <name>', 'kernel backend; webgpu: dense GLE networks on the GPU (float32), all steps in one command buffer').choices(['auto', 'js', 'wasm', 'native', 'webgpu']))
     .action(async (specPath: string, o) => {
       let spec;
       try {
@@ -102,16 +102,30 @@ export function register(program: Command): void {
         steps = steps.slice(0, o.steps);
         if (targets) targets = targets.slice(0, o.steps);
       }
-      const backend = await createNodeBackend(o.backend ?? spec.backend, spec.dtype);
+      const gpuAsked = o.backend === 'webgpu';
+      if (gpuAsked && spec.dtype !== 'float32') throw new UserError(`${specPath}: backend 'webgpu' runs float32 only (the spec or --dtype asks for ${spec.dtype})`);
+      // webgpu: the host copy on the js backend gives the initial values; the steps run on the device
+      const backend = await createNodeBackend(gpuAsked ? 'js' : (o.backend ?? spec.backend), spec.dtype);
       const net = new GLENetwork(spec, backend, { computeInputError: true, batchSize: inp.B });
       const learner = new Learner(net);
+      let trace;
       const t0 = performance.now();
-      const trace = recordTrace(net, learner, steps, targets, { scenario: spec.name ?? specPath });
+      if (gpuAsked) {
+        const { gpuUnsupported } = await import('../../learn/gpu-trainer.js');
+        const why = gpuUnsupported(net);
+        if (why) throw new UserError(`${specPath}: does not run on webgpu: ${why}`);
+        const engine = await createWebGpuEngine();
+        const { recordTraceGpu } = await import('../../io/trace-gpu.js');
+        trace = await recordTraceGpu(net, learner, engine, steps, targets, { scenario: spec.name ?? specPath });
+        engine.destroy();
+      } else trace = recordTrace(net, learner, steps, targets, { scenario: spec.name ?? specPath });
+      const label = gpuAsked ? 'webgpu' : backend.name;
       const bad = nonFiniteTensor(net, learner);
-      const lossBad = !Number.isFinite(net.lastLoss()) && targets !== null;
+      const lastLoss = gpuAsked ? (trace.trace.loss[trace.trace.loss.length - 1] ?? NaN) : net.lastLoss();
+      const lossBad = !Number.isFinite(lastLoss) && targets !== null;
       if (bad || lossBad)
-        throw new DivergenceError({ step: steps.length, unit: 'step', what: bad ? bad.what : 'loss', value: bad ? bad.value : String(net.lastLoss()) }, `; no trace written (lower the learning rate, check the time constants and inputs)`);
+        throw new DivergenceError({ step: steps.length, unit: 'step', what: bad ? bad.what : 'loss', value: bad ? bad.value : String(lastLoss) }, `; no trace written (lower the learning rate, check the time constants and inputs)`);
       writeFileAtomic(o.out, JSON.stringify(trace));
-      process.stdout.write(`simulated ${steps.length} steps (B=${inp.B}, ${backend.name} ${backend.dtype}) in ${((performance.now() - t0) / 1000).toFixed(2)}s -> ${o.out}\n`);
+      process.stdout.write(`simulated ${steps.length} steps (B=${inp.B}, ${label} ${backend.dtype}) in ${((performance.now() - t0) / 1000).toFixed(2)}s -> ${o.out}\n`);
     });
 }
