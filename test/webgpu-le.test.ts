@@ -175,7 +175,7 @@ test("gle run le-* --set device=webgpu: what the device does not run is one line
   for (const [set, msg] of [
     [['--set', 'model=bp'], /device 'webgpu' runs the LE network only/],
     [['--set', 'noise_width=0.1'], /device 'webgpu' does not run LE with noise_width/],
-    [['--set', 'device=gpu'], /device must be one of cpu, webgpu/],
+    [['--set', 'device=gpu'], /le-mnist-mlp: device: must be one of 'cpu', 'webgpu', got 'gpu'/],
   ] as const) {
     const args = ['bin/gle.js', 'run', 'le-mnist-mlp', '--set', 'device=webgpu', ...set, '--set', 'maxTrain=64', '--set', 'maxTest=32', '--set', 'batch=32', '--out', `/tmp/gle-webgpu-le-bad-${process.pid}`, '--progress', 'off'];
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', env: process.env });

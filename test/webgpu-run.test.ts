@@ -204,7 +204,7 @@ test('gle run --backend webgpu refuses what the device path does not run: one li
   const dir = mkdtempSync(join(tmpdir(), 'gle-webgpu-refuse-'));
   const cases: [string[], RegExp][] = [
     [['lagline', '--quick'], /lagline \(task teacher-student\) does not run on webgpu: the teacher-student task/],
-    [['le-mnist-mlp', '--quick'], /le-mnist-mlp \(task le\) does not run on webgpu: LE networks/],
+    [['le-mnist-mlp', '--quick'], /le-mnist-mlp \(task le\) does not run on webgpu: the LE task keeps its host backend.*--set device=webgpu/],
     [['mnist1d-baseline', '--quick'], /does not run on webgpu: the backprop baselines/],
     [['vle-chain', '--quick'], /does not run on webgpu: explicit populations and learned feedback/],
     [['mnist1d-15k', '--quick', '--dtype', 'float64'], /mnist1d-15k \(task classify\) does not run on webgpu: the webgpu backend runs float32 only/],
