@@ -32,8 +32,33 @@ function b64(s: string): Uint8Array {
   return u;
 }
 
+/**
+ * The view's section is created at once (for the tabs); its content, charts, frame loop and worker only when it is first
+ * shown, and its frame loop runs only while it is shown, so the other views never pay for it.
+ */
 export function createLeDigitsView(parent: HTMLElement): View {
-  const view = el(`<section class="view" id="view-le" hidden role="tabpanel" aria-labelledby="tab-le">
+  const view = el(`<section class="view" id="view-le" hidden role="tabpanel" aria-labelledby="tab-le"></section>`);
+  parent.appendChild(view);
+  const charts: View['charts'] = [];
+  let inner: View | null = null;
+  return {
+    name: 'le',
+    title: 'LE digits: a Latent Equilibrium network reads a drawn digit',
+    el: view,
+    charts,
+    onShow: () => {
+      inner ??= buildLeDigits(view, charts);
+      inner.onShow?.();
+    },
+    getState: () => inner?.getState?.() ?? {},
+    setState: (st) => inner?.setState?.(st),
+    caption: () => inner?.caption?.() ?? '',
+    extraPanels: () => inner?.extraPanels?.() ?? [],
+  };
+}
+
+function buildLeDigits(view: HTMLElement, charts: View['charts']): View {
+  view.innerHTML = `
   <p class="intro">Latent Equilibrium (Haider et al. 2021): each neuron outputs φ of its <em>prospective</em> potential ŭ = u + τ u̇, which for
   τ = τ<sub>m</sub> equals W r + b at once, so a whole network answers a new input after one dt per layer instead of relaxing for several
   τ<sub>m</sub>. Draw a digit: the <b>LE</b> output follows the pen; its <b>leaky twin</b> (same weights, τ = 0: not prospective) lags behind.</p>
@@ -62,10 +87,7 @@ export function createLeDigitsView(parent: HTMLElement): View {
   <div id="le-drop" class="drop">…or drop the checkpoint files here</div>
   <div class="status"><span id="le-status">loading the built-in network…</span></div>
   <div class="status"><span id="le-settle-text"></span></div>
-  <div class="grid" id="le-plots"></div>
-</section>`);
-  parent.appendChild(view);
-  const charts: View['charts'] = [];
+  <div class="grid" id="le-plots"></div>`;
   const box = $('#le-plots', view);
   const classSeries = Array.from({ length: 10 }, (_, i) => ({ label: String(i), color: COLORS[i] }));
   const chartLe = addChart(box, charts, 'LE output rates', classSeries, { xLabel: 'time (τ_m)', yLabel: 'rate r', yToggle: false });
@@ -305,8 +327,13 @@ export function createLeDigitsView(parent: HTMLElement): View {
   }
 
   let lastPred = '';
+  let looping = false;
   function frame(): void {
-    if (!view.hidden) {
+    if (view.hidden) {
+      looping = false; // resumes from onShow
+      return;
+    }
+    {
       if (dirty && worker) feed();
       if (lastData) {
         $('#le-bars', view).innerHTML = barsSvg();
@@ -321,6 +348,11 @@ export function createLeDigitsView(parent: HTMLElement): View {
         $('#le-settle-text', view).textContent = st.dataset.settle;
       }
     }
+    requestAnimationFrame(frame);
+  }
+  function startLoop(): void {
+    if (looping) return;
+    looping = true;
     requestAnimationFrame(frame);
   }
 
@@ -357,7 +389,10 @@ export function createLeDigitsView(parent: HTMLElement): View {
     title: 'LE digits: a Latent Equilibrium network reads a drawn digit',
     el: view,
     charts,
-    onShow: startWorker,
+    onShow: () => {
+      startWorker();
+      startLoop();
+    },
     getState: (): Record<string, string> => {
       const v = sliderValue(tauIn);
       return v !== DEFAULT_TAU_MS ? { tau: String(v) } : {};
@@ -369,6 +404,5 @@ export function createLeDigitsView(parent: HTMLElement): View {
     extraPanels: (): SvgPanel[] => [{ width: 560, height: 270, body: barsSvg() }],
   };
   view.appendChild(exportBar(() => self));
-  requestAnimationFrame(frame);
   return self;
 }
