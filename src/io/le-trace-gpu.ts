@@ -8,7 +8,7 @@ import { JsBackend } from '../kernels/js/index.js';
 import type { GpuCounters, WebGpuEngine } from '../kernels/webgpu/engine.js';
 import { GpuLeNetwork } from '../learn/gpu-le.js';
 import { LENetwork } from '../model/le-network.js';
-import { failures, flat, leTraceSpec, type LeTrace, type QuantityReport } from './le-trace.js';
+import { compareQuantity, failures, flat, leTraceSpec, type LeTrace, type QuantityReport } from './le-trace.js';
 
 const NEURON_FIELDS = ['u', 'u_dot', 'basal', 'prosp_u', 'prosp_u_m', 'r', 'r_prime', 'e', 'e_bottom'];
 const POOL_FIELDS = ['r', 'r_prime', 'e_bottom'];
@@ -34,19 +34,7 @@ export async function replayLeTraceGpu(
   const q: Record<string, QuantityReport> = {};
   const cmp = (key: string, t: number, ref: unknown, got: ArrayLike<number> | undefined) => {
     if (!got) throw new Error(`${key}: not logged on the device`);
-    const r = flat(ref);
-    const rep = (q[key] ??= { maxAbs: 0, maxRel: 0, worstExcess: -Infinity, worstStep: -1 });
-    if (r.length > got.length) throw new Error(`${key}: reference has ${r.length} values, the network ${got.length}`);
-    for (let i = 0; i < r.length; i++) {
-      const d = Math.abs(got[i] - r[i]);
-      const ex = Number.isNaN(d) ? Infinity : d - (atol + rtol * Math.abs(r[i]));
-      if (d > rep.maxAbs || Number.isNaN(d)) rep.maxAbs = Number.isNaN(d) ? Infinity : d;
-      if (Math.abs(r[i]) > atol && d / Math.abs(r[i]) > rep.maxRel) rep.maxRel = d / Math.abs(r[i]);
-      if (ex > rep.worstExcess) {
-        rep.worstExcess = ex;
-        rep.worstStep = t;
-      }
-    }
+    compareQuantity(q, key, t, ref, got, atol, rtol);
   };
   for (let t = 0; t < T; t++) {
     const m = res.trace![t];

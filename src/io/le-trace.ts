@@ -81,25 +81,28 @@ export interface QuantityReport {
   worstStep: number;
 }
 
+/** Compare one logged quantity at step t with the reference and fold the result into q[key] (shared by every replay). */
+export function compareQuantity(q: Record<string, QuantityReport>, key: string, t: number, ref: unknown, got: ArrayLike<number>, atol: number, rtol: number): void {
+  const r = flat(ref);
+  const rep = (q[key] ??= { maxAbs: 0, maxRel: 0, worstExcess: -Infinity, worstStep: -1 });
+  if (r.length > got.length) throw new Error(`${key}: reference has ${r.length} values, the network ${got.length}`);
+  for (let i = 0; i < r.length; i++) {
+    const d = Math.abs(got[i] - r[i]);
+    const ex = Number.isNaN(d) ? Infinity : d - (atol + rtol * Math.abs(r[i]));
+    if (d > rep.maxAbs || Number.isNaN(d)) rep.maxAbs = Number.isNaN(d) ? Infinity : d;
+    if (Math.abs(r[i]) > atol && d / Math.abs(r[i]) > rep.maxRel) rep.maxRel = d / Math.abs(r[i]);
+    if (ex > rep.worstExcess) {
+      rep.worstExcess = ex;
+      rep.worstStep = t;
+    }
+  }
+}
+
 /** Step an LENetwork through the file; compare everything at every step. */
 export function replayLeTrace(g: LeTrace, k: Backend, atol: number, rtol: number): { net: LENetwork; ok: boolean; scenario: string; steps: number; quantities: Record<string, QuantityReport> } {
   const net = new LENetwork(k, leTraceSpec(g), g.batch_size);
   const q: Record<string, QuantityReport> = {};
-  const cmp = (key: string, t: number, ref: unknown, got: ArrayLike<number>) => {
-    const r = flat(ref);
-    const rep = (q[key] ??= { maxAbs: 0, maxRel: 0, worstExcess: -Infinity, worstStep: -1 });
-    if (r.length > got.length) throw new Error(`${key}: reference has ${r.length} values, the network ${got.length}`);
-    for (let i = 0; i < r.length; i++) {
-      const d = Math.abs(got[i] - r[i]);
-      const ex = Number.isNaN(d) ? Infinity : d - (atol + rtol * Math.abs(r[i]));
-      if (d > rep.maxAbs || Number.isNaN(d)) rep.maxAbs = Number.isNaN(d) ? Infinity : d;
-      if (Math.abs(r[i]) > atol && d / Math.abs(r[i]) > rep.maxRel) rep.maxRel = d / Math.abs(r[i]);
-      if (ex > rep.worstExcess) {
-        rep.worstExcess = ex;
-        rep.worstStep = t;
-      }
-    }
-  };
+  const cmp = (key: string, t: number, ref: unknown, got: ArrayLike<number>) => compareQuantity(q, key, t, ref, got, atol, rtol);
   const view = (b: FBuf) => b.a;
   for (let t = 0; t < g.n_steps; t++) {
     net.step(flat(g.inputs[t]), flat(g.targets[t]));
