@@ -4,7 +4,7 @@
  * module's header for the equations); only the libm functions (exp, log, log1p, sin, cos) are glibc's instead of
  * V8's, so results agree with the TypeScript path to rounding, not bit for bit. Included by gle_native.c.
  *
- * microPresent(params: Float64Array, bufs: Float64Array[31], noise: Uint32Array, gauss: Float64Array,
+ * microPresent(params: Float64Array, bufs: Float64Array[32], noise: Uint32Array, gauss: Float64Array,
  *              x: Float64Array, target: Float64Array | null, steps, learn, from, acc: Float64Array) -> steps averaged
  * params: see MC_P_* below; bufs in the order of MC_B_* below.
  */
@@ -13,7 +13,7 @@ enum { MC_P_NIN, MC_P_NH, MC_P_NO, MC_P_N, MC_P_DT, MC_P_LE, MC_P_SGM, MC_P_GL, 
        MC_P_TAUW0, MC_P_TAUW1, MC_P_TAUW2, MC_P_CLIP0, MC_P_CLIP1, MC_P_FEEDBACK, MC_P_COUNT };
 enum { MC_B_WUP1, MC_B_WUP2, MC_B_B, MC_B_WIP, MC_B_WPI, MC_B_DUP1, MC_B_DUP2, MC_B_DIP, MC_B_DPI, MC_B_RIN, MC_B_TGT,
        MC_B_UP, MC_B_UPP, MC_B_RP, MC_B_RHATP, MC_B_VA, MC_B_VB, MC_B_XI, MC_B_UI, MC_B_UPI, MC_B_RI, MC_B_RHATI,
-       MC_B_UO, MC_B_RO, MC_B_RHATO, MC_B_UPO, MC_B_HPO, MC_B_RPOLD, MC_B_RIOLD, MC_B_ROOLD, MC_B_UPOOLD, MC_B_COUNT };
+       MC_B_UO, MC_B_RO, MC_B_RHATO, MC_B_UPO, MC_B_HPO, MC_B_RPOLD, MC_B_RIOLD, MC_B_ROOLD, MC_B_UPOOLD, MC_B_BNORM, MC_B_COUNT };
 
 static inline double mc_phi(int sgm, double u) {
   return sgm ? 1 / (1 + exp(-u)) : u < -15 ? 0 : u > 15 ? u : log1p(exp(u));
@@ -41,16 +41,26 @@ static void mc_fill_normal(uint32_t *st, double *out, int n) {
 
 typedef struct { double *b[MC_B_COUNT]; } McBufs;
 
+/* feedback 2: B = W_up2ᵀ; 3: B = c W_up2ᵀ with c = bNorm / ‖W_up2‖_F per network; W_pi = −B */
 static void mc_transpose(const double *P, McBufs *S) {
   const int nH = (int)P[MC_P_NH], nO = (int)P[MC_P_NO], N = (int)P[MC_P_N];
+  const int scaled = (int)P[MC_P_FEEDBACK] == 3;
   double *W_up2 = S->b[MC_B_WUP2], *B = S->b[MC_B_B], *W_pi = S->b[MC_B_WPI];
-  for (int e = 0, o = 0; e < N; e++, o += nH * nO)
+  const double *bNorm = S->b[MC_B_BNORM];
+  for (int e = 0, o = 0; e < N; e++, o += nH * nO) {
+    double c = 1;
+    if (scaled) {
+      double q = 0;
+      for (int i = o; i < o + nH * nO; i++) q += W_up2[i] * W_up2[i];
+      if (q > 0) c = bNorm[e] / sqrt(q);
+    }
     for (int k = 0; k < nO; k++)
       for (int i = 0; i < nH; i++) {
-        const double w = W_up2[o + k * nH + i];
+        const double w = c * W_up2[o + k * nH + i];
         B[o + i * nO + k] = w;
         W_pi[o + i * nO + k] = -w;
       }
+  }
 }
 
 static void mc_plasticity(const double *P, McBufs *S) {
@@ -105,7 +115,7 @@ static void mc_plasticity(const double *P, McBufs *S) {
         }
       }
     }
-    if (fb == 2) continue;
+    if (fb >= 2) continue;
     if (ePi != 0 || lpPi < 1)
       for (int i = 0; i < nH; i++) {
         const double g = -ePi * vA[eH + i];
@@ -126,7 +136,7 @@ static void mc_plasticity(const double *P, McBufs *S) {
         for (int k = 0; k < nO; k++) B[o + k] += eB * (n * hpO[eO + k] - al * B[o + k]);
       }
   }
-  if (fb == 2) mc_transpose(P, S);
+  if (fb >= 2) mc_transpose(P, S);
 }
 
 static void mc_step(const double *P, McBufs *S, uint32_t *noise, double *gauss, const double *x, const double *target, int learn) {
@@ -229,7 +239,7 @@ static napi_value js_micro_present(napi_env env, napi_callback_info info) {
   const size_t sz[MC_B_COUNT] = {
     (size_t)nH * nIn, (size_t)nO * nH, (size_t)nH * nO, (size_t)nO * nH, (size_t)nH * nO,
     (size_t)nH * nIn, (size_t)nO * nH, (size_t)nO * nH, (size_t)nH * nO, (size_t)nIn, (size_t)nO,
-    nH, nH, nH, nH, nH, nH, nH, nO, nO, nO, nO, nO, nO, nO, nO, nO, nH, nO, nO, nO };
+    nH, nH, nH, nH, nH, nH, nH, nO, nO, nO, nO, nO, nO, nO, nO, nO, nH, nO, nO, nO, 1 };
   McBufs S;
   for (int i = 0; i < MC_B_COUNT; i++) {
     napi_value el;

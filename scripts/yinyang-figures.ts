@@ -6,13 +6,14 @@
 import { writeFileSync } from 'node:fs';
 import { readMetrics } from '../src/report/metrics.js';
 import { lineChartSvg, paletteColor, type LineSeries } from '../src/report/plot.js';
+import { MODE_NAMES } from '../src/experiments/microcircuits.js';
 
 const [prefix, ...dirs] = process.argv.slice(2);
 if (!prefix || !dirs.length) {
   process.stderr.write('usage: yinyang-figures.ts OUT_PREFIX RUN_DIR...\n');
   process.exit(2);
 }
-const NAMES: Record<string, string> = { pal: 'PAL', fa: 'FA', noise: 'noise only (η_B = 0)', bp: 'B = Wᵀ' };
+const NAMES: Record<string, string> = MODE_NAMES;
 const recs = dirs.flatMap((d) => readMetrics(d));
 const modes = Object.keys(NAMES).filter((m) => recs.some((r) => r.mode === m));
 const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;

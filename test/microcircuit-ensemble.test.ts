@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Microcircuit, initMicrocircuitWeights, networkSlice, selfPredict, transposeFeedback, type MicrocircuitParams, type MicrocircuitState } from '../src/model/microcircuit.js';
+import { Microcircuit, initMicrocircuitWeights, matchFeedbackNorm, networkSlice, selfPredict, transposeFeedback, type MicrocircuitParams, type MicrocircuitState } from '../src/model/microcircuit.js';
 import { Rng } from '../src/util/rng.js';
 import { runExperiment } from '../src/experiments/runner.js';
 import { readMetrics } from '../src/report/metrics.js';
@@ -23,7 +23,8 @@ function build(over: Partial<MicrocircuitParams>, dims: [number, number, number]
   const list = typeof seeds === 'number' ? [seeds] : seeds;
   initMicrocircuitWeights(net.s, list.map((s) => new Rng(500 + s)), [1, 1, 1, 1, 1]);
   selfPredict(net.p, net.s);
-  if (net.p.feedback === 'transpose') transposeFeedback(net.p, net.s);
+  if (net.p.feedback === 'transpose-scaled') matchFeedbackNorm(net.p, net.s);
+  if (net.p.feedback === 'transpose' || net.p.feedback === 'transpose-scaled') transposeFeedback(net.p, net.s);
   return net;
 }
 
@@ -69,6 +70,7 @@ test('ensemble: network k is bit for bit the same network run alone (PAL, FA, B 
     compareEnsemble({ feedback: 'pal', dtype }, [4, 7, 3], true);
     compareEnsemble({ feedback: 'fixed', sigmaXi: 0, etaB: 0, etaPi: 0, dtype }, [4, 7, 3], true);
     compareEnsemble({ feedback: 'transpose', dtype }, [4, 7, 3], true);
+    compareEnsemble({ feedback: 'transpose-scaled', dtype }, [4, 7, 3], true);
     // soft-ReLU, the original circuit, direct updates and clipping
     compareEnsemble({ feedback: 'pal', phi: 'softrelu', le: false, tauW: [0, 0, 0], clip: [0.5, 0.5], dt: 0.1, tau0: 0.1, dtype }, [3, 5, 2], true);
   }
@@ -101,7 +103,7 @@ test('native kernel: the same ensemble as the TypeScript step to rounding (every
     return;
   }
   const dims: [number, number, number] = [4, 9, 3];
-  for (const over of [{ feedback: 'pal' }, { feedback: 'fixed', sigmaXi: 0 }, { feedback: 'transpose' }, { feedback: 'pal', phi: 'softrelu', le: false, tauW: [0, 0, 0], clip: [0.5, 0.5] }] as Partial<MicrocircuitParams>[]) {
+  for (const over of [{ feedback: 'pal' }, { feedback: 'fixed', sigmaXi: 0 }, { feedback: 'transpose' }, { feedback: 'transpose-scaled' }, { feedback: 'pal', phi: 'softrelu', le: false, tauW: [0, 0, 0], clip: [0.5, 0.5] }] as Partial<MicrocircuitParams>[]) {
     const a = build({ ...over, dtype: 'float64' }, dims, [1, 2, 3]), b = build({ ...over, dtype: 'float64' }, dims, [1, 2, 3]);
     const nat = native(b.p, b.s);
     const data = new Rng(5);
@@ -153,4 +155,27 @@ test('yinyang: the ensemble run equals one run per seed (the networks do not int
 test('yinyang: engine native needs float64 (one clear line)', async () => {
   await assert.rejects(runExperiment({ experiment: 'yinyang', out: tmp(), set: ['epochs=1', 'engine=native', 'dtype=float32'], progress: 'off' }), /engine 'native' steps float64 state/);
   await assert.rejects(runExperiment({ experiment: 'yinyang', out: tmp(), set: ['epochs=1', 'engine=gpu'], progress: 'off' }), /engine must be 'js' or 'native'/);
+});
+
+test("'transpose-scaled' keeps B = c·W_up2ᵀ at the random B's Frobenius norm while W_up2 learns (every network)", () => {
+  const dims: [number, number, number] = [4, 7, 3];
+  const net = build({ feedback: 'transpose-scaled', dtype: 'float64' }, dims, [3, 11]);
+  const fa = build({ feedback: 'fixed', dtype: 'float64' }, dims, [3, 11]);
+  const norm = (a: ArrayLike<number>, k: number, m: number) => Math.sqrt(Array.from({ length: m }, (_, i) => a[k * m + i] ** 2).reduce((x, y) => x + y, 0));
+  const m = dims[1] * dims[2];
+  for (let k = 0; k < 2; k++) assert.ok(Math.abs(net.s.bNorm[k] - norm(fa.s.B, k, m)) < 1e-12, 'bNorm is the random B\'s norm');
+  const data = new Rng(8);
+  const x = new Float64Array(2 * 4), t = new Float64Array(2 * 3), acc = new Float64Array(6);
+  const w0 = Float64Array.from(net.s.W_up2);
+  for (let pat = 0; pat < 5; pat++) {
+    for (let i = 0; i < x.length; i++) x[i] = data.uniform();
+    for (let i = 0; i < t.length; i++) t[i] = data.uniform();
+    net.present(x, t, 50, true, 10, acc);
+  }
+  assert.ok(net.s.W_up2.some((w, i) => w !== w0[i]), 'W_up2 learned');
+  for (let k = 0; k < 2; k++) {
+    assert.ok(Math.abs(norm(net.s.B, k, m) - net.s.bNorm[k]) < 1e-9 * net.s.bNorm[k], `‖B‖ of network ${k}`);
+    assert.ok(net.angle(k) < 1e-5, `angle of network ${k}: ${net.angle(k)}`);
+    for (let i = 0; i < m; i++) assert.equal(net.s.W_pi[k * m + i], -net.s.B[k * m + i]);
+  }
 });

@@ -14,16 +14,17 @@ test('the microcircuit experiments are registered under the microcircuit task', 
   for (const n of ['microcircuit-bars', 'microcircuit-mimic', 'yinyang', 'pal-mnist']) assert.equal(findExperiment(n)?.task, 'microcircuit', n);
 });
 
-test('yinyang, tiny: all four modes side by side; B = Wᵀ stays at 0°, the figures are written', async () => {
+test('yinyang, tiny: all five modes side by side; B = Wᵀ and B = c·Wᵀ stay at 0°, the figures are written', async () => {
   const r = await runExperiment({ experiment: 'yinyang', out: tmp(), set: ['epochs=1', 'seeds=1', 'nTrain=10', 'nVal=0', 'nTest=10'], progress: 'off' });
-  for (const m of ['pal', 'fa', 'noise', 'bp']) {
+  for (const m of ['pal', 'fa', 'noise', 'bp', 'bp-scaled']) {
     const a = r.final[`test_acc_${m}`];
     assert.ok(a >= 0 && a <= 1, `${m}: ${a}`);
   }
   assert.equal(r.final.angle_bp, 0);
+  assert.ok(r.final['angle_bp-scaled'] < 1e-5, `bp-scaled angle ${r.final['angle_bp-scaled']}`);
   assert.ok(r.final.angle_pal > 0 && r.final.angle_fa > 0);
   const ev = readMetrics(r.dir).filter((m) => m.kind === 'eval');
-  assert.equal(ev.length, 8, 'epochs 0 and 1 for each mode');
+  assert.equal(ev.length, 10, 'epochs 0 and 1 for each mode');
   for (const f of ['yinyang-test-accuracy', 'yinyang-angle']) assert.ok(existsSync(join(r.dir, 'figures', `${f}.svg`)), f);
 });
 

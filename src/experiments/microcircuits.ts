@@ -15,7 +15,7 @@
  */
 import type { ExperimentDef } from './types.js';
 import type { RunContext, TaskFn } from './runner.js';
-import { Microcircuit, MICROCIRCUIT_DEFAULTS, initMicrocircuitWeights, selfPredict, transposeFeedback, type MicrocircuitParams, type MicroFeedback } from '../model/microcircuit.js';
+import { Microcircuit, MICROCIRCUIT_DEFAULTS, initMicrocircuitWeights, selfPredict, transposeFeedback, matchFeedbackNorm, type MicrocircuitParams, type MicroFeedback } from '../model/microcircuit.js';
 import { yinYang, BARS_PATTERNS, BARS_LABELS } from '../data/yinyang.js';
 import { Rng } from '../util/rng.js';
 import { UserError } from '../util/errors.js';
@@ -60,7 +60,7 @@ export interface MimicParams extends Omit<CircuitBase, 'etaUp' | 'etaIp' | 'etaP
   dtype: 'float32' | 'float64';
 }
 
-export type PalMode = 'pal' | 'fa' | 'noise' | 'bp';
+export type PalMode = 'pal' | 'fa' | 'noise' | 'bp' | 'bp-scaled';
 
 export interface PalParams extends CircuitBase {
   kind: 'pal';
@@ -123,7 +123,7 @@ const mimic: ExperimentDef<MimicParams> = {
 const palCommon = {
   kind: 'pal' as const, data: null, phi: 'sigmoid' as const, dt: 0.01, tau0: 0.01, ...G, tPattern: 1, readFrom: 0.2,
   sigmaXi: 0.01, tauXi: 0.1, tauHp: 0.1, alpha: 1e-6, tauW: [100, 0.01, 0.01] as [number, number, number], clip: null,
-  init: [0.1, 0.1, 1, 0.1, 1] as Ranges, modes: ['pal', 'fa', 'noise', 'bp'] as PalMode[], seeds: 5, dataSeed: 9876543,
+  init: [0.1, 0.1, 1, 0.1, 1] as Ranges, modes: ['pal', 'fa', 'noise', 'bp', 'bp-scaled'] as PalMode[], seeds: 5, dataSeed: 9876543,
   evalEvery: 1, target: [1, 0.1] as [number, number], dtype: 'float32' as const, engine: 'js' as const,
 };
 
@@ -393,11 +393,11 @@ async function palData(p: PalParams): Promise<{ train: DataSplit; val: DataSplit
   return { train: sub(d.train, 0, nTr), val: sub(d.train, nTr, nVa), test: sub(d.test, 0, nTe), source: d.source };
 }
 
-const MODE_NAMES: Record<PalMode, string> = { pal: 'PAL', fa: 'FA', noise: 'noise only (η_B = 0)', bp: 'B = Wᵀ' };
+export const MODE_NAMES: Record<PalMode, string> = { pal: 'PAL', fa: 'FA', noise: 'noise only (η_B = 0)', bp: 'B = Wᵀ', 'bp-scaled': 'B = c·Wᵀ (‖B‖ of FA)' };
 
 /** The circuit options of each mode (PAL's config is the base). */
 export function palModeOptions(p: PalParams, mode: PalMode): Partial<MicrocircuitParams> {
-  const feedback: MicroFeedback = mode === 'pal' ? 'pal' : mode === 'bp' ? 'transpose' : 'fixed';
+  const feedback: MicroFeedback = mode === 'pal' ? 'pal' : mode === 'bp' ? 'transpose' : mode === 'bp-scaled' ? 'transpose-scaled' : 'fixed';
   if (mode === 'fa') return { feedback, sigmaXi: 0, etaB: 0, etaPi: 0 };
   if (mode === 'noise') return { feedback, etaB: 0, etaPi: 0 }; // i2p static at −B (all η_down = 0)
   return { feedback };
@@ -416,10 +416,10 @@ interface PalEnsemble {
   angles: number[][];
 }
 
-const PAL_CHECKPOINT = 'gle-microcircuit-pal-1';
+const PAL_CHECKPOINT = 'gle-microcircuit-pal-2'; // -2: the state holds bNorm
 const PAL_STATE = 'state.f64';
 /** the ensemble buffers a resume needs (all of the state but the per-step scratch `gauss`) */
-const PAL_BUFS = ['W_up1', 'W_up2', 'B', 'W_ip', 'W_pi', 'd_up1', 'd_up2', 'd_ip', 'd_pi', 'rIn', 'tgt', 'uP', 'upP', 'rP', 'rHatP', 'vA', 'vB', 'xi', 'noise', 'uI', 'upI', 'rI', 'rHatI', 'uO', 'rO', 'rHatO', 'upO', 'hpO', 'rPold', 'rIold', 'rOold', 'upOold'] as const;
+const PAL_BUFS = ['W_up1', 'W_up2', 'B', 'W_ip', 'W_pi', 'd_up1', 'd_up2', 'd_ip', 'd_pi', 'rIn', 'tgt', 'uP', 'upP', 'rP', 'rHatP', 'vA', 'vB', 'xi', 'noise', 'uI', 'upI', 'rI', 'rHatI', 'uO', 'rO', 'rHatO', 'upO', 'hpO', 'rPold', 'rIold', 'rOold', 'upOold', 'bNorm'] as const;
 
 function palArrays(ens: PalEnsemble[]): [string, Float32Array | Float64Array | Uint32Array | Int32Array][] {
   return ens.flatMap((e) => [...PAL_BUFS.map((k) => [`${e.mode}.${k}`, e.net.s[k]] as [string, Float32Array | Float64Array | Uint32Array]), ...e.idx.map((a, k) => [`${e.mode}.order${k}`, a] as [string, Int32Array])]);
@@ -428,7 +428,7 @@ function palArrays(ens: PalEnsemble[]): [string, Float32Array | Float64Array | U
 async function palTask(ctx: RunContext, p: PalParams) {
   checkCounts(p as unknown as Record<string, unknown>, ['seeds', 'epochs', 'nTrain', 'evalEvery']);
   checkCounts(p as unknown as Record<string, unknown>, ['nVal', 'nTest'], 0);
-  for (const m of p.modes) if (!(m in MODE_NAMES)) throw new UserError(`modes: unknown '${m}' (pal, fa, noise, bp)`);
+  for (const m of p.modes) if (!(m in MODE_NAMES)) throw new UserError(`modes: unknown '${m}' (pal, fa, noise, bp, bp-scaled)`);
   if (new Set(p.modes).size !== p.modes.length) throw new UserError(`modes: each mode at most once, got ${JSON.stringify(p.modes)}`);
   if (!(p.tPattern >= p.dt)) throw new UserError(`tPattern must be >= dt, got ${p.tPattern}`);
   if (!(p.readFrom >= 0 && p.readFrom < 1)) throw new UserError(`readFrom must be in [0, 1), got ${p.readFrom}`);
@@ -447,7 +447,8 @@ async function palTask(ctx: RunContext, p: PalParams) {
     const net = circuit(p, { le: true, ...palModeOptions(p, mode) }, seeds);
     initMicrocircuitWeights(net.s, seeds.map((seed) => new Rng(123456 + seed)), p.init);
     selfPredict(net.p, net.s);
-    if (mode === 'bp') transposeFeedback(net.p, net.s);
+    if (mode === 'bp-scaled') matchFeedbackNorm(net.p, net.s); // ‖B‖_F of the random B this network's FA twin has
+    if (mode === 'bp' || mode === 'bp-scaled') transposeFeedback(net.p, net.s);
     let present: PalEnsemble['present'];
     if (nativePresenter) {
       try {

@@ -30,6 +30,8 @@
  *   'fixed'      B never changes (feedback alignment, FA)
  *   'pal'        Ḃ = η_B (ξ r̃_Oᵀ − α B)      the hidden neuron's own noise × the high-passed rate of the upper neuron
  *   'transpose'  B = W_up2ᵀ and W_pi = −W_up2ᵀ after every step (the "BP" control)
+ *   'transpose-scaled'  B = c W_up2ᵀ, W_pi = −B after every step, c = ‖B₀‖_F / ‖W_up2‖_F per network: the
+ *                BP control with the feedback magnitude of the random B₀ it replaces (`bNorm` holds ‖B₀‖_F)
  *
  * Self-predicting start (`selfPredict`): W_pi = −B and W_ip = W_up2 · g_b/(g_l+g_b) · (g_l+g_d)/g_d; then, without a
  * target and without noise, ŭ_I = ŭ_O and v_A = 0 once the one-step delays have flushed, so no weight changes.
@@ -47,7 +49,7 @@ import { Rng } from '../util/rng.js';
 import { alignmentAngle } from '../learn/alignment.js';
 
 export type MicroPhi = 'softrelu' | 'sigmoid';
-export type MicroFeedback = 'fixed' | 'pal' | 'transpose';
+export type MicroFeedback = 'fixed' | 'pal' | 'transpose' | 'transpose-scaled';
 
 export interface MicrocircuitParams {
   /** [n_in, n_hidden, n_out] */
@@ -102,13 +104,15 @@ export interface MicrocircuitState {
   uO: F; rO: F; rHatO: F; upO: F; hpO: F;
   /** previous step's rates (what the connections read) */
   rPold: F; rIold: F; rOold: F; upOold: F;
+  /** per network: the Frobenius norm 'transpose-scaled' keeps B at (set by `matchFeedbackNorm`; unused otherwise) */
+  bNorm: Float64Array;
 }
 
 export function checkMicrocircuitParams(p: MicrocircuitParams): void {
   const bad = (m: string) => { throw new Error(`microcircuit: ${m}`); };
   if (!Array.isArray(p.dims) || p.dims.length !== 3 || !p.dims.every((n) => Number.isInteger(n) && n >= 1)) bad(`dims must be three positive integers, got ${JSON.stringify(p.dims)}`);
   if (p.phi !== 'softrelu' && p.phi !== 'sigmoid') bad(`phi must be 'softrelu' or 'sigmoid', got ${JSON.stringify(p.phi)}`);
-  if (!['fixed', 'pal', 'transpose'].includes(p.feedback)) bad(`feedback must be 'fixed', 'pal' or 'transpose', got ${JSON.stringify(p.feedback)}`);
+  if (!['fixed', 'pal', 'transpose', 'transpose-scaled'].includes(p.feedback)) bad(`feedback must be 'fixed', 'pal', 'transpose' or 'transpose-scaled', got ${JSON.stringify(p.feedback)}`);
   for (const k of ['dt', 'tau0', 'tauXi', 'tauHp', 'gl', 'gb', 'gd'] as const) if (!(p[k] > 0)) bad(`${k} must be > 0, got ${p[k]}`);
   for (const k of ['ga', 'gsom', 'gt', 'sigmaXi', 'alpha', 'etaIp', 'etaPi', 'etaB'] as const) if (!(p[k] >= 0) || !Number.isFinite(p[k])) bad(`${k} must be a finite number >= 0, got ${p[k]}`);
   if (p.tau0 < p.dt) bad(`tau0 must be >= dt (${p.dt}), got ${p.tau0}`);
@@ -144,6 +148,7 @@ export function createMicrocircuitState(p: MicrocircuitParams, seed: number | re
     uI: z(nO), upI: z(nO), rI: z(nO), rHatI: z(nO),
     uO: z(nO), rO: z(nO), rHatO: z(nO), upO: z(nO), hpO: z(nO),
     rPold: z(nH), rIold: z(nO), rOold: z(nO), upOold: z(nO),
+    bNorm: new Float64Array(N),
   };
 }
 
@@ -180,16 +185,37 @@ export function selfPredict(p: MicrocircuitParams, s: MicrocircuitState): void {
       }
 }
 
-/** B = W_up2ᵀ and W_pi = −W_up2ᵀ (every network). */
+/** bNorm = ‖B‖_F of every network now (the magnitude 'transpose-scaled' keeps). */
+export function matchFeedbackNorm(p: MicrocircuitParams, s: MicrocircuitState): void {
+  const m = p.dims[1] * p.dims[2];
+  for (let e = 0; e < s.n; e++) {
+    let q = 0;
+    for (let i = e * m; i < (e + 1) * m; i++) q += s.B[i] * s.B[i];
+    s.bNorm[e] = Math.sqrt(q);
+  }
+}
+
+/**
+ * B = c W_up2ᵀ and W_pi = −B (every network); c = 1 for 'transpose', c = bNorm / ‖W_up2‖_F for 'transpose-scaled'
+ * (c = 1 while W_up2 is zero).
+ */
 export function transposeFeedback(p: MicrocircuitParams, s: MicrocircuitState): void {
   const [, nH, nO] = p.dims;
-  for (let e = 0, o = 0; e < s.n; e++, o += nH * nO)
+  const scaled = p.feedback === 'transpose-scaled';
+  for (let e = 0, o = 0; e < s.n; e++, o += nH * nO) {
+    let c = 1;
+    if (scaled) {
+      let q = 0;
+      for (let i = o; i < o + nH * nO; i++) q += s.W_up2[i] * s.W_up2[i];
+      if (q > 0) c = s.bNorm[e] / Math.sqrt(q);
+    }
     for (let k = 0; k < nO; k++)
       for (let i = 0; i < nH; i++) {
-        const w = s.W_up2[o + k * nH + i];
+        const w = c * s.W_up2[o + k * nH + i];
         s.B[o + i * nO + k] = w;
         s.W_pi[o + i * nO + k] = -w;
       }
+  }
 }
 
 /** Network k's block of an ensemble buffer (a view, no copy). */
@@ -368,7 +394,7 @@ function plasticity(p: MicrocircuitParams, s: MicrocircuitState): void {
         }
       }
     }
-    if (p.feedback === 'transpose') continue;
+    if (p.feedback === 'transpose' || p.feedback === 'transpose-scaled') continue;
     if (ePi !== 0 || lpPi < 1)
       for (let i = 0; i < nH; i++) {
         const g = -ePi * vA[eH + i];
@@ -388,7 +414,7 @@ function plasticity(p: MicrocircuitParams, s: MicrocircuitState): void {
         for (let k = 0; k < nO; k++) B[o + k] += eB * (n * hpO[eO + k] - al * B[o + k]);
       }
   }
-  if (p.feedback === 'transpose') transposeFeedback(p, s);
+  if (p.feedback === 'transpose' || p.feedback === 'transpose-scaled') transposeFeedback(p, s);
 }
 
 /**

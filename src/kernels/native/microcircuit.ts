@@ -12,7 +12,7 @@ import type { MicrocircuitParams, MicrocircuitState } from '../../model/microcir
 type MicroPresent = (params: Float64Array, bufs: Float64Array[], noise: Uint32Array, gauss: Float64Array, x: Float64Array, target: Float64Array | null, steps: number, learn: boolean, from: number, acc: Float64Array) => number;
 
 /** The state buffers in the order native/gle_microcircuit.c reads them (MC_B_*). */
-const BUFS = ['W_up1', 'W_up2', 'B', 'W_ip', 'W_pi', 'd_up1', 'd_up2', 'd_ip', 'd_pi', 'rIn', 'tgt', 'uP', 'upP', 'rP', 'rHatP', 'vA', 'vB', 'xi', 'uI', 'upI', 'rI', 'rHatI', 'uO', 'rO', 'rHatO', 'upO', 'hpO', 'rPold', 'rIold', 'rOold', 'upOold'] as const;
+const BUFS = ['W_up1', 'W_up2', 'B', 'W_ip', 'W_pi', 'd_up1', 'd_up2', 'd_ip', 'd_pi', 'rIn', 'tgt', 'uP', 'upP', 'rP', 'rHatP', 'vA', 'vB', 'xi', 'uI', 'upI', 'rI', 'rHatI', 'uO', 'rO', 'rHatO', 'upO', 'hpO', 'rPold', 'rIold', 'rOold', 'upOold', 'bNorm'] as const;
 
 let fn: MicroPresent | null = null;
 
@@ -32,7 +32,7 @@ function load(): MicroPresent {
 export function nativeMicrocircuitPresenter(p: MicrocircuitParams, s: MicrocircuitState): (x: Float64Array, target: Float64Array | null, steps: number, learn: boolean, from: number, acc: Float64Array) => number {
   if (p.dtype !== 'float64') throw new Error('the native microcircuit kernel needs dtype float64');
   const f = load();
-  const fb = p.feedback === 'fixed' ? 0 : p.feedback === 'pal' ? 1 : 2;
+  const fb = p.feedback === 'fixed' ? 0 : p.feedback === 'pal' ? 1 : p.feedback === 'transpose' ? 2 : 3;
   // MC_P_* order
   const params = Float64Array.from([
     p.dims[0], p.dims[1], p.dims[2], s.n, p.dt, p.le ? 1 : 0, p.phi === 'sigmoid' ? 1 : 0, p.gl, p.gb, p.ga, p.gsom, p.gd, p.gt,
