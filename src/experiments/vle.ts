@@ -457,13 +457,12 @@ const vleChain: ExperimentDef<VleParams> = {
   quick: { trainSteps: 60000, seeds: 1, sweepOmegas: [0.5, 1, 2] },
 };
 
+/** What the vle-network and temporal-xor teachers share: 2 inputs, the experiments' dt, mse, prospective errors. */
+const twoInputTeacher = { input_size: 2, dt: 0.05, loss: 'mse', beta: 1, prospective_errors: true } as const;
+
 const networkTeacher: NetworkSpecInput = {
   name: 'vle-network-teacher',
-  input_size: 2,
-  dt: 0.05,
-  loss: 'mse',
-  beta: 1,
-  prospective_errors: true,
+  ...twoInputTeacher,
   layers: [
     { size: 8, phi: 'tanh', bias: true, ...lagged(1, 0.2) },
     { size: 8, phi: 'tanh', bias: true, ...lagged(1.5, 0.2) },
@@ -499,11 +498,7 @@ const vleNetwork: ExperimentDef<VleParams> = {
 
 const xorTeacher: NetworkSpecInput = {
   name: 'temporal-xor-teacher',
-  input_size: 2,
-  dt: 0.05,
-  loss: 'mse',
-  beta: 1,
-  prospective_errors: true,
+  ...twoInputTeacher,
   layers: [
     // two lag lines (one neuron per input per stage, delays ≈ τ_m − τ_r)
     { size: 2, phi: 'linear', bias: false, ...lagged([1, 0.8], 0.3), init: { weight: [[2, 0], [0, 2]] } },
