@@ -35,6 +35,7 @@ import { Learner } from '../src/learn/learner.js';
 import { findExperiment } from '../src/experiments/registry.js';
 import type { ClassifyParams, TeacherStudentParams } from '../src/experiments/types.js';
 import { parseSpec, type NetworkSpecInput, type ResolvedSpec } from '../src/model/spec.js';
+import { median } from '../src/util/stats.js';
 import { spikingCases } from './spiking.js';
 import { CONV_PAIRS, leConvCases } from './le-conv.js';
 
@@ -140,12 +141,6 @@ const CASES: Case[] = [
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-function median(a: number[]): number {
-  const s = [...a].sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 async function main() {

@@ -12,6 +12,7 @@ import { JsBackend } from '../src/kernels/js/index.js';
 import { GpuLeNetwork } from '../src/learn/gpu-le.js';
 import { LENetwork } from '../src/model/le-network.js';
 import { leRunSpec, LE_CIFAR10_LENET, LE_MNIST_MLP, type LeRunParams } from '../src/experiments/le.js';
+import { median } from '../src/util/stats.js';
 
 /** 2·M·N·K of each neuron stage's three products at batch B */
 export function leFlops(net: LENetwork): number {
@@ -23,12 +24,6 @@ export function leFlops(net: LENetwork): number {
   }
   return f;
 }
-
-const median = (a: number[]) => {
-  const s = [...a].sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 export async function benchWebgpuLe(opts: { runs: number; only?: string[]; scale: number }): Promise<Record<string, unknown>[]> {
   const results: Record<string, unknown>[] = [];

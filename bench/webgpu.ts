@@ -12,6 +12,7 @@ import { JsBackend } from '../src/kernels/js/index.js';
 import { findExperiment } from '../src/experiments/registry.js';
 import type { ClassifyParams } from '../src/experiments/types.js';
 import { parseSpec, type NetworkSpecInput } from '../src/model/spec.js';
+import { median } from '../src/util/stats.js';
 
 function flops(spec: NetworkSpecInput, B: number): number {
   let nIn = spec.input_size, f = 0;
@@ -21,12 +22,6 @@ function flops(spec: NetworkSpecInput, B: number): number {
   }
   return f;
 }
-
-const median = (a: number[]) => {
-  const s = [...a].sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 export async function benchWebgpu(opts: { runs: number; only?: string[]; all: boolean; scale: number }): Promise<Record<string, unknown>[]> {
   const results: Record<string, unknown>[] = [];

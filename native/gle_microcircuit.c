@@ -19,6 +19,16 @@ static inline double mc_phi(int sgm, double u) {
   return sgm ? 1 / (1 + exp(-u)) : u < -15 ? 0 : u > 15 ? u : log1p(exp(u));
 }
 
+/* one step dt of the compartment u[q] relaxing to uss with conductance g; up[q] = its prospective potential (le)
+   or its next one, returned */
+static inline double mc_relax(double *u, double *up, int q, double uss, double g, double dt, int le) {
+  const double u0 = u[q], ud = g * (uss - u0);
+  const double p = le ? u0 + ud / g : u0 + dt * ud;
+  u[q] = u0 + dt * ud;
+  up[q] = p;
+  return p;
+}
+
 static inline uint32_t mc_rotl(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
 
 /* xoshiro128** + Box-Muller, as fillNormal in the TypeScript module */
@@ -63,6 +73,15 @@ static void mc_transpose(const double *P, McBufs *S) {
   }
 }
 
+/* a weight update dw: applied at once (lp >= 1), or low-passed: W[q] += d[q], then d[q] moves by lp toward dw */
+static inline void mc_update(double *W, double *d, int q, double dw, double lp) {
+  if (lp >= 1) W[q] += dw;
+  else {
+    W[q] += d[q];
+    d[q] += lp * (dw - d[q]);
+  }
+}
+
 static void mc_plasticity(const double *P, McBufs *S) {
   const int nIn = (int)P[MC_P_NIN], nH = (int)P[MC_P_NH], nO = (int)P[MC_P_NO], N = (int)P[MC_P_N];
   const double dt = P[MC_P_DT];
@@ -86,11 +105,7 @@ static void mc_plasticity(const double *P, McBufs *S) {
         const int o = eHIn + i * nIn;
         for (int j = 0; j < nIn; j++) {
           const int q = o + j;
-          if (lpUp >= 1) W_up1[q] += g * rIn[eIn + j];
-          else {
-            W_up1[q] += d_up1[q];
-            d_up1[q] += lpUp * (g * rIn[eIn + j] - d_up1[q]);
-          }
+          mc_update(W_up1, d_up1, q, g * rIn[eIn + j], lpUp);
           if (clip1) W_up1[q] = fmin(fmax(W_up1[q], -c1), c1);
         }
       }
@@ -101,18 +116,10 @@ static void mc_plasticity(const double *P, McBufs *S) {
         const int q = o + i;
         const double pre = rPold[eH + i];
         if (e2 != 0 || lpUp < 1) {
-          if (lpUp >= 1) W_up2[q] += g * pre;
-          else {
-            W_up2[q] += d_up2[q];
-            d_up2[q] += lpUp * (g * pre - d_up2[q]);
-          }
+          mc_update(W_up2, d_up2, q, g * pre, lpUp);
           if (clip2) W_up2[q] = fmin(fmax(W_up2[q], -c2), c2);
         }
-        if (lpIp >= 1) W_ip[q] += gi * pre;
-        else {
-          W_ip[q] += d_ip[q];
-          d_ip[q] += lpIp * (gi * pre - d_ip[q]);
-        }
+        mc_update(W_ip, d_ip, q, gi * pre, lpIp);
       }
     }
     if (fb >= 2) continue;
@@ -122,11 +129,7 @@ static void mc_plasticity(const double *P, McBufs *S) {
         const int o = eHO + i * nO;
         for (int k = 0; k < nO; k++) {
           const int q = o + k;
-          if (lpPi >= 1) W_pi[q] += g * rIold[eO + k];
-          else {
-            W_pi[q] += d_pi[q];
-            d_pi[q] += lpPi * (g * rIold[eO + k] - d_pi[q]);
-          }
+          mc_update(W_pi, d_pi, q, g * rIold[eO + k], lpPi);
         }
       }
     if (pal)
@@ -174,10 +177,7 @@ static void mc_step(const double *P, McBufs *S, uint32_t *noise, double *gauss, 
       double n = xi[q];
       if (sig > 0) n = xi[q] = n + ouB * gauss[i] - ouA * n;
       const double uss = (gb * b + ga * (a + n)) / gP;
-      const double u = uP[q], ud = gP * (uss - u);
-      const double up = le ? u + ud / gP : u + dt * ud;
-      uP[q] = u + dt * ud;
-      upP[q] = up;
+      const double up = mc_relax(uP, upP, q, uss, gP, dt, le);
       rP[q] = mc_phi(sgm, up);
       rHatP[q] = mc_phi(sgm, fBP * b);
     }
@@ -196,10 +196,7 @@ static void mc_step(const double *P, McBufs *S, uint32_t *noise, double *gauss, 
       const double d = dI[k];
       const int q = eO + k;
       const double uss = (gd * d + gsom * upOold[q]) / gI;
-      const double u = uI[q], ud = gI * (uss - u);
-      const double up = le ? u + ud / gI : u + dt * ud;
-      uI[q] = u + dt * ud;
-      upI[q] = up;
+      const double up = mc_relax(uI, upI, q, uss, gI, dt, le);
       rI[q] = mc_phi(sgm, up);
       rHatI[q] = mc_phi(sgm, fDI * d);
     }
@@ -207,10 +204,7 @@ static void mc_step(const double *P, McBufs *S, uint32_t *noise, double *gauss, 
       const double b = bO[k];
       const int q = eO + k;
       const double uss = teach ? (gb * b + gt * tgt[q]) / gO : fBO * b;
-      const double u = uO[q], ud = gO * (uss - u);
-      const double up = le ? u + ud / gO : u + dt * ud;
-      uO[q] = u + dt * ud;
-      upO[q] = up;
+      const double up = mc_relax(uO, upO, q, uss, gO, dt, le);
       const double r = mc_phi(sgm, up);
       rO[q] = r;
       rHatO[q] = mc_phi(sgm, fBO * b);

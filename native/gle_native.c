@@ -337,6 +337,15 @@ static inline float fsoftplus(float x, float *d) {
   return x > 20.0f ? x : (x != x ? x : y);
 }
 
+/* r = f(x), rp = f'(x) over the n entries, for an f(v, &derivative) that returns the value; then return 1 */
+#define PHI_LOOP(f)             \
+  for (i = 0; i < n; i++) {     \
+    float d;                    \
+    r[i] = f(x[i], &d);         \
+    rp[i] = d;                  \
+  }                             \
+  return 1
+
 /* r = phi(x), rp = phi'(x) over n entries; returns 0 on an unknown code */
 static int phi_apply(int phi, const float *restrict x, float *restrict r, float *restrict rp, int n) {
   int i;
@@ -348,26 +357,11 @@ static int phi_apply(int phi, const float *restrict x, float *restrict r, float 
       }
       return 1;
     case PHI_TANH:
-      for (i = 0; i < n; i++) {
-        float d;
-        r[i] = ftanh(x[i], &d);
-        rp[i] = d;
-      }
-      return 1;
+      PHI_LOOP(ftanh);
     case PHI_SIGMOID:
-      for (i = 0; i < n; i++) {
-        float d;
-        r[i] = fsigmoid(x[i], &d);
-        rp[i] = d;
-      }
-      return 1;
+      PHI_LOOP(fsigmoid);
     case PHI_SOFTPLUS:
-      for (i = 0; i < n; i++) {
-        float d;
-        r[i] = fsoftplus(x[i], &d);
-        rp[i] = d;
-      }
-      return 1;
+      PHI_LOOP(fsoftplus);
     case PHI_RELU:
       for (i = 0; i < n; i++) {
         float v = x[i];
@@ -393,6 +387,7 @@ static int phi_apply(int phi, const float *restrict x, float *restrict r, float 
       return 0;
   }
 }
+#undef PHI_LOOP
 
 /* ---- the per-layer handle: buffer indices F_*, field_names, field_size, flags and activation codes come from
    gle_layout.h, generated from src/kernels/layout.ts ---- */

@@ -5,25 +5,13 @@ import type { Backend } from '../src/kernels/types.js';
 import { createNodeBackend } from '../src/node.js';
 import { GLENetwork } from '../src/model/network.js';
 import { Learner } from '../src/learn/learner.js';
+import { medianBytesPerStep } from './helpers/heap.js';
 
 /**
- * No allocation per step. V8 counts every newly allocated object in `heapUsed` until the next scavenge, so the heap
- * growth over a chunk of steps is the number of bytes that chunk allocated (a chunk during which a GC ran shows a
- * drop instead). We take the median over many chunks, which is robust to the odd GC caused by anything else in the
- * process (test runner, JIT), and compare it with a control loop that allocates one small typed array per step: the
- * measurement must see the control's allocation, and must see (almost) none in the real training loop.
+ * No allocation per step: the median heap growth per step over chunks of steps (test/helpers/heap.ts) is compared with
+ * a control loop that allocates one small typed array per step: the measurement must see the control's allocation,
+ * and must see (almost) none in the real training loop.
  */
-function medianBytesPerStep(step: (i: number) => void, chunk = 2000, chunks = 41): number {
-  const per: number[] = [];
-  let i = 0;
-  for (let c = 0; c < chunks; c++) {
-    const before = process.memoryUsage().heapUsed;
-    for (let k = 0; k < chunk; k++) step(i++);
-    per.push((process.memoryUsage().heapUsed - before) / chunk);
-  }
-  per.sort((a, b) => a - b);
-  return per[chunks >> 1];
-}
 
 const small = {
   input_size: 1, dt: 0.01, dtype: 'float32' as const, beta: 0.01, loss: 'mse' as const,

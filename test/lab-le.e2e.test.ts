@@ -9,28 +9,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { buildLab, startLabServer, type LabServer } from '../src/cli/commands/lab.js';
-
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
-const labDir = join(repo, 'lab');
-const dist = join(labDir, 'dist');
-const artifacts = join(repo, 'test-artifacts', 'lab');
-const CHROMIUM = process.env.GLE_CHROMIUM ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-
-function newestMtime(d: string): number {
-  let m = 0;
-  for (const f of readdirSync(d, { withFileTypes: true })) {
-    if (f.name === 'dist' || f.name === 'node_modules') continue;
-    const p = join(d, f.name);
-    m = Math.max(m, f.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return m;
-}
+import { join } from 'node:path';
+import type { LabServer } from '../src/cli/commands/lab.js';
+import { artifacts, chromiumSkip, launchLabBrowser, repo, serveLab } from './helpers/browser.js';
 
 type Pt = [number, number];
 /** strokes in the unit square of the drawing pad */
@@ -41,42 +24,23 @@ const SEVEN: Pt[][] = [
   Array.from({ length: 10 }, (_, i) => [0.75 - 0.3 * (i / 9), 0.18 + 0.67 * (i / 9)] as Pt),
 ];
 
-describe('LE digits view in headless Chromium', { skip: haveChromium ? false : `${CHROMIUM} not found; skipping the browser tests`, timeout: 600_000 }, () => {
+describe('LE digits view in headless Chromium', { skip: chromiumSkip('the LE digits browser tests'), timeout: 600_000 }, () => {
   let srv: LabServer;
-  let ctx: import('playwright-core').BrowserContext;
   let page: import('playwright-core').Page;
-  let profile: string;
+  let closeBrowser: (() => Promise<void>) | undefined;
   let runDir: string;
   const errors: string[] = [];
 
   before(async () => {
-    const built = join(dist, 'index.html');
-    if (!existsSync(built) || statSync(built).mtimeMs < newestMtime(labDir)) await buildLab(labDir);
-    mkdirSync(artifacts, { recursive: true });
-    srv = await startLabServer({ root: dist, port: 0 });
-    const { chromium } = await import('playwright-core');
-    profile = mkdtempSync(join(tmpdir(), 'gle-lab-le-chromium-'));
-    ctx = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1280, height: 1000 },
-      acceptDownloads: true,
-      hasTouch: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    page = ctx.pages()[0] ?? (await ctx.newPage());
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    srv = await serveLab();
+    ({ page, close: closeBrowser } = await launchLabBrowser({ viewport: { width: 1280, height: 1000 }, hasTouch: true }, errors));
     await page.goto(`${srv.url}#le`);
     await page.waitForSelector('#view-le[data-ready="1"]', { timeout: 60_000 });
   });
 
   after(async () => {
-    await ctx?.close();
+    await closeBrowser?.();
     await srv?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
     if (runDir) rmSync(runDir, { recursive: true, force: true });
   });
 

@@ -7,37 +7,17 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { buildLab, startLabServer, type LabServer } from '../src/cli/commands/lab.js';
+import { join } from 'node:path';
+import type { LabServer } from '../src/cli/commands/lab.js';
+import { SWIFTSHADER_WEBGPU, artifacts, chromiumSkip, launchChromium, serveLab } from './helpers/browser.js';
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
-const labDir = join(repo, 'lab');
-const dist = join(labDir, 'dist');
-const artifacts = join(repo, 'test-artifacts', 'lab');
-const CHROMIUM = process.env.GLE_CHROMIUM ?? '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} not found (apt-get install chromium); skipping the lab webgpu tests`;
-if (skip) console.log(`# ${skip}`);
-
-function newest(d: string): number {
-  let m = 0;
-  for (const f of readdirSync(d, { withFileTypes: true })) {
-    if (f.name === 'dist' || f.name === 'node_modules') continue;
-    const p = join(d, f.name);
-    m = Math.max(m, f.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-  }
-  return Math.max(m, statSync(join(repo, 'src', 'core.ts')).mtimeMs);
-}
+const skip = chromiumSkip('the lab webgpu tests');
 
 describe('the lab picks its backend (headless Chromium)', { skip, timeout: 1_800_000 }, () => {
   let srv: LabServer;
   let browser: import('playwright-core').Browser;
   before(async () => {
-    const built = join(dist, 'index.html');
-    if (!existsSync(built) || statSync(built).mtimeMs < newest(labDir)) await buildLab(labDir);
-    mkdirSync(artifacts, { recursive: true });
-    srv = await startLabServer({ root: dist, port: 0 });
+    srv = await serveLab();
   });
   after(async () => {
     await browser?.close();
@@ -45,9 +25,8 @@ describe('the lab picks its backend (headless Chromium)', { skip, timeout: 1_800
   });
 
   const open = async (args: string[], query = '') => {
-    const { chromium } = await import('playwright-core');
     await browser?.close();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', ...args] });
+    browser = await launchChromium(args);
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
@@ -60,7 +39,7 @@ describe('the lab picks its backend (headless Chromium)', { skip, timeout: 1_800
   const backendOf = async (page: import('playwright-core').Page) => (await page.getAttribute('#backend', 'data-mnist-backend')) ?? '';
 
   test('with a WebGPU adapter: webgpu is chosen, the header says so, and MNIST-1D learns on it in the worker', async (t) => {
-    const { page, errors } = await open(['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--enable-features=Vulkan']);
+    const { page, errors } = await open([...SWIFTSHADER_WEBGPU, '--enable-features=Vulkan']);
     const label = await backendOf(page);
     if (!label.startsWith('webgpu:')) {
       t.skip(`Chromium exposes no WebGPU adapter here (${label})`);
@@ -95,7 +74,7 @@ describe('the lab picks its backend (headless Chromium)', { skip, timeout: 1_800
   });
 
   test('with a WebGPU adapter, ?backend=wasm overrides the choice', async (t) => {
-    const { page } = await open(['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader'], '?backend=wasm');
+    const { page } = await open(SWIFTSHADER_WEBGPU, '?backend=wasm');
     const label = await backendOf(page);
     assert.match(label, /^wasm/, label);
     assert.equal(await page.inputValue('#backend-choice'), 'wasm');

@@ -5,22 +5,17 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { buildLab, startLabServer, type LabServer } from '../src/cli/commands/lab.js';
+import { join } from 'node:path';
+import { startLabServer, type LabServer } from '../src/cli/commands/lab.js';
 import { UserError } from '../src/util/errors.js';
 import { applyCheckpoint, readCheckpoint } from '../src/io/checkpoint.js';
 import { GLENetwork } from '../src/model/network.js';
 import { JsBackend } from '../src/kernels/js/index.js';
+import { artifacts, chromiumSkip, launchLabBrowser, repo, serveLab } from './helpers/browser.js';
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
-const labDir = join(repo, 'lab');
-const dist = join(labDir, 'dist');
-const artifacts = join(repo, 'test-artifacts', 'lab');
-const CHROMIUM = process.env.GLE_CHROMIUM ?? '/usr/bin/chromium';
 /**
  * MNIST-1D in the page: online training samples before the test-split evaluation (= the default spec's anneal
  * horizon, DEFAULT_MNIST_ANNEAL_SAMPLES), and the accuracy it must reach: at the old constant lr the page reached
@@ -28,7 +23,6 @@ const CHROMIUM = process.env.GLE_CHROMIUM ?? '/usr/bin/chromium';
  */
 const MNIST_TRAIN = 16000;
 const MNIST_MIN_TEST = 0.3;
-const haveChromium = existsSync(CHROMIUM);
 
 describe('gle lab static server', () => {
   let dir: string;
@@ -66,53 +60,46 @@ describe('gle lab static server', () => {
   });
 });
 
-function newestMtime(d: string): number {
-  let m = 0;
-  for (const f of readdirSync(d, { withFileTypes: true })) {
-    if (f.name === 'dist' || f.name === 'node_modules') continue;
-    const p = join(d, f.name);
-    m = Math.max(m, f.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return m;
-}
-
-describe('GLE Lab in headless Chromium', { skip: haveChromium ? false : `${CHROMIUM} not found (apt-get install chromium); skipping the browser tests`, timeout: 3_600_000 }, () => { // guards only: no verdict here depends on how busy the machine is
+describe('GLE Lab in headless Chromium', { skip: chromiumSkip('the lab browser tests'), timeout: 3_600_000 }, () => { // guards only: no verdict here depends on how busy the machine is
   let srv: LabServer;
   let ctx: import('playwright-core').BrowserContext;
   let page: import('playwright-core').Page;
-  let profile: string;
+  let closeBrowser: (() => Promise<void>) | undefined;
   const consoleErrors: string[] = [];
 
   before(async () => {
-    const built = join(dist, 'index.html');
-    if (!existsSync(built) || statSync(built).mtimeMs < newestMtime(labDir)) await buildLab(labDir);
-    mkdirSync(artifacts, { recursive: true });
-    srv = await startLabServer({ root: dist, port: 0 });
-    const { chromium } = await import('playwright-core');
-    profile = mkdtempSync(join(tmpdir(), 'gle-lab-chromium-'));
-    ctx = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1280, height: 900 },
-      acceptDownloads: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    page = ctx.pages()[0] ?? (await ctx.newPage());
-    page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(m.text());
-    });
-    page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+    srv = await serveLab();
+    ({ ctx, page, close: closeBrowser } = await launchLabBrowser({ viewport: { width: 1280, height: 900 } }, consoleErrors));
     await page.goto(srv.url);
     await page.waitForSelector('body[data-ready="1"]', { timeout: 120_000 }); // a guard only (the worker's wasm start-up under load)
   });
 
   after(async () => {
-    await ctx?.close();
+    await closeBrowser?.();
     await srv?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   const num = async (sel: string): Promise<number> => Number((await page.getAttribute(sel, 'data-value')) ?? NaN);
+  /** Click an export button, save its two downloads (spec.json, model.safetensors) to test-artifacts/lab/DIR; DIR's path. */
+  const exportCheckpoint = async (button: string, dir: string): Promise<string> => {
+    const ckDir = join(artifacts, dir);
+    mkdirSync(ckDir, { recursive: true });
+    const downloads: import('playwright-core').Download[] = [];
+    const got = new Promise<void>((res) => {
+      const on = (d: import('playwright-core').Download) => {
+        downloads.push(d);
+        if (downloads.length === 2) {
+          page.off('download', on);
+          res();
+        }
+      };
+      page.on('download', on);
+    });
+    await page.click(button);
+    await got;
+    for (const d of downloads) await d.saveAs(join(ckDir, d.suggestedFilename()));
+    return ckDir;
+  };
 
   test('the chain demo runs and its loss falls by at least 100x', async () => {
     let peak = 0;
@@ -179,22 +166,7 @@ describe('GLE Lab in headless Chromium', { skip: haveChromium ? false : `${CHROM
   });
 
   test('the chain student downloads as a checkpoint the CLI loads', async () => {
-    const ckDir = join(artifacts, 'chain-checkpoint');
-    mkdirSync(ckDir, { recursive: true });
-    const downloads: import('playwright-core').Download[] = [];
-    const got = new Promise<void>((res) => {
-      const on = (d: import('playwright-core').Download) => {
-        downloads.push(d);
-        if (downloads.length === 2) {
-          page.off('download', on);
-          res();
-        }
-      };
-      page.on('download', on);
-    });
-    await page.click('#chain-export');
-    await got;
-    for (const d of downloads) await d.saveAs(join(ckDir, d.suggestedFilename()));
+    const ckDir = await exportCheckpoint('#chain-export', 'chain-checkpoint');
     const ck = readCheckpoint(ckDir);
     assert.equal(ck.spec.dtype, 'float64');
     const net = new GLENetwork(ck.spec, new JsBackend('float64'));
@@ -502,22 +474,7 @@ describe('GLE Lab in headless Chromium', { skip: haveChromium ? false : `${CHROM
     await page.click('#mnist-run'); // pause
 
     // export: two downloads (spec.json, model.safetensors) that the CLI's formats accept
-    const ckDir = join(artifacts, 'checkpoint');
-    mkdirSync(ckDir, { recursive: true });
-    const downloads: import('playwright-core').Download[] = [];
-    const got = new Promise<void>((res) => {
-      const on = (d: import('playwright-core').Download) => {
-        downloads.push(d);
-        if (downloads.length === 2) {
-          page.off('download', on);
-          res();
-        }
-      };
-      page.on('download', on);
-    });
-    await page.click('#mnist-export');
-    await got;
-    for (const d of downloads) await d.saveAs(join(ckDir, d.suggestedFilename()));
+    const ckDir = await exportCheckpoint('#mnist-export', 'checkpoint');
     // the CLI's checkpoint reader accepts it
     const ck = readCheckpoint(ckDir);
     const spec = ck.spec;

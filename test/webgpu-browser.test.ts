@@ -5,49 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
+import { chromiumSkip, openGoldenPage } from './helpers/browser.js';
 
-const CHROMIUM = process.env.GLE_CHROMIUM ?? '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (set GLE_CHROMIUM)`;
-if (skip) console.log(`# webgpu browser test skipped: ${skip}`);
+const skip = chromiumSkip('the webgpu browser test');
 
 test('GLE goldens float32 on WebGPU in headless Chromium (SwiftShader)', { skip, timeout: 300_000 }, async (t) => {
-  const entry = fileURLToPath(new URL('./helpers/webgpu-browser-entry.ts', import.meta.url));
-  const out = await build({ entryPoints: [entry], bundle: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent' });
-  const js = out.outputFiles[0].text;
-  assert.ok(!/from ["']node:/.test(js), 'the bundle reaches a Node built-in');
-  const golden = new URL('./fixtures/golden/', import.meta.url);
-  const srv = createServer((req, res) => {
-    const u = req.url ?? '/';
-    if (u === '/') {
-      res.setHeader('content-type', 'text/html');
-      res.end('<!doctype html><script type="module" src="/b.js"></script>');
-    } else if (u === '/b.js') {
-      res.setHeader('content-type', 'text/javascript');
-      res.end(js);
-    } else if (/^\/g\/[a-z_]+\.json$/.test(u)) {
-      res.setHeader('content-type', 'application/json');
-      res.end(readFileSync(new URL(u.slice(3), golden)));
-    } else {
-      res.statusCode = 404;
-      res.end();
-    }
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--no-sandbox'] });
+  const golden = await openGoldenPage(new URL('./helpers/webgpu-browser-entry.ts', import.meta.url), new URL('./fixtures/golden/', import.meta.url), 'replayGolden');
   try {
-    const page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${port}/`);
-    await page.waitForFunction(() => 'replayGolden' in globalThis);
     for (const f of ['dense_pe.json', 'lagline_sgd.json']) {
-      const r = (await page.evaluate((u) => (globalThis as unknown as { replayGolden: (u: string) => Promise<unknown> }).replayGolden(u), `/g/${f}`)) as {
-        error?: string; adapter?: string; ok?: boolean; bad?: string[]; quantities?: number; submits?: number;
-      };
+      const r = (await golden.replay(f)) as { error?: string; adapter?: string; ok?: boolean; bad?: string[]; quantities?: number; submits?: number };
       if (r.error) {
         t.skip(`Chromium has no WebGPU adapter here: ${r.error}`);
         return;
@@ -57,7 +23,6 @@ test('GLE goldens float32 on WebGPU in headless Chromium (SwiftShader)', { skip,
       assert.ok(r.submits! <= 2);
     }
   } finally {
-    await browser.close();
-    srv.close();
+    await golden.close();
   }
 });

@@ -6,48 +6,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
+import { chromiumSkip, openGoldenPage } from './helpers/browser.js';
 import { LE_GOLDEN_FILES } from './helpers/le-golden.js';
 
-const CHROMIUM = process.env.GLE_CHROMIUM ?? '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (set GLE_CHROMIUM)`;
-if (skip) console.log(`# webgpu LE browser test skipped: ${skip}`);
+const skip = chromiumSkip('the webgpu LE browser test');
 
 test('LE goldens float32 on WebGPU in headless Chromium (SwiftShader)', { skip, timeout: 900_000 }, async (t) => {
-  const entry = fileURLToPath(new URL('./helpers/webgpu-le-browser-entry.ts', import.meta.url));
-  const out = await build({ entryPoints: [entry], bundle: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent' });
-  const js = out.outputFiles[0].text;
-  assert.ok(!/from ["']node:/.test(js), 'the bundle reaches a Node built-in');
-  const golden = new URL('./fixtures/golden/le/', import.meta.url);
-  const srv = createServer((req, res) => {
-    const u = req.url ?? '/';
-    if (u === '/') {
-      res.setHeader('content-type', 'text/html');
-      res.end('<!doctype html><script type="module" src="/b.js"></script>');
-    } else if (u === '/b.js') {
-      res.setHeader('content-type', 'text/javascript');
-      res.end(js);
-    } else if (/^\/g\/[a-z_]+\.json$/.test(u) && LE_GOLDEN_FILES.includes(u.slice(3))) {
-      res.setHeader('content-type', 'application/json');
-      res.end(readFileSync(new URL(u.slice(3), golden)));
-    } else {
-      res.statusCode = 404;
-      res.end();
-    }
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--no-sandbox'] });
+  const golden = await openGoldenPage(new URL('./helpers/webgpu-le-browser-entry.ts', import.meta.url), new URL('./fixtures/golden/le/', import.meta.url), 'replayLeGolden', (f) => LE_GOLDEN_FILES.includes(f));
   try {
-    const page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${port}/`);
-    await page.waitForFunction(() => 'replayLeGolden' in globalThis);
     for (const f of LE_GOLDEN_FILES) {
-      const r = (await page.evaluate((u) => (globalThis as unknown as { replayLeGolden: (u: string) => Promise<unknown> }).replayLeGolden(u), `/g/${f}`)) as {
+      const r = (await golden.replay(f)) as {
         error?: string; adapter?: string; ok?: boolean; bad?: string[]; quantities?: number; maxAbs?: number; submits?: number; dispatchesPerStep?: number;
       };
       if (r.error) {
@@ -60,7 +28,6 @@ test('LE goldens float32 on WebGPU in headless Chromium (SwiftShader)', { skip, 
       assert.ok(r.submits! <= 2);
     }
   } finally {
-    await browser.close();
-    srv.close();
+    await golden.close();
   }
 });

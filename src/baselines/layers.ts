@@ -446,20 +446,9 @@ export class Conv2d {
     return this.b ? [this.W, this.b] : [this.W];
   }
   forward(x: Arr, B: number): Arr {
-    const { cIn, cOut, K, hIn, wIn, hOut, wOut, col, dY: Yt, y } = this;
+    const { cIn, cOut, K, hOut, wOut, col, dY: Yt, y } = this;
     const P = hOut * wOut, BP = B * P, CKK = cIn * K * K;
-    for (let c = 0; c < cIn; c++)
-      for (let ki = 0; ki < K; ki++)
-        for (let kj = 0; kj < K; kj++) {
-          const ro = ((c * K + ki) * K + kj) * BP;
-          for (let b = 0; b < B; b++) {
-            const xo = (b * cIn + c) * hIn * wIn;
-            for (let oh = 0; oh < hOut; oh++) {
-              const xr = xo + (oh + ki) * wIn + kj, co = ro + b * P + oh * wOut;
-              for (let ow = 0; ow < wOut; ow++) col[co + ow] = x[xr + ow];
-            }
-          }
-        }
+    this.patches(x, col, B, true);
     // Yt (cOut × B·P) = W · col, then y[b, o, p] = Yt[o, b·P + p] (+ bias)
     this.gemm(false, false, cOut, BP, CKK, this.W.value, col, 0, Yt);
     const bias = this.b?.value;
@@ -494,6 +483,12 @@ export class Conv2d {
     // dcol (CKK × B·P) = Fᵀ dY, then col2im
     this.gemm(true, false, CKK, BP, cOut, this.feedback ?? this.W.value, dY, 0, dcol);
     dx.fill(0, 0, B * cIn * hIn * wIn);
+    this.patches(dx, dcol, B, false);
+  }
+  /** im2col (toCols: col = the patches of x) or col2im (col added into x) over the first B batch rows */
+  private patches(x: Arr, col: Arr, B: number, toCols: boolean): void {
+    const { cIn, K, hIn, wIn, hOut, wOut } = this;
+    const P = hOut * wOut, BP = B * P;
     for (let c = 0; c < cIn; c++)
       for (let ki = 0; ki < K; ki++)
         for (let kj = 0; kj < K; kj++) {
@@ -502,7 +497,8 @@ export class Conv2d {
             const xo = (b * cIn + c) * hIn * wIn;
             for (let oh = 0; oh < hOut; oh++) {
               const xr = xo + (oh + ki) * wIn + kj, co = ro + b * P + oh * wOut;
-              for (let ow = 0; ow < wOut; ow++) dx[xr + ow] += dcol[co + ow];
+              if (toCols) for (let ow = 0; ow < wOut; ow++) col[co + ow] = x[xr + ow];
+              else for (let ow = 0; ow < wOut; ow++) x[xr + ow] += col[co + ow];
             }
           }
         }

@@ -18,6 +18,7 @@ import type { NetworkSpecInput, DenseLayerSpecInput } from '../model/spec.js';
 import type { ExperimentDef } from './types.js';
 import type { RunContext, TaskFn } from './runner.js';
 import { GLENetwork } from '../model/network.js';
+import { median } from '../util/stats.js';
 import { Learner } from '../learn/learner.js';
 import type { DenseProjection } from '../model/layers/dense.js';
 import { Rng } from '../util/rng.js';
@@ -81,13 +82,6 @@ class Stream {
   static random(omegas: number[][], amp: number, rng: Rng, zeroPhase: boolean): Stream {
     return new Stream(omegas, amp, [omegas.map((om) => om.map(() => (zeroPhase ? 0 : 2 * Math.PI * rng.uniform())))]);
   }
-}
-
-/** The median (the mean of the two middle values for an even count); Infinity entries sort last. */
-export function median(a: number[]): number {
-  const s = [...a].sort((x, y) => x - y), n = s.length;
-  if (!n) return NaN;
-  return n % 2 ? s[(n - 1) / 2] : s[n / 2 - 1] === s[n / 2] ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
 const capLoss = (x: number) => (Number.isNaN(x) ? 1e3 : Math.min(1e3, Math.max(1e-16, x)));
@@ -463,13 +457,12 @@ const vleChain: ExperimentDef<VleParams> = {
   quick: { trainSteps: 60000, seeds: 1, sweepOmegas: [0.5, 1, 2] },
 };
 
+/** What the vle-network and temporal-xor teachers share: 2 inputs, the experiments' dt, mse, prospective errors. */
+const twoInputTeacher = { input_size: 2, dt: 0.05, loss: 'mse', beta: 1, prospective_errors: true } as const;
+
 const networkTeacher: NetworkSpecInput = {
   name: 'vle-network-teacher',
-  input_size: 2,
-  dt: 0.05,
-  loss: 'mse',
-  beta: 1,
-  prospective_errors: true,
+  ...twoInputTeacher,
   layers: [
     { size: 8, phi: 'tanh', bias: true, ...lagged(1, 0.2) },
     { size: 8, phi: 'tanh', bias: true, ...lagged(1.5, 0.2) },
@@ -505,11 +498,7 @@ const vleNetwork: ExperimentDef<VleParams> = {
 
 const xorTeacher: NetworkSpecInput = {
   name: 'temporal-xor-teacher',
-  input_size: 2,
-  dt: 0.05,
-  loss: 'mse',
-  beta: 1,
-  prospective_errors: true,
+  ...twoInputTeacher,
   layers: [
     // two lag lines (one neuron per input per stage, delays ≈ τ_m − τ_r)
     { size: 2, phi: 'linear', bias: false, ...lagged([1, 0.8], 0.3), init: { weight: [[2, 0], [0, 2]] } },

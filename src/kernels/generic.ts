@@ -170,25 +170,8 @@ function patches(a: Im2colArgs, toCols: boolean): void {
         }
     return;
   }
-  for (let c = 0; c < C; c++)
-    for (let p = 0; p < kh; p++)
-      for (let q = 0; q < kw; q++) {
-        const row = ((c * kh + p) * kw + q) * NP;
-        for (let b = 0; b < B; b++) {
-          const xo = b * CHW + c * H * W;
-          const co = row + b * P;
-          for (let i = 0; i < Ho; i++) {
-            const y = i * stride + p - padH;
-            const rowIn = y >= 0 && y < H;
-            for (let j = 0; j < Wo; j++) {
-              const xx = j * stride + q - padW;
-              const inside = rowIn && xx >= 0 && xx < W;
-              if (toCols) cols[co + i * Wo + j] = inside ? x[xo + y * W + xx] : 0;
-              else if (inside) x[xo + y * W + xx] += cols[co + i * Wo + j];
-            }
-          }
-        }
-      }
+  // batch row b's patches are columns b·P … b·P + P − 1 of the C·kh·kw × B·P matrix
+  for (let b = 0; b < B; b++) rowPatches(a.g, x, b, cols, toCols, NP, b * P);
 }
 
 /**
@@ -276,7 +259,11 @@ export interface BiasGradArgs {
 }
 
 export function biasGrad(_k: Backend, a: BiasGradArgs): void {
-  const { B, F, P, scale } = a, y = a.y.a, g = a.g.a;
+  sumBias(a.y.a, a.B, a.F, a.P, a.scale, a.g.a);
+}
+
+/** g[f] = scale · Σ_b Σ_p y[b, f, p] (y: B × F × P) */
+function sumBias(y: FloatArray, B: number, F: number, P: number, scale: number, g: FloatArray): void {
   for (let f = 0; f < F; f++) {
     let acc = 0;
     for (let b = 0; b < B; b++) {
@@ -352,14 +339,17 @@ export interface ConvArgs {
   scratchY: FBuf;
 }
 
-/** im2col (toCols) or col2im (adding; the caller zeroes x's row first) of batch row b, cols = C·kh·kw × P at 0 */
-function rowPatches(g: ConvGeom, x: FloatArray, b: number, cols: FloatArray, toCols: boolean): void {
+/**
+ * im2col (toCols) or col2im (adding; the caller zeroes x's row first) of batch row b: the patch entries are the
+ * C·kh·kw rows of cols (row r's P output positions at r·rowStride + col0 …; default: a C·kh·kw × P matrix at 0)
+ */
+function rowPatches(g: ConvGeom, x: FloatArray, b: number, cols: FloatArray, toCols: boolean, rowStride = g.Ho * g.Wo, col0 = 0): void {
   const { C, H, W, kh, kw, stride, padH, padW, Ho, Wo } = g;
-  const P = Ho * Wo, xb = b * C * H * W;
+  const xb = b * C * H * W;
   for (let c = 0; c < C; c++)
     for (let p = 0; p < kh; p++)
       for (let q = 0; q < kw; q++) {
-        const co = ((c * kh + p) * kw + q) * P, xo = xb + c * H * W;
+        const co = ((c * kh + p) * kw + q) * rowStride + col0, xo = xb + c * H * W;
         for (let i = 0; i < Ho; i++) {
           const y = i * stride + p - padH;
           const rowIn = y >= 0 && y < H;
@@ -404,16 +394,7 @@ export function convGrads(k: Backend, a: ConvArgs): void {
     copyRow(a.y.a, b * F * P, a.scratchY.a, F * P);
     k.gemm(false, true, F, CKK, P, scale, a.scratchY, a.scratch, b === 0 ? 0 : 1, a.gW);
   }
-  if (!a.gB) return;
-  const y = a.y.a, gB = a.gB.a;
-  for (let f = 0; f < F; f++) {
-    let acc = 0;
-    for (let b = 0; b < B; b++) {
-      const o = (b * F + f) * P;
-      for (let p = 0; p < P; p++) acc += y[o + p];
-    }
-    gB[f] = scale * acc;
-  }
+  if (a.gB) sumBias(a.y.a, B, F, P, scale, a.gB.a);
 }
 
 /** d[0..n) = s[o..o+n) (no subarray view: a step allocates nothing) */

@@ -197,30 +197,52 @@ export class BpTwin implements Classifier {
   }
 }
 
+/**
+ * One pass of `accuracy` over a set in batches of B: while `next()` (x holds the next batch), the caller predicts
+ * into `out` and hands the steps it took to `tally`; the last partial batch wraps around and counts once.
+ */
+class AccuracyPass {
+  readonly x: Float64Array;
+  readonly out: Int32Array;
+  private readonly y: Float64Array;
+  private readonly d: number;
+  private readonly idx: number[];
+  private s = 0;
+  private right = 0;
+  private steps = 0;
+  constructor(private readonly B: number, private readonly set: ClassSet, private readonly classes: number) {
+    this.d = set.x.length / set.n;
+    this.x = new Float64Array(B * this.d);
+    this.y = new Float64Array(B * classes);
+    this.out = new Int32Array(B);
+    this.idx = Array.from({ length: set.n }, (_, i) => i);
+  }
+  next(): boolean {
+    if (this.s >= this.set.n) return false;
+    fillBatch(this.set, this.idx, this.s, this.B, this.d, this.classes, this.x, this.y);
+    return true;
+  }
+  tally(steps: number): void {
+    const { B, s, set, out, idx } = this;
+    this.steps += steps;
+    for (let b = 0; b < B && s + b < set.n; b++) if (out[b] === set.y[idx[s + b]]) this.right++;
+    this.s += B;
+  }
+  result(): { acc: number; steps: number } {
+    return { acc: this.right / this.set.n, steps: this.steps };
+  }
+}
+
 /** Accuracy of a classifier on a set (batches of its B; the last partial batch wraps around and counts once). */
 export function accuracy(c: Classifier, set: ClassSet, classes: number): { acc: number; steps: number } {
-  const B = c.B, d = set.x.length / set.n;
-  const x = new Float64Array(B * d), y = new Float64Array(B * classes), out = new Int32Array(B);
-  const idx = Array.from({ length: set.n }, (_, i) => i);
-  let right = 0, steps = 0;
-  for (let s = 0; s < set.n; s += B) {
-    fillBatch(set, idx, s, B, d, classes, x, y);
-    steps += c.predict(x, out);
-    for (let b = 0; b < B && s + b < set.n; b++) if (out[b] === set.y[idx[s + b]]) right++;
-  }
-  return { acc: right / set.n, steps };
+  const p = new AccuracyPass(c.B, set, classes);
+  while (p.next()) p.tally(c.predict(p.x, p.out));
+  return p.result();
 }
 
 /** `accuracy` for a classifier whose prediction is asynchronous (the webgpu LE classifier). */
 export async function accuracyAsync(c: { B: number; predict(x: Float64Array, out: Int32Array): Promise<number> }, set: ClassSet, classes: number): Promise<{ acc: number; steps: number }> {
-  const B = c.B, d = set.x.length / set.n;
-  const x = new Float64Array(B * d), y = new Float64Array(B * classes), out = new Int32Array(B);
-  const idx = Array.from({ length: set.n }, (_, i) => i);
-  let right = 0, steps = 0;
-  for (let s = 0; s < set.n; s += B) {
-    fillBatch(set, idx, s, B, d, classes, x, y);
-    steps += await c.predict(x, out);
-    for (let b = 0; b < B && s + b < set.n; b++) if (out[b] === set.y[idx[s + b]]) right++;
-  }
-  return { acc: right / set.n, steps };
+  const p = new AccuracyPass(c.B, set, classes);
+  while (p.next()) p.tally(await c.predict(p.x, p.out));
+  return p.result();
 }

@@ -1,8 +1,9 @@
 /**
  * One allocation measurement in a fresh process (used by test/alloc-layers.test.ts): node --import tsx
  * test/helpers/alloc-case.ts BACKEND CASE prints {"real": bytes/step, "ctl": bytes/step of an allocating control}.
- * The method is test/alloc.test.ts's: median heap growth over chunks of steps, against a control loop that allocates
- * one small typed array per step. A fresh process per case keeps other cases' nets and JIT state out of the count.
+ * The method is test/alloc.test.ts's (test/helpers/heap.ts): median heap growth over chunks of steps, against a
+ * control loop that allocates one small typed array per step. A fresh process per case keeps other cases' nets and
+ * JIT state out of the count.
  */
 import { JsBackend } from '../../src/kernels/js/index.js';
 import type { Backend } from '../../src/kernels/types.js';
@@ -10,6 +11,7 @@ import { createNodeBackend } from '../../src/node.js';
 import { GLENetwork } from '../../src/model/network.js';
 import { Learner } from '../../src/learn/learner.js';
 import type { NetworkSpecInput } from '../../src/model/spec.js';
+import { medianBytesPerStep } from './heap.js';
 
 const [backend, which] = process.argv.slice(2) as ['js' | 'wasm' | 'native', string];
 
@@ -32,18 +34,6 @@ const specs: Record<string, { spec: NetworkSpecInput; B: number; path?: 'compose
     B: 4,
   },
 };
-
-function medianBytesPerStep(step: (i: number) => void, chunk: number, chunks: number): number {
-  const per: number[] = [];
-  let i = 0;
-  for (let c = 0; c < chunks; c++) {
-    const before = process.memoryUsage().heapUsed;
-    for (let k = 0; k < chunk; k++) step(i++);
-    per.push((process.memoryUsage().heapUsed - before) / chunk);
-  }
-  per.sort((a, b) => a - b);
-  return per[chunks >> 1];
-}
 
 const c = specs[which];
 const k: Backend = backend === 'js' ? new JsBackend('float32') : await createNodeBackend(backend, 'float32', () => {});

@@ -11,6 +11,7 @@ import { CLIP_SAMPLES, KW12_KEYWORDS, KW12_LABELS, SPLITS, buildKW12Split, type 
 import { inspectWav, scanSpeechCommands } from '../../data/speech/files.js';
 import { GSC_SAMPLE_RATE } from '../../data/speech/wav.js';
 import { Rng } from '../../util/rng.js';
+import { median } from '../../util/stats.js';
 
 interface Summary {
   root: string;
@@ -73,7 +74,7 @@ export function summariseSpeechCommands(root: string, seed = 0): Summary {
     kw12,
     durations: {
       minSamples: sorted[0],
-      medianSamples: sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2,
+      medianSamples: median(sorted),
       maxSamples: sorted[sorted.length - 1],
       short,
     },
