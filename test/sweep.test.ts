@@ -165,7 +165,7 @@ test('sweep report --x: final metric per setting against a swept parameter, line
     ],
   };
   const v = finalVsParam(r, 'dt');
-  assert.deepEqual(v.map((l) => l.name), ['LE w=0', 'ctl']);
+  assert.deepEqual(v.map((l) => l.name), ['w=0 LE', 'ctl']);
   assert.deepEqual(v[0].x, [0.1, 1]);
   assert.deepEqual(v[0].mean.map((m) => +m.toFixed(6)), [0.7, 0.85]);
   assert.deepEqual(v[0].sd.map((m) => +m.toFixed(6)), [0, 0.05]);

@@ -142,7 +142,7 @@ export function sweepCsv(r: SweepReport): string {
 
 /**
  * The final metric against one swept parameter: the settings that set `key` to a number, grouped into lines by their
- * label with the `key=value` part taken out, each line's points sorted by the value (mean and sd over seeds; settings
+ * label with the `key=value` part taken out (the label's other `k=v` parts moved to its front), each line's points sorted by the value (mean and sd over seeds; settings
  * without finished rows are left out). Throws UserError when no setting sets `key` to a number.
  */
 export function finalVsParam(r: SweepReport, key: string): Array<{ name: string; x: number[]; mean: number[]; sd: number[]; n: number[] }> {
@@ -154,7 +154,10 @@ export function finalVsParam(r: SweepReport, key: string): Array<{ name: string;
     if (!Number.isFinite(v)) continue;
     any = true;
     if (!s.final.n) continue;
-    const name = s.label.split(' ').filter((t) => !t.startsWith(`${key}=`)).join(' ') || s.experiment;
+    // the other swept values first (a long group label may be cut short in the legend)
+    const toks = s.label.split(' ').filter((t) => !t.startsWith(`${key}=`));
+    const swept = toks.filter((t) => /^[\w.]+=\S+$/.test(t));
+    const name = [...swept, ...toks.filter((t) => !swept.includes(t))].join(' ') || s.experiment;
     if (!lines.has(name)) lines.set(name, []);
     lines.get(name)!.push({ x: v, mean: s.final.mean, sd: s.final.std, n: s.final.n });
   }
