@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { JsBackend, encodeSafetensors, type Backend, type SafeTensor } from '../src/core.js';
 import { createNodeBackend } from '../src/node.js';
 import { loadEmbeddedMnist } from '../src/data/mnist-files.js';
-import { LeDigitsSim, argmax, isParamName, mnistPreprocess, modelFromRun } from '../lab/src/sim/le-digits.js';
+import { LeDigitsSim, argmax, describeLayers, isParamName, mnistPreprocess, modelFromRun } from '../lab/src/sim/le-digits.js';
 
 const flags = new Map<string, string>();
 const pos: string[] = [];
@@ -105,10 +105,9 @@ function measure(pre: boolean): { le: number[]; leaky: number[] } {
 }
 const asStored = measure(false), preprocessed = measure(true);
 const params = Object.entries(rec).filter(([k]) => /\.(weight|bias)$/.test(k)).reduce((s, [, t]) => s + t.data.length, 0);
-const dims = model.spec.layers.map((l) => (l.type === 'dense' ? String(l.size) : l.type === 'conv2d' ? `conv${l.channels}k${l.kernel}` : `pool${l.kernel}`));
 const conv = model.spec.layers.some((l) => l.type === 'conv2d');
 const prov = {
-  summary: `LE ${conv ? 'LeNet-5' : 'MLP'} ${model.spec.input_shape.join('×')}-${dims.join('-')}, ${params.toLocaleString('en')} parameters, ${(100 * summary.final.test_acc).toFixed(2)} % test accuracy (CLI run, seed ${config.seed})`,
+  summary: `LE ${conv ? 'LeNet-5' : 'MLP'} ${describeLayers(model.spec)}, ${params.toLocaleString('en')} parameters, ${(100 * summary.final.test_acc).toFixed(2)} % test accuracy (CLI run, seed ${config.seed})`,
   command,
   experiment: config.experiment,
   seed: config.seed,

@@ -12,7 +12,7 @@
 import '../le-digits.css';
 import { COLORS, type SvgPanel } from '../plots.js';
 import { $, addChart, el, exportBar, fmt, setSlider, slider, sliderValue, toast, type View } from '../ui.js';
-import { argmax, modelFromRun, modelFromSafetensors, mnistPreprocess, type LeModel } from '../sim/le-digits.js';
+import { argmax, describeLayers, modelFromRun, modelFromSafetensors, mnistPreprocess, type LeModel } from '../sim/le-digits.js';
 import type { FromLe, ToLe } from '../le-worker.js';
 
 const SIZE = 280; // the drawing canvas's own pixels (10 per MNIST pixel)
@@ -232,8 +232,7 @@ function buildLeDigits(view: HTMLElement, charts: View['charts']): View {
   }
 
   function setModel(m: LeModel): void {
-    const dims = m.spec.layers.map((l) => (l.type === 'dense' ? String(l.size) : l.type === 'conv2d' ? `conv${l.channels}k${l.kernel}` : `pool${l.kernel}`));
-    modelInfo = `${m.source} · ${m.spec.input_shape.join('×')}-${dims.join('-')} · τ = ${m.spec.tau}, τ_m = ${m.spec.tau_m ?? m.spec.tau}`;
+    modelInfo = `${m.source} · ${describeLayers(m.spec)} · τ = ${m.spec.tau}, τ_m = ${m.spec.tau_m ?? m.spec.tau}`;
     send({ type: 'model', model: m });
   }
 
