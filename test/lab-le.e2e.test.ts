@@ -2,7 +2,8 @@
  * The LE digits view of the GLE Lab in headless Chromium (Debian's /usr/bin/chromium driven by playwright-core, as
  * test/lab.e2e.test.ts): digits drawn stroke by stroke with synthetic pointer events (mouse, pen, touch) are classified
  * by the built-in LE MLP, LE's output stops moving within 3 steps of the last stroke while the leaky twin's takes
- * several τ_m; the keyboard alternative (a test digit), a CLI run's checkpoint loaded by the file picker, the paused
+ * several τ_m; the built-in LE LeNet-5 (chosen from the list) reads a drawn 0 and settles within 6 steps; the
+ * keyboard alternative (a test digit), a CLI run's checkpoint loaded by the file picker, the paused
  * hidden view, the link, the SVG export and the phone-width layout. Skips when Chromium is absent; builds lab/dist
  * when it is missing or older than lab/. Screenshots go to test-artifacts/lab/.
  */
@@ -150,9 +151,14 @@ describe('LE digits view in headless Chromium', { skip: chromiumSkip('the LE dig
     assert.equal(rl.status, 0, rl.stderr);
     await page.setInputFiles('#le-ckpt', [join(outL, 'config.json'), join(outL, 'checkpoint', 'meta.json'), join(outL, 'checkpoint', 'state.bin')]);
     await page.waitForFunction(() => /1×28×28-conv20k5-pool2-conv50k5-pool2-500-10 .* 431,080 parameters/.test(document.querySelector('#le-status')?.textContent ?? ''), null, { timeout: 30_000 });
-    const before = Number((await data()).inputsSent ?? 0);
+    // from the blank pad's fixed point, one whole test digit at once: a single input change (a drawn stroke's last
+    // frame can change the input so little that this barely trained twin's output moves < 1e-4 per step)
+    const cleared = Number((await data()).inputsSent ?? 0);
     await page.click('#le-clear');
-    await draw(ONE, 'mouse');
+    await settled(60, cleared);
+    const before = Number((await data()).inputsSent ?? 0);
+    await page.selectOption('#le-digit', '0');
+    await page.click('#le-show');
     const d = await settled(60, before);
     await page.waitForTimeout(1500);
     console.log(`LE LeNet in the page: ${JSON.stringify(await data())}`); // its stepping rate, for the record
@@ -160,6 +166,30 @@ describe('LE digits view in headless Chromium', { skip: chromiumSkip('the LE dig
     assert.ok(Number(d.settleLeaky) > Number(d.settleLe), `leaky LeNet twin: ${d.settleLeaky} steps`);
     await page.click('#le-builtin');
     await page.waitForFunction(() => /^built-in/.test((document.querySelector('#view-le') as HTMLElement).dataset.model ?? ''), null, { timeout: 30_000 });
+  });
+
+  test('the built-in LE LeNet-5, chosen from the list: its CLI test accuracy shown; a drawn 0 is read as 0 and LE settles within 6 steps of the last stroke', async () => {
+    const prov = JSON.parse(readFileSync(join(labDir, 'public', 'le-digits', 'lenet', 'provenance.json'), 'utf8')) as { cli_test_acc: number };
+    const pct = (100 * prov.cli_test_acc).toFixed(2);
+    await page.selectOption('#le-net', 'lenet');
+    await page.waitForFunction(() => /^built-in: LE LeNet-5/.test((document.querySelector('#view-le') as HTMLElement).dataset.model ?? ''), null, { timeout: 30_000 });
+    const status = (await page.textContent('#le-status')) ?? '';
+    assert.ok(status.includes(`${pct} % test accuracy`), `the status line lacks the LeNet's test accuracy ${pct} %: ${status}`);
+    assert.match(status, /1×28×28-conv20k5-pool2-conv50k5-pool2-500-10 .* 431,080 parameters/);
+    assert.equal((await data()).testAcc, String(prov.cli_test_acc));
+    await page.waitForTimeout(400);
+    assert.match(page.url(), /[?&]net=lenet/);
+    await page.click('#le-clear');
+    const before = Number((await settled(5)).inputsSent ?? 0);
+    await draw(ZERO, 'pen');
+    const d = await settled(120, before);
+    await page.screenshot({ path: join(artifacts, 'le-lenet-digit-0.png') });
+    console.log(`drawn 0, built-in LeNet: ${JSON.stringify(d)}`);
+    assert.equal(d.predLe, '0', `LE LeNet read ${d.predLe}`);
+    assert.ok(Number(d.settleLe) <= 6, `LE LeNet's output moved for ${d.settleLe} steps after the last stroke (six stages: 6)`);
+    assert.ok(Number(d.settleLeaky) > 20, `the leaky LeNet twin's output moved for only ${d.settleLeaky} steps (20 steps = 1 τ_m)`);
+    await page.selectOption('#le-net', 'mlp');
+    await page.waitForFunction(() => /^built-in: LE MLP/.test((document.querySelector('#view-le') as HTMLElement).dataset.model ?? ''), null, { timeout: 30_000 });
   });
 
   test('one-click SVG export of the view (both time charts and the bars); 390 px wide phone layout', async () => {

@@ -28,6 +28,18 @@ test('gle run le-mnist-mlp: the LE MLP and its BP twin both learn the embedded d
   }
 });
 
+test('τ adaptation capped by adapt_tau_max reports the presentations it ran; τ_m moves toward the mismatched τ', async () => {
+  const set = ['hidden=[8]', 'lr_factors=[1,0.1]', 'maxTrain=64', 'maxTest=32', 'batch=32', 'n_updates=2', 'epochs=1', 'tau_width=0.2', 'adapt_tau=true', 'prosp_rate_errors=true'];
+  const runs = [];
+  for (const max of [1, 3]) {
+    const s = await runExperiment({ experiment: 'le-mnist-mlp', seed: 2, out: join(tmp, `adapt-${max}`), set: [...set, `adapt_tau_max=${max}`], progress: 'off', backend: 'js' });
+    const a = (s as unknown as { tau_adaptation: { presentations: number; mean_abs_tau_diff: number } }).tau_adaptation;
+    assert.equal(a.presentations, max);
+    runs.push(a.mean_abs_tau_diff);
+  }
+  assert.ok(runs[1] < runs[0], `mean |τ_m − τ| after 3 presentations ${runs[1]} vs after 1 ${runs[0]}`);
+});
+
 test('an LE run resumes exactly: stopped mid-epoch (noise, filters and all), resumed, it ends with the same state and metrics as an unbroken run', async () => {
   const set = ['maxTrain=320', 'maxTest=64', 'batch=32', 'n_updates=3', 'epochs=2', 'noise_width=0.05', 'forward_filter=true', 'target_filter=true', 'tau_s=0.05'];
   const a = await runExperiment({ experiment: 'le-mnist-mlp', seed: 5, out: join(tmp, 'res-a'), set, progress: 'off', backend: 'js' });

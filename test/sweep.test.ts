@@ -10,7 +10,8 @@ import { expandSweep, parseSweepText } from '../src/sweep/spec.js';
 import { createSweep, loadSweep, readCompletions, rowDir, rowStatus } from '../src/sweep/dir.js';
 import { runRow } from '../src/sweep/run-row.js';
 import { runLocal, gleCommand } from '../src/sweep/local.js';
-import { aggregateSweep } from '../src/sweep/report.js';
+import { aggregateSweep, finalVsParam, type SweepReport } from '../src/sweep/report.js';
+import { stats } from '../src/report/aggregate.js';
 import { k8sManifest, slurmScript, SLURM_TASK_MARK } from '../src/sweep/emit.js';
 import { UserError } from '../src/util/errors.js';
 
@@ -137,9 +138,39 @@ test('sweep: the local executor runs every row on a pool, then the report lists 
   assert.equal(r.status, 0, r.stderr);
   assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /#3 \(seed 1, pending\)/);
   assert.match(readFileSync(join(out, 'report.csv'), 'utf8'), /^setting,experiment,n,final_mean,final_std_ddof0/);
+  // --x: the final metric against the swept lr, as a figure; a parameter no setting sweeps is one clear line, exit 2
+  const rx = cli(['report', sw.dir, '--out', out, '--x', 'lr']);
+  assert.equal(rx.status, 0, rx.stderr);
+  assert.match(readFileSync(join(out, 'figures', 'sweep-lr.svg'), 'utf8'), /<svg/);
+  assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /figures\/sweep-lr\.svg/);
+  const bad = cli(['report', sw.dir, '--out', out, '--x', 'nope']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--x: no setting of sweep tiny sets 'nope' to a number \(its parameters: .*lr/);
+  assert.doesNotMatch(bad.stderr, /\n\s+at /);
   // a second local run only runs what is left
   const again = await runLocal(sw.dir, { jobs: 2, log: () => {} });
   assert.deepEqual([again.done, again.skipped], [[3], [0, 1, 2]]);
+});
+
+test('sweep report --x: final metric per setting against a swept parameter, lines by label without it, sorted', () => {
+  const setting = (label: string, set: string[], finals: number[]) => ({ label, experiment: 'e', paper: null, set, seeds: finals.map((_, i) => i), finals, final: stats(finals), best: stats(finals), wall: stats([]), missing: [], curve: null });
+  const r: SweepReport = {
+    name: 's', dir: '.', metric: 'acc', split: 'test', rows: 6, done: 5, cpuSeconds: 0,
+    settings: [
+      setting('LE w=0 dt=1', ['w=0', 'dt=1'], [0.8, 0.9]),
+      setting('LE w=0 dt=0.1', ['w=0', 'dt=0.1'], [0.7]),
+      setting('ctl dt=1', ['tau=0', 'dt=1'], [0.5]),
+      setting('ctl dt=0.1', ['tau=0', 'dt=0.1'], []),
+      setting('fixed', ['w=0'], [0.6]),
+    ],
+  };
+  const v = finalVsParam(r, 'dt');
+  assert.deepEqual(v.map((l) => l.name), ['w=0 LE', 'ctl']);
+  assert.deepEqual(v[0].x, [0.1, 1]);
+  assert.deepEqual(v[0].mean.map((m) => +m.toFixed(6)), [0.7, 0.85]);
+  assert.deepEqual(v[0].sd.map((m) => +m.toFixed(6)), [0, 0.05]);
+  assert.deepEqual(v[1], { name: 'ctl', x: [1], mean: [0.5], sd: [0], n: [1] }); // the unfinished point is left out
+  assert.throws(() => finalVsParam(r, 'lr'), (e: Error) => e instanceof UserError && /sets 'lr' to a number \(its parameters: w, dt, tau\)/.test(e.message));
 });
 
 test('sweep emit slurm: bash -n and shellcheck pass; the per-task command runs the row SLURM_ARRAY_TASK_ID names', (t) => {

@@ -229,18 +229,19 @@ export const leTask: TaskFn = async (ctx: RunContext) => {
 
   // τ adaptation (LE, fresh runs): training inputs, nudging off, until the mean |τ_m − τ| settles
   if (le && p.adapt_tau && !ctx.resumeFrom) {
-    let last = Infinity, m = 0, i = 0;
-    for (; i < p.adapt_tau_max; i++) {
+    let last = Infinity, m = 0, done = 0;
+    for (let i = 0; i < p.adapt_tau_max; i++) {
       fillBatch(train, idx, (i * B) % train.n, B, d, classes, x, y);
       m = le.adaptTau(x);
       session += p.n_updates;
+      done = i + 1;
       if (Math.abs(m - last) < 1e-6) break;
       last = m;
       if (i % 10 === 0) await ctx.breathe();
     }
-    adapted = { presentations: i + 1, mean_abs_tau_diff: m };
+    adapted = { presentations: done, mean_abs_tau_diff: m };
     cur.steps += session;
-    ctx.log(`tau adaptation: ${i + 1} presentations, mean |tau_m - tau| ${m.toExponential(3)}`);
+    ctx.log(`tau adaptation: ${done} presentations, mean |tau_m - tau| ${m.toExponential(3)}`);
   }
 
   const bar = ctx.progress((p.epochs - cur.epoch) * perEpoch - cur.batch * per, `${p.dataset} ${p.arch} ${p.model}`, 'steps', 1);

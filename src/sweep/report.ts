@@ -3,7 +3,8 @@
  * the final metric and of the best value over training (std with ddof = 0, as numpy's default and the papers'
  * plotting code), n, the mean wall time per run, the paper's value where the sweep file gives one (`paper:`), and the
  * rows that are missing (not finished) with their state. Writes report.md, report.csv and a figure of the mean
- * learning curve per setting into the output directory.
+ * learning curve per setting into the output directory; with `--x PARAM`, also a figure of the final metric against
+ * that swept parameter (one line per setting with PARAM taken out of its label, mean ± sd over seeds).
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,11 +13,14 @@ import { csvLine, writeAtomic } from '../report/metrics.js';
 import { lineChartSvg, type LineSeries } from '../report/plot.js';
 import { saveFigure } from '../report/figures.js';
 import { loadSweep, rowDir, rowStatus, type RowStatus } from './dir.js';
+import { UserError } from '../util/errors.js';
 
 export interface SettingReport {
   label: string;
   experiment: string;
   paper: string | null;
+  /** the setting's --set assignments (key=JSON), as its rows run them */
+  set: string[];
   seeds: number[];
   finals: number[];
   final: Stats;
@@ -50,7 +54,7 @@ export function aggregateSweep(dir: string, metric = 'acc', split = 'test'): Swe
   for (const row of sw.rows) {
     let s = by.get(row.label);
     if (!s) {
-      s = { label: row.label, experiment: row.experiment, paper: row.paper ?? null, seeds: [], finals: [], final: stats([]), best: stats([]), wall: stats([]), missing: [], curve: null };
+      s = { label: row.label, experiment: row.experiment, paper: row.paper ?? null, set: row.set, seeds: [], finals: [], final: stats([]), best: stats([]), wall: stats([]), missing: [], curve: null };
       by.set(row.label, s);
       acc.set(row.label, { best: [], wall: [], curves: [] });
     }
@@ -136,11 +140,58 @@ export function sweepCsv(r: SweepReport): string {
   return rows.join('\n') + '\n';
 }
 
-export async function writeSweepReport(dir: string, outDir: string, o: { metric?: string; split?: string; figures?: boolean } = {}): Promise<{ text: string; files: string[] }> {
+/**
+ * The final metric against one swept parameter: the settings that set `key` to a number, grouped into lines by their
+ * label with the `key=value` part taken out (the label's other `k=v` parts moved to its front), each line's points sorted by the value (mean and sd over seeds; settings
+ * without finished rows are left out). Throws UserError when no setting sets `key` to a number.
+ */
+export function finalVsParam(r: SweepReport, key: string): Array<{ name: string; x: number[]; mean: number[]; sd: number[]; n: number[] }> {
+  const lines = new Map<string, Array<{ x: number; mean: number; sd: number; n: number }>>();
+  let any = false;
+  for (const s of r.settings) {
+    const a = s.set.find((e) => e.startsWith(`${key}=`));
+    const v = a === undefined ? NaN : Number(JSON.parse(a.slice(key.length + 1)));
+    if (!Number.isFinite(v)) continue;
+    any = true;
+    if (!s.final.n) continue;
+    // the other swept values first (a long group label may be cut short in the legend)
+    const toks = s.label.split(' ').filter((t) => !t.startsWith(`${key}=`));
+    const swept = toks.filter((t) => /^[\w.]+=\S+$/.test(t));
+    const name = [...swept, ...toks.filter((t) => !swept.includes(t))].join(' ') || s.experiment;
+    if (!lines.has(name)) lines.set(name, []);
+    lines.get(name)!.push({ x: v, mean: s.final.mean, sd: s.final.std, n: s.final.n });
+  }
+  if (!any) {
+    const keys = [...new Set(r.settings.flatMap((s) => s.set.map((e) => e.slice(0, e.indexOf('=')))))];
+    throw new UserError(`--x: no setting of sweep ${r.name} sets '${key}' to a number (its parameters: ${keys.join(', ') || 'none'})`);
+  }
+  return [...lines].map(([name, pts]) => {
+    pts.sort((a, b) => a.x - b.x);
+    return { name, x: pts.map((p) => p.x), mean: pts.map((p) => p.mean), sd: pts.map((p) => p.sd), n: pts.map((p) => p.n) };
+  });
+}
+
+export async function writeSweepReport(dir: string, outDir: string, o: { metric?: string; split?: string; figures?: boolean; x?: string } = {}): Promise<{ text: string; files: string[] }> {
   const r = aggregateSweep(dir, o.metric ?? 'acc', o.split ?? 'test');
+  const vs = o.x ? finalVsParam(r, o.x) : null;
   mkdirSync(outDir, { recursive: true });
   const files: string[] = [];
   let fig: string | null = null;
+  let figX: string | null = null;
+  if (vs && o.x) {
+    const pct = pctLike(r), f = pct ? 100 : 1;
+    const xs = vs.flatMap((l) => l.x);
+    const logX = xs.every((x) => x > 0) && Math.max(...xs) / Math.min(...xs) >= 20;
+    const series: LineSeries[] = vs.map((l) => ({
+      name: l.name, x: l.x, y: l.mean.map((v) => f * v),
+      ...(l.n.some((n) => n > 1) ? { lo: l.mean.map((v, i) => f * (v - l.sd[i])), hi: l.mean.map((v, i) => f * (v + l.sd[i])) } : {}),
+    }));
+    const svg = await lineChartSvg({ title: `${r.name}: final ${r.split} ${r.metric} vs ${o.x}`, xLabel: o.x, yLabel: `final ${r.split} ${r.metric}${pct ? ' [%]' : ''}`, logX, series });
+    mkdirSync(join(outDir, 'figures'), { recursive: true });
+    const saved = saveFigure(join(outDir, 'figures'), `sweep-${o.x.replace(/[^\w.-]/g, '_')}`, svg);
+    files.push(saved.svg, saved.png);
+    figX = `figures/sweep-${o.x.replace(/[^\w.-]/g, '_')}.svg`;
+  }
   const withCurves = r.settings.filter((s) => s.curve && s.curve.x.length > 1);
   if (o.figures !== false && withCurves.length) {
     const pct = pctLike(r);
@@ -151,7 +202,7 @@ export async function writeSweepReport(dir: string, outDir: string, o: { metric?
     files.push(f.svg, f.png);
     fig = 'figures/sweep-curves.svg';
   }
-  const md = sweepMarkdown(r, fig);
+  const md = sweepMarkdown(r, fig) + (figX ? `![final ${r.split} ${r.metric} vs ${o.x}](${figX})\n` : '');
   writeAtomic(join(outDir, 'report.md'), md);
   writeAtomic(join(outDir, 'report.csv'), sweepCsv(r));
   files.unshift(join(outDir, 'report.md'), join(outDir, 'report.csv'));

@@ -61,6 +61,12 @@ export async function modelFromRun(config: unknown, meta: unknown, read: (offset
   return { spec, tensors, source };
 }
 
+/** The network's shape in one line, e.g. `1×28×28-conv20k5-pool2-conv50k5-pool2-500-10` or `784-100-10`. */
+export function describeLayers(spec: LeSpecInput): string {
+  const dims = spec.layers.map((l) => (l.type === 'dense' ? String(l.size) : l.type === 'conv2d' ? `conv${l.channels}k${l.kernel}` : `pool${l.kernel}`));
+  return `${spec.input_shape.join('×')}-${dims.join('-')}`;
+}
+
 const NO_LEARNING = { learn: false };
 
 /** The two networks of the view: LE (prospective) and its leaky twin (τ = 0), batch 1, same parameters. */

@@ -4,20 +4,27 @@
  * once per frame while it changes and sent to the view's own worker (le-worker.ts), which steps the LE network and a
  * twin with the same parameters but no prospective coding (τ = 0, a plain leaky readout) in real time. The bars show
  * both outputs now; the charts show them over time: LE's output jumps to its new value within one dt per stage, the
- * leaky twin's relaxes over several τ_m. The network: the built-in LE MLP (public/le-digits/, trained by the CLI; its
- * provenance.json says how) or a CLI run's checkpoint (config.json + checkpoint/meta.json + checkpoint/state.bin of
+ * leaky twin's relaxes over several τ_m. The network: one of the built-in LE networks, trained by the CLI — an MLP
+ * 784-100-10 (public/le-digits/) or a LeNet-5 (public/le-digits/lenet/), each with a provenance.json that says how
+ * and its test accuracy, which the status line shows — or a CLI run's checkpoint (config.json + checkpoint/meta.json + checkpoint/state.bin of
  * `gle run le-mnist-mlp | le-mnist-lenet`), or spec.json + model.safetensors in the asset's format.
  */
 import '../le-digits.css';
 import { COLORS, type SvgPanel } from '../plots.js';
 import { $, addChart, el, exportBar, fmt, setSlider, slider, sliderValue, toast, type View } from '../ui.js';
-import { argmax, modelFromRun, modelFromSafetensors, mnistPreprocess, type LeModel } from '../sim/le-digits.js';
+import { argmax, describeLayers, modelFromRun, modelFromSafetensors, mnistPreprocess, type LeModel } from '../sim/le-digits.js';
 import type { FromLe, ToLe } from '../le-worker.js';
 
 const SIZE = 280; // the drawing canvas's own pixels (10 per MNIST pixel)
 const PEN = 22; // pen width in canvas pixels (≈ 2.2 MNIST pixels after scaling the digit to 20 px)
 const WINDOW_TAU = 15; // the time charts show the last 15 τ_m
 const DEFAULT_TAU_MS = 250;
+/** the built-in networks: asset folder under the page's base, by the <select> value */
+const BUILTIN: Record<string, { dir: string; name: string }> = {
+  mlp: { dir: 'le-digits/', name: 'LE MLP 784-100-10' },
+  lenet: { dir: 'le-digits/lenet/', name: 'LE LeNet-5' },
+};
+const DEFAULT_NET = 'mlp';
 
 interface TestDigits {
   labels: number[];
@@ -82,6 +89,7 @@ function buildLeDigits(view: HTMLElement, charts: View['charts']): View {
     ${slider('le-tau', 'τ<sub>m</sub> on screen', 20, 2000, 0, DEFAULT_TAU_MS, true, 'ms')}
     <button type="button" id="le-run">Pause</button>
     <label class="file">Load network (a CLI run: config.json + checkpoint/meta.json + checkpoint/state.bin, or spec.json + model.safetensors) <input type="file" id="le-ckpt" multiple accept=".json,.bin,.safetensors"></label>
+    <label>built-in network <select id="le-net" aria-label="the built-in network">${Object.entries(BUILTIN).map(([k, b]) => `<option value="${k}">${b.name}</option>`).join('')}</select></label>
     <button type="button" id="le-builtin">Built-in network</button>
   </div>
   <div id="le-drop" class="drop">…or drop the checkpoint files here</div>
@@ -193,29 +201,38 @@ function buildLeDigits(view: HTMLElement, charts: View['charts']): View {
   }
 
   // ------------------------------------------------------------ the network
+  const netSel = $<HTMLSelectElement>('#le-net', view);
+  let loads = 0; // a later load wins over an earlier one still fetching
   async function loadBuiltin(): Promise<void> {
+    const which = BUILTIN[netSel.value] ? netSel.value : DEFAULT_NET;
+    const mine = ++loads;
     try {
-      const base = new URL('le-digits/', document.baseURI);
+      const base = new URL(BUILTIN[which].dir, document.baseURI);
+      const get = (u: URL) => fetch(u).then((r) => {
+        if (!r.ok) throw new Error(`${u.pathname}: HTTP ${r.status}`);
+        return r;
+      });
       const [spec, model, prov, digits] = await Promise.all([
-        fetch(new URL('spec.json', base)).then((r) => r.json()),
-        fetch(new URL('model.safetensors', base)).then((r) => r.arrayBuffer()),
-        fetch(new URL('provenance.json', base)).then((r) => r.json() as Promise<{ summary?: string }>),
-        testDigits ? Promise.resolve(null) : fetch(new URL('test-digits.json', base)).then((r) => r.json() as Promise<{ labels: number[]; pixels: string; source: string }>),
+        get(new URL('spec.json', base)).then((r) => r.json()),
+        get(new URL('model.safetensors', base)).then((r) => r.arrayBuffer()),
+        get(new URL('provenance.json', base)).then((r) => r.json() as Promise<{ summary?: string; cli_test_acc?: number }>),
+        testDigits ? Promise.resolve(null) : get(new URL(`${BUILTIN[DEFAULT_NET].dir}test-digits.json`, document.baseURI)).then((r) => r.json() as Promise<{ labels: number[]; pixels: string; source: string }>),
       ]);
       if (digits) {
         testDigits = { labels: digits.labels, pixels: b64(digits.pixels), source: digits.source };
         const sel = $<HTMLSelectElement>('#le-digit', view);
         sel.innerHTML = digits.labels.map((l, i) => `<option value="${i}">${l} (#${i + 1})</option>`).join('');
       }
-      setModel(modelFromSafetensors(spec, new Uint8Array(model), `built-in: ${prov.summary ?? 'LE MLP'}`));
+      if (mine !== loads) return;
+      view.dataset.testAcc = typeof prov.cli_test_acc === 'number' ? String(prov.cli_test_acc) : '';
+      setModel(modelFromSafetensors(spec, new Uint8Array(model), `built-in: ${prov.summary ?? BUILTIN[which].name}`));
     } catch (e) {
       $('#le-status', view).textContent = `the built-in network did not load: ${(e as Error).message}`;
     }
   }
 
   function setModel(m: LeModel): void {
-    const dims = m.spec.layers.map((l) => (l.type === 'dense' ? String(l.size) : l.type === 'conv2d' ? `conv${l.channels}k${l.kernel}` : `pool${l.kernel}`));
-    modelInfo = `${m.source} · ${m.spec.input_shape.join('×')}-${dims.join('-')} · τ = ${m.spec.tau}, τ_m = ${m.spec.tau_m ?? m.spec.tau}`;
+    modelInfo = `${m.source} · ${describeLayers(m.spec)} · τ = ${m.spec.tau}, τ_m = ${m.spec.tau_m ?? m.spec.tau}`;
     send({ type: 'model', model: m });
   }
 
@@ -248,7 +265,9 @@ function buildLeDigits(view: HTMLElement, charts: View['charts']): View {
         }
         m = modelFromSafetensors(sj, new Uint8Array(await model.arrayBuffer()), model.name);
       }
+      loads++; // a built-in network still fetching does not replace this one
       if (m.spec.input_shape.reduce((a, b) => a * b, 1) !== 784) throw new Error(`the network's input is ${m.spec.input_shape.join('×')}; this view draws 28 × 28 digits`);
+      view.dataset.testAcc = '';
       setModel(m);
     } catch (e) {
       toast(`LE digits: ${(e as Error).message}`);
@@ -370,6 +389,7 @@ function buildLeDigits(view: HTMLElement, charts: View['charts']): View {
   };
   $<HTMLInputElement>('#le-ckpt', view).onchange = (e) => void loadFiles(Array.from((e.target as HTMLInputElement).files ?? []));
   $<HTMLButtonElement>('#le-builtin', view).onclick = () => void loadBuiltin();
+  netSel.onchange = () => void loadBuiltin();
   const drop = $('#le-drop', view);
   drop.ondragover = (e) => {
     e.preventDefault();
@@ -395,10 +415,14 @@ function buildLeDigits(view: HTMLElement, charts: View['charts']): View {
     },
     getState: (): Record<string, string> => {
       const v = sliderValue(tauIn);
-      return v !== DEFAULT_TAU_MS ? { tau: String(v) } : {};
+      return { ...(v !== DEFAULT_TAU_MS ? { tau: String(v) } : {}), ...(netSel.value !== DEFAULT_NET ? { net: netSel.value } : {}) };
     },
     setState: (s) => {
       if (s.tau !== undefined && Number(s.tau) > 0) send({ type: 'speed', tauMs: setSlider(tauIn, Number(s.tau)) });
+      if (s.net !== undefined && BUILTIN[s.net] && s.net !== netSel.value) {
+        netSel.value = s.net;
+        if (worker) void loadBuiltin();
+      }
     },
     caption: () => `${modelInfo}; τ_m shown as ${fmt(sliderValue(tauIn))} ms, dt = τ_m/20${lastData ? `; LE predicts ${lastData.predLe}, leaky twin ${lastData.predLeaky}` : ''}`,
     extraPanels: (): SvgPanel[] => [{ width: 560, height: 270, body: barsSvg() }],

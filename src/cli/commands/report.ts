@@ -1,5 +1,6 @@
 /**
- * `gle report RUN_DIR... [--out DIR] [--metric acc] [--split test] [--no-figures] [--run-figures]`: aggregates finished (or
+ * `gle report RUN_DIR... [--out DIR] [--metric acc] [--split test] [--no-figures] [--run-figures]` (or one SWEEP_DIR, with
+ * `--x PARAM` for the final metric against a swept parameter): aggregates finished (or
  * interrupted) runs over seeds, prints one table per experiment (per-seed final values, mean ± std with ddof=0,
  * min/max) and writes report.md, report.csv and a learning-curve figure per experiment (SVG + PNG) into --out.
  */
@@ -8,6 +9,7 @@ import { basename, resolve } from 'node:path';
 import { writeReport } from '../../report/aggregate.js';
 import { writeRunFigures } from '../../report/run-figures.js';
 import { isSweepDir, writeSweepReport } from '../../sweep/report.js';
+import { UserError } from '../../util/errors.js';
 
 export function register(program: Command): void {
   program
@@ -18,20 +20,22 @@ export function register(program: Command): void {
     .option('-m, --metric <name>', 'metric to report (a field of the eval records, or of train records)', 'acc')
     .option('-s, --split <name>', 'eval split: test, val or train', 'test')
     .option('--no-figures', 'skip the learning-curve figures')
+    .option('-x, --x <param>', 'a sweep directory only: also draw the final metric against this swept parameter (one line per setting with it taken out of the label)')
     .option('--run-figures', "also (re)draw each run's own figures into RUN/figures/ (loss per step, eval metrics per epoch)")
     .action(
       async (
         runDirs: string[],
-        o: { out: string; metric: string; split: string; figures: boolean; runFigures?: boolean },
+        o: { out: string; metric: string; split: string; figures: boolean; runFigures?: boolean; x?: string },
       ) => {
         // a sweep directory: one line per setting over its seeds (src/sweep/report.ts)
         if (runDirs.length === 1 && isSweepDir(runDirs[0])) {
-          const sr = await writeSweepReport(runDirs[0], o.out, { metric: o.metric, split: o.split, figures: o.figures });
+          const sr = await writeSweepReport(runDirs[0], o.out, { metric: o.metric, split: o.split, figures: o.figures, x: o.x });
           process.stdout.write(`${sr.text}
 wrote ${sr.files.join(', ')}
 `);
           return;
         }
+        if (o.x) throw new UserError('--x needs one sweep directory (with sweep.json), not run directories');
         const rep = await writeReport(runDirs, o.out, { metric: o.metric, split: o.split, figures: o.figures });
         let runFigs = 0;
         if (o.runFigures) for (const d of runDirs) runFigs += (await writeRunFigures(d, { title: basename(resolve(d)) })).length;
