@@ -489,6 +489,9 @@ describe('GLE Lab in headless Chromium', { skip: haveChromium ? false : `${CHROM
     await page.click('#mnist-eval');
     await page.waitForFunction(() => /test accuracy/.test(document.querySelector('#mnist-status')?.textContent ?? ''), null, { timeout: 120_000 });
     const test1 = await num('#mnist-test');
+    // the default spec averages the weights for evaluation: the page says which weights it evaluated
+    assert.equal(await page.getAttribute('#mnist-weights', 'data-value'), 'averaged');
+    assert.match((await page.textContent('#mnist-status')) ?? '', /averaged weights/);
     console.log(`mnist1d in the page: ${trained} training samples in ${secs.toFixed(0)} s (batch ${await page.inputValue('#mnist-batch')}): prequential ${(100 * preq).toFixed(1)} %, test ${(100 * test1).toFixed(1)} %`);
     await page.screenshot({ path: join(artifacts, 'mnist1d.png'), fullPage: true });
     assert.ok(trained >= MNIST_TRAIN, `only ${trained} training samples in ${secs} s`);
@@ -536,6 +539,7 @@ describe('GLE Lab in headless Chromium', { skip: haveChromium ? false : `${CHROM
     const d = loadMnist1d({ dir: join(repo, 'data', 'mnist1d'), length: 360 });
     const sim = new MnistSim(new JsBackend(spec.dtype), spec, { x: d.xTrain, y: d.yTrain, n: d.nTrain, length: d.length }, { batch: Number(await page.inputValue('#mnist-batch')) });
     applyCheckpoint(ck, sim.net, null, ckDir);
+    sim.loaded(); // as the page's worker does: the weight average restarts at the loaded parameters
     sim.learning = false;
     sim.setData({ x: d.xTest, y: d.yTest, n: d.nTest, length: d.length }, false);
     while (sim.samples < d.nTest) sim.step();

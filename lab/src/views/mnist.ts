@@ -43,7 +43,7 @@ export function createMnistView(parent: HTMLElement, send: Send, onCheckpointSpe
   <div class="status" role="status" aria-live="polite"><span id="mnist-status">not loaded</span></div>
   <div class="status">phase <b id="mnist-phase">train</b> · samples <span id="mnist-samples">0</span> (<span id="mnist-train-samples">0</span> trained) ·
     <b>prequential accuracy <span id="mnist-preq" data-testid="mnist-preq">–</span></b> · in-stream <span id="mnist-acc" data-testid="mnist-acc">–</span> ·
-    last test accuracy <b id="mnist-test">–</b> · <span id="mnist-rate">0</span> steps/s · <span id="mnist-backend"></span></div>
+    last test accuracy <b id="mnist-test">–</b> · evaluated weights <b id="mnist-weights" title="the parameters that Evaluate, the prequential score and Download checkpoint read">–</b> · <span id="mnist-rate">0</span> steps/s · <span id="mnist-backend"></span></div>
   <div class="grid" id="mnist-plots"></div>
   <div class="row"><div><h3>Class probabilities of the last finished sample (stream 0): <span id="mnist-pred"></span></h3><div id="mnist-logits" class="bars"></div></div>
   <div><h3>Confusion matrix (prequential while learning; rows: true, columns: predicted)</h3><table id="mnist-confusion"></table></div></div>
@@ -74,7 +74,7 @@ export function createMnistView(parent: HTMLElement, send: Send, onCheckpointSpe
       lastTest = m.accuracy;
       evals.push([m.trainSamples, m.accuracy]);
       $('#mnist-run').textContent = 'Start learning';
-      $('#mnist-status').textContent = `test accuracy ${(100 * m.accuracy).toFixed(1)} % on ${m.samples} samples (after ${m.trainSamples} training samples)`;
+      $('#mnist-status').textContent = `test accuracy ${(100 * m.accuracy).toFixed(1)} % on ${m.samples} samples (${m.weights} weights, after ${m.trainSamples} training samples)`;
     }
     draw();
   }
@@ -112,6 +112,8 @@ export function createMnistView(parent: HTMLElement, send: Send, onCheckpointSpe
     $('#mnist-test').dataset.value = String(lastTest);
     $('#mnist-rate').textContent = m.stepsPerSec > 0 ? String(Number(m.stepsPerSec.toPrecision(2))) : '…';
     $('#mnist-backend').textContent = `${m.backend}, batch ${m.batch}, lr ${fmt(m.lr)}`;
+    $('#mnist-weights').textContent = m.weights === 'averaged' ? 'averaged (moving average of the learning weights)' : 'raw (the learning weights)';
+    $('#mnist-weights').dataset.value = m.weights;
     // class probabilities: softmax of the mean logit over the sample
     const mean = Array.from(m.logits, (v) => v / 360);
     const mx = Math.max(...mean);
