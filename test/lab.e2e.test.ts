@@ -22,12 +22,13 @@ const dist = join(labDir, 'dist');
 const artifacts = join(repo, 'test-artifacts', 'lab');
 const CHROMIUM = process.env.GLE_CHROMIUM ?? '/usr/bin/chromium';
 /**
- * MNIST-1D in the page: online training samples before the test-split evaluation (= the default spec's anneal
- * horizon, DEFAULT_MNIST_ANNEAL_SAMPLES), and the accuracy it must reach: at the old constant lr the page reached
- * 19.8 % here, chance is 10 % (docs/RESULTS.md §23)
+ * MNIST-1D in the page: online training samples before the test-split evaluation, and the accuracy the default spec
+ * (constant lr 3e-4, averaged weights evaluated) must reach there: the lab's loop in Node gives 51.0 % after 16,000
+ * samples (seeds 0-2 of the explore loop: 42-53 %); the old constant-lr default without averaging reached 19.8 % in
+ * the page, chance is 10 % (docs/RESULTS.md §23, §28)
  */
 const MNIST_TRAIN = 16000;
-const MNIST_MIN_TEST = 0.3;
+const MNIST_MIN_TEST = 0.35;
 const haveChromium = existsSync(CHROMIUM);
 
 describe('gle lab static server', () => {

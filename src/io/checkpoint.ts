@@ -324,12 +324,18 @@ export function applyCheckpoint(ck: LoadedCheckpoint, net: GLENetwork, learner: 
   if (learner?.scheduler && ck.meta?.scheduler) {
     learner.scheduler.setState(Object.fromEntries(Object.entries(ck.meta.scheduler).map(([k, v]) => [k, numJson(v)])));
   }
-  // the weight average: from the checkpoint when it has one, else restarted at the loaded parameters
-  if (learner?.average) {
-    const a = learner.average;
-    if (ck.meta?.average && a.stateTensors().every((t) => ck.tensors[t.name])) {
-      for (const t of a.stateTensors()) copyInto(t.name, ck.tensors[t.name], t.buf, where, true);
-      a.loadScalars(ck.meta.average);
-    } else a.reset();
-  }
+  if (learner) applyAverage(ck, learner, where);
+}
+
+/**
+ * The learner's weight average (spec `average`) from the checkpoint (`avg.*` tensors and scalars) when it has one,
+ * else restarted at the network's (loaded) parameters. Nothing without averaging.
+ */
+export function applyAverage(ck: LoadedCheckpoint, learner: Learner, where = 'checkpoint'): void {
+  const a = learner.average;
+  if (!a) return;
+  if (ck.meta?.average && a.stateTensors().every((t) => ck.tensors[t.name])) {
+    for (const t of a.stateTensors()) copyInto(t.name, ck.tensors[t.name], t.buf, where, true);
+    a.loadScalars(ck.meta.average);
+  } else a.reset();
 }
