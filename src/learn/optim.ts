@@ -267,9 +267,9 @@ export class WeightAverage {
     return Math.min(this.s.decay, (1 + t) / (10 + t));
   }
 
-  /** Restart the average at the current parameters (e.g. after new parameters were loaded). */
+  /** Restart the average at the network's parameters, after new ones were written into it (e.g. a loaded checkpoint). */
   reset(): void {
-    if (this.swapped) this.swap();
+    this.swapped = false; // the parameters were just replaced: what the buffers held no longer matters
     for (let i = 0; i < this.params.length; i++) this.bufs[i].a.set(this.params[i].p.a.subarray(0, this.params[i].p.n));
     this.t = 0;
   }
