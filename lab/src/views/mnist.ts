@@ -77,8 +77,25 @@ export function createMnistView(parent: HTMLElement, send: Send, onCheckpointSpe
       evals.push([m.trainSamples, m.accuracy]);
       $('#mnist-run').textContent = 'Start learning';
       $('#mnist-status').textContent = `test accuracy ${(100 * m.accuracy).toFixed(1)} % on ${m.samples} samples (${m.weights} weights, after ${m.trainSamples} training samples)`;
+      $('#mnist-test').textContent = `${(100 * lastTest).toFixed(1)} %`;
+      $('#mnist-test').dataset.value = String(lastTest);
     }
-    draw();
+    scheduleDraw();
+  }
+
+  /**
+   * One redraw per animation frame at most, whatever the worker's record rate: on a starved machine the records
+   * arrive faster than a redraw each can be done, and a redraw per record let the backlog grow until the page stopped
+   * answering (a 5-minute run).
+   */
+  let drawPending = false;
+  function scheduleDraw(): void {
+    if (drawPending) return;
+    drawPending = true;
+    requestAnimationFrame(() => {
+      drawPending = false;
+      draw();
+    });
   }
 
   function draw(): void {
