@@ -28,7 +28,7 @@ export function createMnistView(parent: HTMLElement, send: Send, onCheckpointSpe
   last few labels and stays near chance; the default is the CLI's batch of 100 (docs/RESULTS.md §15). For the same reason the learning weights' test accuracy swings from batch
   to batch at any constant lr, so the default spec <b>evaluates averaged weights</b>: a moving average of the learning weights over the last few thousand Adam steps
   (spec <code>average</code>; learning goes on with the raw weights, at a constant lr of 3e-4). The averaged network keeps improving as long as it learns: about 25–35 % test accuracy after
-  4,000 training samples, 40–55 % after 16,000, 60–75 % after 32,000 (docs/RESULTS.md §28). The status line names the weights that are evaluated; a spec without
+  4,000 training samples, 40–55 % after 16,000, 60–75 % after 32,000, about 80 % from 100,000 on (docs/RESULTS.md §28). The status line names the weights that are evaluated; a spec without
   <code>average</code> (Network spec tab) evaluates the raw ones.</p>
   <div class="row controls">
     <button type="button" id="mnist-run">Start learning</button>
@@ -69,7 +69,8 @@ export function createMnistView(parent: HTMLElement, send: Send, onCheckpointSpe
   /** test-split results (training samples, accuracy): few, kept apart from the decimated history */
   const evals: [number, number][] = [];
   function onData(m: MnistData): void {
-    if (m.phase === 'train') accHist.push([m.trainSamples, m.prequential, m.running, NaN, 0.1]);
+    // (a record before the first finished batch after a restart has no running means yet: not plotted as 0)
+    if (m.phase === 'train' && m.samples > 0) accHist.push([m.trainSamples, m.prequential, m.running, NaN, 0.1]);
     last = m;
     if (m.evalDone) {
       running = false;
