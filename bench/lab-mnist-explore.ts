@@ -2,11 +2,14 @@
  * MNIST-1D online learning settings explored in Node (docs/RESULTS.md §23): a plain copy of the classify loop (one
  * Adam step per dt with the label as target, logits summed per sample, state carried between batches) with knobs:
  *   B=100 lr=1e-3 N=16000 (training samples) seed=0 net=lab|15k
- *   sched=const|cos|lin|exp|inv|isq|cyc (lr over the N samples; cos = cosine to 0 at N; inv/isq: s0=…; cyc: H=… pk=…)
+ *   sched=const|cos|lin|exp|inv|isq|cyc (lr over the N samples; cos = cosine to floor= (default 0) at H= samples
+ *   (default N), then floor; inv/isq: s0=…; cyc: H=… pk=…)
  *   stride=1 (feed every k-th of the 360 points), win=1 (fraction of each sample's last steps with a target and
  *   learning), rwin=1 (fraction summed for the readout), opt=adam|sgd b1= b2= mom=, bal=1 (class-balanced batches),
- *   nob=1 (no output bias), ema=0.97 (evaluate an exponential average of the weights, per batch)
- *   evalEvery=4000 ntest=500 (test samples per evaluation; evaluations carry the state on into training)
+ *   nob=1 (no output bias), ema=0.97 (evaluate an exponential average of the weights, per batch), avg=0.9999 (the
+ *   spec's `average`: the Learner's average per optimiser step, evaluated through `withAveraged`)
+ *   evalEvery=4000 or at=4000,8000,16000 ntest=500 (test samples per evaluation; evaluations carry the state on into
+ *   training). Prints the process's CPU time with each evaluation.
  * Usage: node --import tsx bench/lab-mnist-explore.ts sched=cos N=16000 ntest=1000
  */
 import { join } from 'node:path';
@@ -28,7 +31,7 @@ const be = await createBackend({ backend: 'wasm', dtype: 'float32', onNotice: ()
 const d = loadMnist1d({ dir: join(process.cwd(), 'data', 'mnist1d'), length: 360 });
 let base: NetworkSpecInput = net === '15k' ? (findExperiment('mnist1d-15k')!.params as { network: NetworkSpecInput }).network : DEFAULT_MNIST_SPEC;
 if (a.nob === '1') base = { ...base, layers: base.layers.map((l, i, A) => (i === A.length - 1 ? { ...l, bias: false } : l)) } as NetworkSpecInput;
-const spec: NetworkSpecInput = { ...base, dt, seed, dtype: 'float32', scheduler: null, optimizer: (a.opt === 'sgd' ? { type: 'sgd' as const, lr, momentum: +(a.mom ?? 0.9) } : { type: 'adam' as const, lr, betas: [+(a.b1 ?? 0.9), +(a.b2 ?? 0.999)] as [number, number] }) as never };
+const spec: NetworkSpecInput = { ...base, dt, seed, dtype: 'float32', scheduler: null, average: a.avg ? { decay: +a.avg } : null, optimizer: (a.opt === 'sgd' ? { type: 'sgd' as const, lr, momentum: +(a.mom ?? 0.9) } : { type: 'adam' as const, lr, betas: [+(a.b1 ?? 0.9), +(a.b2 ?? 0.999)] as [number, number] }) as never };
 const g = new GLENetwork(spec, be, { batchSize: B });
 const L = new Learner(g);
 const steps = Math.floor(360 / stride);
@@ -62,7 +65,7 @@ function runBatch(xs: Float32Array, idx: Int32Array, ys: Uint8Array, learn: bool
 }
 function lrAt(frac: number): number {
   let f = 1;
-  if (sched === 'cos') f = 0.5 * (1 + Math.cos(Math.PI * Math.min(1, frac)));
+  if (sched === 'cos') { const fl = +(a.floor ?? 0) / lr; f = fl + (1 - fl) * 0.5 * (1 + Math.cos(Math.PI * Math.min(1, (frac * N) / +(a.H ?? N)))); }
   if (sched === 'lin') f = 1 - 0.9 * Math.min(1, frac);
   if (sched === 'exp') f = Math.pow(0.1, Math.min(1, frac));
   if (sched === 'cyc') { const s = frac * N, H = +(a.H ?? 16000), pk = +(a.pk ?? 0.25); f = s < H ? 0.5 * (1 + Math.cos(Math.PI * s / H)) : pk * 0.5 * (1 + Math.cos(Math.PI * Math.min(1, (s - H) / (2 * H)))); }
@@ -78,7 +81,7 @@ const S = T.map((t) => new Float64Array(t.buf.a.length));
 function emaUpdate() { if (!ema) return; for (let k = 0; k < T.length; k++) { const w = T[k].buf.a, e = E[k]; for (let i = 0; i < e.length; i++) e[i] = ema * e[i] + (1 - ema) * w[i]; } }
 function evalTest(): number {
   if (ema) for (let k = 0; k < T.length; k++) { S[k].set(T[k].buf.a); T[k].buf.a.set(E[k]); }
-  const r = evalTest0();
+  const r = L.withAveraged(evalTest0);
   if (ema) for (let k = 0; k < T.length; k++) T[k].buf.a.set(S[k]);
   return r;
 }
@@ -87,6 +90,8 @@ function evalTest0(): number {
   for (let s = 0; s < nTestMax; s += 100) { const idx = Int32Array.from({ length: Math.min(100, nTestMax - s) }, (_, i) => s + i); c += runBatch(d.xTest, idx, d.yTest, false, 0); }
   return c / nTestMax;
 }
+const at = a.at ? a.at.split(',').map(Number) : null;
+const due = (s: number) => (at ? at.includes(s) : s - lastEval >= evalEvery || s >= N);
 let seen = 0, corr = 0, lastEval = 0;
 const t0 = performance.now();
 let trainMs = 0;
@@ -99,6 +104,6 @@ while (seen < N) {
   trainMs += performance.now() - ts;
   seen += B;
   emaUpdate();
-  if (seen - lastEval >= evalEvery || seen >= N) { lastEval = seen; const acc = evalTest(); out.push(`${seen}:${(100 * acc).toFixed(1)}`); console.log(`  ${seen} test ${(100 * acc).toFixed(1)} % train-in-stream ${(100 * corr / seen).toFixed(1)} % train ${(trainMs / 1000).toFixed(0)} s`); }
+  if (due(seen)) { lastEval = seen; const acc = evalTest(); const cpu = process.cpuUsage(); out.push(`${seen}:${(100 * acc).toFixed(1)}`); console.log(`  ${seen} test ${(100 * acc).toFixed(1)} % train-in-stream ${(100 * corr / seen).toFixed(1)} % train ${(trainMs / 1000).toFixed(0)} s, cpu ${((cpu.user + cpu.system) / 1e6).toFixed(0)} s`); }
 }
 console.log(`RESULT ${process.argv.slice(2).join(' ')} | ${out.join(' ')} | train ${(trainMs / 1000).toFixed(0)} s total ${((performance.now() - t0) / 1000).toFixed(0)} s`);

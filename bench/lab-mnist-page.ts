@@ -32,7 +32,7 @@ const srv = await startLabServer({ root, port: 0 });
 const browser = await chromium.launch({ executablePath: process.env.GLE_CHROMIUM ?? '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu'] });
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-  page.setDefaultTimeout(300_000); // reads of the page wait while a starved machine catches up
+  page.setDefaultTimeout(0); // no limit: reads of the page wait while a starved machine catches up (300 s was not enough)
   const q = new URLSearchParams();
   if (batch) q.set('batch', batch);
   if (lr) q.set('lr', lr);

@@ -58,6 +58,37 @@ for (const dtype of ['float32', 'float64'] as const) {
   });
 }
 
+test('the weight average (spec average) is checkpointed: a resumed run continues it bit-identically; an old checkpoint restarts it at the loaded parameters', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gle-ck-avg-'));
+  const sp = { ...spec, dtype: 'float32' as const, average: { decay: 0.99 }, scheduler: { type: 'cosine' as const, steps: 200, min_lr: 1e-4 } };
+  const B = 3;
+  const x = (t: number) => Float64Array.from({ length: B * 3 }, (_, i) => Math.cos(0.05 * t + i));
+  const y = (t: number) => Int32Array.from({ length: B }, (_, b) => (b + Math.floor(t / 30)) % 4);
+  const run = (l: Learner, from: number, to: number) => { for (let t = from; t < to; t++) l.trainStep(x(t), y(t)); };
+  const a = new GLENetwork(sp, new JsBackend('float32'), { batchSize: B });
+  const la = new Learner(a);
+  run(la, 0, 120);
+  saveCheckpoint(dir, a, la);
+  run(la, 120, 240);
+  const ck = readCheckpoint(dir);
+  assert.deepEqual(ck.meta!.average, { t: 120 });
+  assert.ok('avg.layer_0.weight' in ck.tensors);
+  const b = new GLENetwork(ck.spec, new JsBackend('float32'), { batchSize: 1 });
+  const lb = new Learner(b);
+  applyCheckpoint(ck, b, lb);
+  run(lb, 120, 240);
+  assert.equal(lb.average!.t, 240);
+  la.average!.stateTensors().forEach((t, i) => assert.deepEqual(Array.from(lb.average!.stateTensors()[i].buf.a), Array.from(t.buf.a), t.name));
+  // a checkpoint without the average (written before it existed, or without `average`): restarted at the parameters
+  const c = new GLENetwork(ck.spec, new JsBackend('float32'), { batchSize: 1 });
+  const lc = new Learner(c);
+  const { average: _a, ...meta } = ck.meta!;
+  applyCheckpoint({ ...ck, meta }, c, lc);
+  assert.equal(lc.average!.t, 0);
+  const w = c.allTensors().find((t) => t.name === 'layer_0.weight')!;
+  assert.deepEqual(Array.from(lc.average!.averageOf('layer_0.weight')!.a), Array.from(w.buf.a));
+});
+
 test('a torn or damaged checkpoint is refused with a clear error', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gle-ck-'));
   const net = new GLENetwork({ ...spec, dtype: 'float64' }, new JsBackend('float64'), { batchSize: 2 });

@@ -70,3 +70,32 @@ test("the lab's MNIST-1D stream and the CLI's evaluation agree sample by sample 
   assert.deepEqual(labConfusion, cli.confusion);
   assert.equal(sim.accuracy, cli.acc);
 });
+
+test("with the spec's weight average the lab's Evaluate reads the averaged parameters, as the CLI's evaluation does (Learner.withAveraged)", () => {
+  const n = 24, B = 8;
+  const avgSpec: NetworkSpecInput = { ...spec, optimizer: { type: 'adam', lr: 1e-2 }, average: { decay: 0.999 } };
+  const train = { x: d.xTrain.subarray(0, 16 * d.length), y: d.yTrain.subarray(0, 16), n: 16, length: d.length };
+  const sim = new MnistSim(new JsBackend('float64'), avgSpec, train, { batch: B });
+  assert.equal(sim.evaluated, 'averaged');
+  while (sim.samples < 16) sim.step();
+  // the CLI's side: a network holding the learning network's raw parameters and a copy of its average
+  const cliNet = new GLENetwork(avgSpec, new JsBackend('float64'), { batchSize: B });
+  const cli = new Learner(cliNet);
+  sim.net.allTensors().forEach((t, i) => cliNet.allTensors()[i].buf.a.set(t.buf.a));
+  sim.learner.average!.stateTensors().forEach((t, i) => cli.average!.stateTensors()[i].buf.a.set(t.buf.a));
+  const raw = evaluateBatches(cliNet, null, batches(n, B));
+  cliNet.resetState();
+  const averaged = cli.withAveraged(() => evaluateBatches(cliNet, null, batches(n, B)));
+  assert.notDeepEqual(averaged.confusion, raw.confusion, 'the averaged and the raw parameters predict differently here');
+  sim.net.resetState();
+  sim.learning = false;
+  sim.setData({ x: d.xTest.subarray(0, n * d.length), y: d.yTest.subarray(0, n), n, length: d.length }, false);
+  while (sim.samples < n) sim.step();
+  const labConfusion = Array.from({ length: 10 }, (_, r) => Array.from(sim.confusion.subarray(r * 10, r * 10 + 10)));
+  assert.deepEqual(labConfusion, averaged.confusion);
+  // learning again swaps the raw parameters back in
+  sim.learning = true;
+  sim.setData(train, true);
+  sim.step();
+  assert.equal(sim.learner.average!.swapped, false);
+});

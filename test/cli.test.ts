@@ -94,6 +94,24 @@ test('gle eval scores a CLI-trained MNIST-1D checkpoint on the test split', () =
   assert.ok(acc >= 90, `accuracy ${acc}`);
 });
 
+test("gle run with the spec's weight average evaluates the averaged parameters, checkpoints them, and gle eval reads them", () => {
+  const repo = new URL('..', import.meta.url).pathname;
+  const network = {
+    name: 'tiny-avg', input_size: 1, dt: 0.2, loss: 'ce', beta: 1, prospective_errors: true,
+    layers: [{ size: 6, phi: 'tanh', bias: true, tau_m: 1.2, tau_r: 0.2 }, { size: 10, phi: 'linear', bias: true, tau_m: 1.2, tau_r: 1.2 }],
+    optimizer: { type: 'adam', lr: 3e-3 }, average: { decay: 0.999 },
+  };
+  const run = join(dir, 'avg-run');
+  const t = gle('run', 'mnist1d-15k', '--set', 'batch=4', 'testBatch=4', 'maxTrain=8', 'maxTest=8', 'epochs=1', `network=${JSON.stringify(network)}`, '--backend', 'js', '--out', run);
+  assert.equal(t.code, 0, t.err);
+  assert.match(t.out + t.err, /evaluations use the averaged parameters \(spec average, decay 0.999\)/);
+  const meta = JSON.parse(readFileSync(join(run, 'checkpoint', 'meta.json'), 'utf8')) as { average?: { t: number } };
+  assert.equal(meta.average?.t, 2 * 360, 'one update per optimiser step (8 samples at batch 4, 360 steps each)');
+  const e = gle('eval', '--checkpoint', join(run, 'checkpoint'), '--x', `${repo}data/mnist1d/mnist1d_360_x_test.npy`, '--y', `${repo}data/mnist1d/mnist1d_y_test.npy`, '--batch', '100');
+  assert.equal(e.code, 0, e.err);
+  assert.match(e.out, /accuracy [\d.]+% \(\d+\/1000\).* \(averaged parameters: spec average\)/);
+});
+
 test('gle eval --data scores a speech checkpoint on the val and test splits of a Speech Commands folder', () => {
   const speech = new URL('./fixtures/speech-commands-mini', import.meta.url).pathname;
   const run = join(dir, 'gsc-small-run');

@@ -17,12 +17,13 @@ import { JsBackend } from '../src/kernels/js/index.js';
 import { artifacts, chromiumSkip, launchLabBrowser, repo, serveLab } from './helpers/browser.js';
 
 /**
- * MNIST-1D in the page: online training samples before the test-split evaluation (= the default spec's anneal
- * horizon, DEFAULT_MNIST_ANNEAL_SAMPLES), and the accuracy it must reach: at the old constant lr the page reached
- * 19.8 % here, chance is 10 % (docs/RESULTS.md §23)
+ * MNIST-1D in the page: online training samples before the test-split evaluation, and the accuracy the default spec
+ * (constant lr 3e-4, averaged weights evaluated) must reach there: the lab's loop in Node gives 51.0 % after 16,000
+ * samples (seeds 0-2 of the explore loop: 42-53 %); the old constant-lr default without averaging reached 19.8 % in
+ * the page, chance is 10 % (docs/RESULTS.md §23, §28)
  */
 const MNIST_TRAIN = 16000;
-const MNIST_MIN_TEST = 0.3;
+const MNIST_MIN_TEST = 0.35;
 
 describe('gle lab static server', () => {
   let dir: string;
@@ -80,8 +81,10 @@ describe('GLE Lab in headless Chromium', { skip: chromiumSkip('the lab browser t
   });
 
   const num = async (sel: string): Promise<number> => Number((await page.getAttribute(sel, 'data-value')) ?? NaN);
+  /** a click through the DOM (no actionability waits: while MNIST-1D learns at full speed on a loaded machine, those time out) */
+  const domClick = (sel: string) => page.evaluate((q) => (document.querySelector(q) as HTMLElement).click(), sel);
   /** Click an export button, save its two downloads (spec.json, model.safetensors) to test-artifacts/lab/DIR; DIR's path. */
-  const exportCheckpoint = async (button: string, dir: string): Promise<string> => {
+  const exportCheckpoint = async (button: string, dir: string, click: (sel: string) => Promise<unknown> = (sel) => page.click(sel)): Promise<string> => {
     const ckDir = join(artifacts, dir);
     mkdirSync(ckDir, { recursive: true });
     const downloads: import('playwright-core').Download[] = [];
@@ -95,7 +98,7 @@ describe('GLE Lab in headless Chromium', { skip: chromiumSkip('the lab browser t
       };
       page.on('download', on);
     });
-    await page.click(button);
+    await click(button);
     await got;
     for (const d of downloads) await d.saveAs(join(ckDir, d.suggestedFilename()));
     return ckDir;
@@ -453,14 +456,17 @@ describe('GLE Lab in headless Chromium', { skip: chromiumSkip('the lab browser t
     await page.fill('#mnist-stop', String(MNIST_TRAIN));
     await page.dispatchEvent('#mnist-stop', 'change');
     const t0 = Date.now();
-    await page.click('#mnist-run');
+    await domClick('#mnist-run');
     await page.waitForFunction(() => /paused after/.test(document.querySelector('#mnist-status')?.textContent ?? ''), null, { timeout: 1_800_000 }); // a guard only (16,000 samples took > 600 s at load 25)
     const secs = (Date.now() - t0) / 1000;
     const trained = await num('#mnist-train-samples');
     const preq = await num('#mnist-preq');
-    await page.click('#mnist-eval');
+    await domClick('#mnist-eval');
     await page.waitForFunction(() => /test accuracy/.test(document.querySelector('#mnist-status')?.textContent ?? ''), null, { timeout: 120_000 });
     const test1 = await num('#mnist-test');
+    // the default spec averages the weights for evaluation: the page says which weights it evaluated
+    assert.equal(await page.getAttribute('#mnist-weights', 'data-value'), 'averaged');
+    assert.match((await page.textContent('#mnist-status')) ?? '', /averaged weights/);
     console.log(`mnist1d in the page: ${trained} training samples in ${secs.toFixed(0)} s (batch ${await page.inputValue('#mnist-batch')}): prequential ${(100 * preq).toFixed(1)} %, test ${(100 * test1).toFixed(1)} %`);
     await page.screenshot({ path: join(artifacts, 'mnist1d.png'), fullPage: true });
     assert.ok(trained >= MNIST_TRAIN, `only ${trained} training samples in ${secs} s`);
@@ -468,13 +474,13 @@ describe('GLE Lab in headless Chromium', { skip: chromiumSkip('the lab browser t
     // learning goes on after the evaluation: the status says so and the sample count continues (no restart at 0)
     await page.fill('#mnist-stop', '0');
     await page.dispatchEvent('#mnist-stop', 'change');
-    await page.click('#mnist-run');
+    await domClick('#mnist-run');
     await page.waitForFunction(() => /learning online/.test(document.querySelector('#mnist-status')?.textContent ?? ''), null, { timeout: 30_000 });
     await page.waitForFunction((n) => Number(document.querySelector('#mnist-train-samples')?.dataset.value) > n, trained, { timeout: 60_000 });
-    await page.click('#mnist-run'); // pause
+    await domClick('#mnist-run'); // pause
 
     // export: two downloads (spec.json, model.safetensors) that the CLI's formats accept
-    const ckDir = await exportCheckpoint('#mnist-export', 'checkpoint');
+    const ckDir = await exportCheckpoint('#mnist-export', 'checkpoint', domClick);
     // the CLI's checkpoint reader accepts it
     const ck = readCheckpoint(ckDir);
     const spec = ck.spec;
@@ -493,6 +499,7 @@ describe('GLE Lab in headless Chromium', { skip: chromiumSkip('the lab browser t
     const d = loadMnist1d({ dir: join(repo, 'data', 'mnist1d'), length: 360 });
     const sim = new MnistSim(new JsBackend(spec.dtype), spec, { x: d.xTrain, y: d.yTrain, n: d.nTrain, length: d.length }, { batch: Number(await page.inputValue('#mnist-batch')) });
     applyCheckpoint(ck, sim.net, null, ckDir);
+    sim.loaded(); // as the page's worker does: the weight average restarts at the loaded parameters
     sim.learning = false;
     sim.setData({ x: d.xTest, y: d.yTest, n: d.nTest, length: d.length }, false);
     while (sim.samples < d.nTest) sim.step();
@@ -510,12 +517,12 @@ describe('GLE Lab in headless Chromium', { skip: chromiumSkip('the lab browser t
     console.log(`mnist1d: CLI-trained checkpoint evaluated in the page: ${cliStatus}`);
     assert.ok(cliAcc >= 85, `the CLI-trained network scores ${cliAcc} % in the page`);
     // issue 18 (2): training on from it keeps it (it fell to 22 % within 2.5k samples before)
-    await page.click('#mnist-run');
+    await domClick('#mnist-run');
     await page.waitForFunction(() => /learning online.*lr/.test(document.querySelector('#mnist-status')?.textContent ?? ''), null, { timeout: 30_000 });
     const onStatus = (await page.textContent('#mnist-status')) ?? '';
     await page.waitForFunction(() => Number(document.querySelector('#mnist-train-samples')?.dataset.value) >= 1000, null, { timeout: 400_000 });
-    await page.click('#mnist-run');
-    await page.click('#mnist-eval');
+    await domClick('#mnist-run');
+    await domClick('#mnist-eval');
     await page.waitForFunction((prev) => {
       const t = document.querySelector('#mnist-status')?.textContent ?? '';
       return /test accuracy/.test(t) && t !== prev;

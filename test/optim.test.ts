@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JsBackend } from '../src/kernels/js/index.js';
-import { Adam, CosineLR, ReduceLROnPlateau, SGD } from '../src/learn/optim.js';
+import { Adam, CosineLR, ReduceLROnPlateau, SGD, WeightAverage } from '../src/learn/optim.js';
 import { SchedulerSpec, type PlateauSchedulerSpec } from '../src/model/spec.js';
 import { GLENetwork } from '../src/model/network.js';
 import { Learner } from '../src/learn/learner.js';
@@ -102,4 +102,39 @@ test('cosine annealing: lr(t) = min_lr + (lr0 - min_lr)(1 + cos(pi t / steps)) /
   L2.lr = 0.02;
   L2.trainStep([1], [0.5]);
   assert.ok(Math.abs(L2.lr - 0.02 * 0.5 * (1 + Math.cos(Math.PI / 4))) < 1e-15);
+});
+
+test('weight average: a ← a + (1 − d_t)(p − a) after every optimiser step with d_t = min(decay, (1 + t)/(10 + t)); evaluation swaps it in exactly and back; without `average` nothing changes', () => {
+  const spec = { input_size: 1, dt: 0.1, dtype: 'float64' as const, loss: 'mse' as const, layers: [{ size: 2, tau_m: 1 }], optimizer: { type: 'adam' as const, lr: 0.05 } };
+  const L = new Learner(new GLENetwork({ ...spec, average: { decay: 0.5 } }, k));
+  const plain = new Learner(new GLENetwork(spec, k));
+  assert.ok(L.average instanceof WeightAverage);
+  assert.equal(plain.average, null);
+  assert.equal(L.evaluated, 'averaged');
+  assert.equal(plain.evaluated, 'raw');
+  const W = L.net.allTensors().find((t) => t.name === 'layer_0.weight')!;
+  const Wp = plain.net.allTensors().find((t) => t.name === 'layer_0.weight')!;
+  // the oracle: the average of the weights after each step
+  let a = Array.from(W.buf.a);
+  for (let t = 0; t < 5; t++) {
+    L.trainStep([1], [0.5, -0.5]);
+    plain.trainStep([1], [0.5, -0.5]);
+    const d = Math.min(0.5, (1 + t) / (10 + t));
+    a = a.map((v, i) => v + (1 - d) * (W.buf.a[i] - v));
+  }
+  assert.deepEqual(Array.from(Wp.buf.a), Array.from(W.buf.a), 'averaging does not change learning');
+  const avg = L.average!.averageOf('layer_0.weight')!;
+  a.forEach((v, i) => assert.ok(Math.abs(avg.a[i] - v) < 1e-15, `average[${i}]: ${avg.a[i]} vs ${v}`));
+  const raw = Array.from(W.buf.a);
+  const seen = L.withAveraged(() => Array.from(W.buf.a));
+  assert.deepEqual(seen, Array.from(avg.a));
+  assert.notDeepEqual(seen, raw);
+  assert.deepEqual(Array.from(W.buf.a), raw, 'the raw parameters are back, bit for bit');
+  assert.equal(L.average!.swapped, false);
+  // learning while the averages are swapped in is refused
+  L.average!.swap();
+  assert.throws(() => L.trainStep([1], [0.5, -0.5]), /swapped/);
+  L.average!.swap();
+  // the spec refuses a decay outside (0, 1)
+  assert.throws(() => new GLENetwork({ ...spec, average: { decay: 1 } }, k), /average/);
 });

@@ -107,7 +107,8 @@ test('adam: many steps on the device (t from the device counter) against js', { 
   const js = new JsBackend('float32');
   const n = 1000, steps = 5;
   const p0 = rand(n, 5), g = rand(n, 6);
-  const [p] = await runOps([n, n, n, n, 1], [p0, g, null, null, new Float32Array([0.01])], (h, o, ctl) => {
+  // the lr is read per step from slot + CTL[0] (a schedule's lr of every step of the chunk)
+  const [p] = await runOps([n, n, n, n, steps], [p0, g, null, null, new Float32Array(steps).fill(0.01)], (h, o, ctl) => {
     const ops = [];
     for (let s = 0; s < steps; s++) {
       ops.push(engine!.op(h, ctl, 'adam', [n, o[0], o[1], o[2], o[3], o[4], fw(0.9), fw(0.999), fw(1e-8), fw(0.01)], groups1d(n)));

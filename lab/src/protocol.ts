@@ -84,6 +84,8 @@ export interface MnistData {
   lr: number;
   /** the backend running this network and its dtype */
   backend: string;
+  /** which parameters Evaluate and the prequential score read: the moving average (spec `average`) or the raw ones */
+  weights: 'averaged' | 'raw';
 }
 
 export type FromWorker =

@@ -220,6 +220,7 @@ async function buildMnist(specIn: unknown, ck?: Extract<ToWorker, { type: 'mnist
     return '';
   }
   loadTensors(mnist.net, ck.tensors);
+  mnist.loaded(); // a weight average restarts from the loaded parameters
   // Training on from trained parameters (docs/RESULTS.md, issue 18): the spec's lr is where the CLI's schedule
   // started (ReduceLROnPlateau lowered it over the run), and a fresh Adam moves every parameter by about ±lr per step
   // whatever its gradient. So: take the optimiser's state and lr from the checkpoint when it has them; otherwise
@@ -346,6 +347,7 @@ function postMnist(evalDone: boolean): void {
     batch: mnist.B,
     lr: mnist.learner.lr,
     backend: mnistBackend,
+    weights: mnist.evaluated,
   });
   mnist.lossSum = mnist.lossN = 0;
 }
@@ -359,12 +361,15 @@ async function exportNet(which: 'chain' | 'mnist'): Promise<void> {
   const net = which === 'chain' ? chain?.student : mnist?.net;
   if (!net) throw new Error(`no ${which} network to export`);
   const f64 = net.spec.dtype === 'float64';
-  const tensors: TensorMsg[] = net.allTensors().map((t) => ({
-    name: t.name,
-    dtype: f64 ? 'F64' : 'F32',
-    shape: t.shape,
-    data: f64 ? Float64Array.from(t.buf.a) : Float32Array.from(t.buf.a),
-  }));
+  // the parameters that are evaluated: with a weight average (spec `average`) the averaged ones
+  const read = () =>
+    net.allTensors().map((t): TensorMsg => ({
+      name: t.name,
+      dtype: f64 ? 'F64' : 'F32',
+      shape: t.shape,
+      data: f64 ? Float64Array.from(t.buf.a) : Float32Array.from(t.buf.a),
+    }));
+  const tensors = which === 'mnist' && mnist ? mnist.learner.withAveraged(read) : read();
   const spec = net.specJson();
   if (which === 'chain' && chain) {
     spec.dt = chain.p.dt;

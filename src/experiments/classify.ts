@@ -3,7 +3,7 @@
  * samples are streamed one time step per dt, batches are concatenated in time with no state reset, the label is
  * the target at every step of its sample, one optimiser step per dt; the readout is the argmax of the logits
  * summed over all steps of the sample. Each epoch ends with an evaluation (no target, no learning) whose loss drives
- * ReduceLROnPlateau; a checkpoint (network, optimiser, scheduler, RNG, epoch) is written so `--resume` continues
+ * ReduceLROnPlateau (with the spec's `average`, evaluations read the moving average of the parameters); a checkpoint (network, optimiser, scheduler, RNG, epoch) is written so `--resume` continues
  * bit-identically.
  */
 import { GLENetwork } from '../model/network.js';
@@ -55,7 +55,9 @@ export const classifyTask: TaskFn<ClassifyParams> = async (ctx: RunContext<Class
   // date before every checkpoint; the same loop, readout and loss as the CPU path
   const dev = ctx.gpu ? new (await import('../learn/gpu-classify.js')).GpuSequenceClassifier(ctx.gpu, learner, front) : null;
   const evalOn = (sp: 'train' | 'val' | 'test'): Promise<EvalResult> | EvalResult =>
-    dev ? dev.evaluate(src.batches(sp, p.testBatch, null, p.maxTest)) : evaluate(net, front, src, sp, p.testBatch, p.maxTest);
+    dev ? dev.evaluate(src.batches(sp, p.testBatch, null, p.maxTest)) : learner.withAveraged(() => evaluate(net, front, src, sp, p.testBatch, p.maxTest));
+  // spec `average`: every evaluation reads the moving average of the parameters (learning goes on with the raw ones)
+  if (learner.average) ctx.log(`evaluations use the averaged parameters (spec average, decay ${learner.average.s.decay})`);
   if (!ctx.resumeFrom) {
     // epoch 0: evaluate before training
     last = await evalOn(split);

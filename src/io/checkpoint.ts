@@ -43,6 +43,8 @@ export interface CheckpointMeta {
   spec_sha256?: string;
   optimizer: Record<string, number> | null;
   scheduler: Record<string, number | string> | null;
+  /** the weight average's scalars (spec `average`; absent without it) */
+  average?: Record<string, number>;
   extra: Record<string, unknown>;
 }
 
@@ -89,6 +91,10 @@ function checkpointFiles(net: GLENetwork, learner: Learner | null, extra: Record
   for (const t of net.allTensors()) tensors[t.name] = tensorOf(t.buf, t.shape);
   for (const t of net.stateTensors()) tensors[t.name] = tensorOf(t.buf, t.shape);
   if (learner?.opt) for (const t of learner.opt.stateTensors()) tensors[t.name] = tensorOf(t.buf, t.shape);
+  if (learner?.average) {
+    if (learner.average.swapped) throw new Error('internal: a checkpoint while the averaged parameters are swapped in');
+    for (const t of learner.average.stateTensors()) tensors[t.name] = tensorOf(t.buf, t.shape);
+  }
   const bytes = encodeSafetensors(tensors, { format: CHECKPOINT_FORMAT, dtype: net.k.dtype });
   const specText = JSON.stringify(net.specJson(), null, 2) + '\n';
   const meta: CheckpointMeta = {
@@ -102,6 +108,7 @@ function checkpointFiles(net: GLENetwork, learner: Learner | null, extra: Record
     scheduler: learner?.scheduler
       ? Object.fromEntries(Object.entries(learner.scheduler.getState()).map(([k, v]) => [k, jsonNum(v)]))
       : null,
+    ...(learner?.average ? { average: learner.average.stateScalars() } : {}),
     extra,
   };
   return { 'spec.json': specText, 'model.safetensors': bytes, 'meta.json': JSON.stringify(meta, null, 2) + '\n' };
@@ -273,7 +280,7 @@ function checkMeta(m: unknown, where: string): CheckpointMeta {
   }
   if (typeof m.model_sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.model_sha256)) throw new UserError(`checkpoint ${where}: model_sha256 must be a sha256 hex digest`);
   if (m.spec_sha256 !== undefined && (typeof m.spec_sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.spec_sha256))) throw new UserError(`checkpoint ${where}: spec_sha256 must be a sha256 hex digest`);
-  for (const k of ['optimizer', 'scheduler'] as const) {
+  for (const k of ['optimizer', 'scheduler', 'average'] as const) {
     const v = m[k];
     if (v !== null && v !== undefined && !isObj(v)) throw new UserError(`checkpoint ${where}: ${k} must be an object or null`);
   }
@@ -317,4 +324,18 @@ export function applyCheckpoint(ck: LoadedCheckpoint, net: GLENetwork, learner: 
   if (learner?.scheduler && ck.meta?.scheduler) {
     learner.scheduler.setState(Object.fromEntries(Object.entries(ck.meta.scheduler).map(([k, v]) => [k, numJson(v)])));
   }
+  if (learner) applyAverage(ck, learner, where);
+}
+
+/**
+ * The learner's weight average (spec `average`) from the checkpoint (`avg.*` tensors and scalars) when it has one,
+ * else restarted at the network's (loaded) parameters. Nothing without averaging.
+ */
+export function applyAverage(ck: LoadedCheckpoint, learner: Learner, where = 'checkpoint'): void {
+  const a = learner.average;
+  if (!a) return;
+  if (ck.meta?.average && a.stateTensors().every((t) => ck.tensors[t.name])) {
+    for (const t of a.stateTensors()) copyInto(t.name, ck.tensors[t.name], t.buf, where, true);
+    a.loadScalars(ck.meta.average);
+  } else a.reset();
 }

@@ -130,26 +130,41 @@ export function runBatch(net: GLENetwork, front: GLENetwork | null, b: SeqBatch,
   return classifierFor(net, front).run(b, learner);
 }
 
+/** The evaluation's tally over batches (confusion, accuracy, mean loss); shared by the CPU and the device loops. */
+export class EvalTally {
+  readonly confusion: number[][];
+  private correct = 0;
+  private n = 0;
+  private lossSum = 0;
+  constructor(C: number) {
+    this.confusion = Array.from({ length: C }, () => new Array<number>(C).fill(0));
+  }
+  add(b: SeqBatch, r: BatchResult): void {
+    for (let i = 0; i < b.B; i++) {
+      this.confusion[b.labels[i]][r.pred[i]]++;
+      if (r.pred[i] === b.labels[i]) this.correct++;
+    }
+    this.lossSum += r.lossSum;
+    this.n += b.B;
+  }
+  result(): EvalResult {
+    const n = this.n;
+    return { acc: n ? this.correct / n : NaN, loss: n ? this.lossSum / n : NaN, n, confusion: this.confusion };
+  }
+}
+
 /** Sum logits over each batch's steps, argmax, mean-over-steps CE; nothing learns. */
 export function evaluateBatches(net: GLENetwork, front: GLENetwork | null, batches: Iterable<SeqBatch>, stop: () => boolean = () => false): EvalResult {
-  const C = net.nOut;
-  const confusion = Array.from({ length: C }, () => new Array<number>(C).fill(0));
-  let correct = 0, n = 0, lossSum = 0;
+  const tally = new EvalTally(net.nOut);
   const wasTraining = net.training;
   net.training = false;
   try {
     for (const b of batches) {
       if (stop()) break;
-      const r = runBatch(net, front, b, null);
-      for (let i = 0; i < b.B; i++) {
-        confusion[b.labels[i]][r.pred[i]]++;
-        if (r.pred[i] === b.labels[i]) correct++;
-      }
-      lossSum += r.lossSum;
-      n += b.B;
+      tally.add(b, runBatch(net, front, b, null));
     }
   } finally {
     net.training = wasTraining;
   }
-  return { acc: n ? correct / n : NaN, loss: n ? lossSum / n : NaN, n, confusion };
+  return tally.result();
 }

@@ -20,7 +20,7 @@ import type { GLENetwork } from '../model/network.js';
 import { crossEntropyRow } from '../model/losses.js';
 import { GpuTrainer, type GpuTrainerOptions } from './gpu-trainer.js';
 import type { Learner } from './learner.js';
-import type { BatchResult, EvalResult, SeqBatch } from './classify-loop.js';
+import { EvalTally, type BatchResult, type EvalResult, type SeqBatch } from './classify-loop.js';
 
 /** The device copies of one host network (one per batch size), the host network being the meeting point. */
 export class DeviceNet {
@@ -59,6 +59,18 @@ export class DeviceNet {
   /** The host network's parameters changed (its state did not): copy them to the device copy in use. */
   uploadParams(): void {
     this.active?.uploadParams();
+  }
+
+  /**
+   * Put the averaged parameters (spec `average`) into the device copy for batch size B (on = true), or the raw ones
+   * back (on = false, in whichever copy is in use); no-op without averaging or when already so.
+   */
+  async averaged(on: boolean, B = this.net.B): Promise<void> {
+    const a = this.learner.average;
+    if (!a || a.swapped === on) return;
+    const t = on ? await this.use(B) : this.active;
+    if (t) t.swapAveraged();
+    else a.swap(); // nothing on the device: the host holds the values
   }
 
   /** The host network was changed (checkpoint loaded, state reset): the next batch uploads it. */
@@ -138,22 +150,22 @@ export class GpuSequenceClassifier {
     return { pred, lossSum: ce / Math.max(1, T), stepLoss: res.loss, sums };
   }
 
-  /** Evaluate (no target, no learning) over batches, as `evaluateBatches`. */
+  /**
+   * Evaluate (no target, no learning) over batches, as `evaluateBatches`, with the averaged parameters when the
+   * learner averages (as `Learner.withAveraged`; the raw ones are back afterwards).
+   */
   async evaluate(batches: Iterable<SeqBatch>, stop: () => boolean = () => false): Promise<EvalResult> {
-    const C = this.net.nOut;
-    const confusion = Array.from({ length: C }, () => new Array<number>(C).fill(0));
-    let correct = 0, n = 0, lossSum = 0;
-    for (const b of batches) {
-      if (stop()) break;
-      const r = await this.runBatch(b, false);
-      for (let i = 0; i < b.B; i++) {
-        confusion[b.labels[i]][r.pred[i]]++;
-        if (r.pred[i] === b.labels[i]) correct++;
+    const tally = new EvalTally(this.net.nOut);
+    try {
+      for (const b of batches) {
+        if (stop()) break;
+        await this.dev.averaged(true, b.B);
+        tally.add(b, await this.runBatch(b, false));
       }
-      lossSum += r.lossSum;
-      n += b.B;
+    } finally {
+      await this.dev.averaged(false);
     }
-    return { acc: n ? correct / n : NaN, loss: n ? lossSum / n : NaN, n, confusion };
+    return tally.result();
   }
 
   /** The host network and learner up to date with the device (checkpoints, the divergence guard). */

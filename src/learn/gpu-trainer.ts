@@ -8,7 +8,9 @@
  *   load x[t] · target error + loss of y[t−1] · per layer: drive = r_bottom Wᵀ (gemm), the GLE population step
  *   (gleNeurons: bias, both error and membrane ODEs, r, r'), gW = −ĕᵀ r_bottom / B (gemm), gB / gτ (column
  *   reduction), e_bottom = ĕ W (gemm) · one optimiser dispatch over all learnable tensors (stored contiguously) ·
- *   clamp · tick (the device-side step counters: input/target slot, Adam's t).
+ *   clamp · the weight average (spec `average`) · tick (the device-side step counters: input/target slot, Adam's t).
+ * The learner's lr schedule is followed step by step: each chunk uploads the lr of every one of its steps (and the
+ * average's decay of every step), computed by the host's scheduler and average, which then advance by the chunk.
  * A chunk of T steps is one compute pass (or one per step when every field is logged) in one command buffer: one
  * submit, one upload of the chunk's inputs and targets, one read-back of the logged values (the loss of every step;
  * optionally outputs and every traced field). Dense layers with the transpose feedback only (what the fused CPU
@@ -19,6 +21,7 @@ import { fw, GpuHeap, groups1d, type GpuOp, NONE, type WebGpuEngine } from '../k
 import { stepFlags } from '../model/dynamics.js';
 import type { GLENetwork } from '../model/network.js';
 import type { Learner } from './learner.js';
+import { CosineLR } from './optim.js';
 
 interface StateOffs {
   u: number;
@@ -98,9 +101,12 @@ export class GpuTrainer {
   private readonly tg: number;
   private readonly kinds: number;
   private readonly lossLog: number;
-  /** the heap slot of the learning rate (the scheduler may change it between chunks) */
+  /** the heap slots of the learning rate of each step of a chunk (the scheduler changes it every step) */
   private readonly lrSlot: number;
-  private lrOnDevice = NaN;
+  /** the heap slots of the weight average's decay of each step of a chunk */
+  private readonly decaySlot: number;
+  /** the weight average's block (as the learnable parameters' block), or NONE without averaging */
+  private readonly aBlock: number;
   private readonly pBlock: { off: number; n: number; nLearn: number };
   private readonly gBlock: number;
   private readonly mBlock: number;
@@ -161,7 +167,11 @@ export class GpuTrainer {
     this.tg = h.alloc(this.chunk * B * net.nOut);
     this.kinds = h.alloc(this.chunk);
     this.lossLog = h.alloc(this.chunk);
-    this.lrSlot = h.alloc(1);
+    this.lrSlot = h.alloc(this.chunk);
+    this.decaySlot = h.alloc(this.chunk);
+    this.lrs = new Float32Array(this.chunk);
+    this.decays = new Float32Array(this.chunk);
+    this.aBlock = learner.average ? h.alloc(nLearn) : NONE;
     // τ_m and τ_r of every layer (the learner clamps both)
     const tauIdx: number[] = [];
     net.layers.forEach((l, i) => {
@@ -193,6 +203,7 @@ export class GpuTrainer {
     });
     this.parity = 0;
     for (const { off, buf } of this.momentTensors()) e.write(this.buf, off * 4, buf.a);
+    for (const { off, buf } of this.averageTensors()) e.write(this.buf, off * 4, buf.a);
     // Adam's t continues from the host optimiser's (a resumed run, or another trainer of the same network)
     this.optSteps = (this.learner.opt as { stepCount?: number } | null)?.stepCount ?? 0;
   }
@@ -219,6 +230,31 @@ export class GpuTrainer {
     return out;
   }
 
+  /** The host weight average's buffers and their device offsets (laid out as the learnable parameters). */
+  private averageTensors(): { off: number; buf: { a: Float32Array; n: number } }[] {
+    const a = this.learner.average;
+    if (!a) return [];
+    return a.params.map((p, i) => ({ off: this.aBlock + (this.pOff.get(p.name)!.off - this.pBlock.off), buf: a.bufs[i] as unknown as { a: Float32Array; n: number } }));
+  }
+
+  /**
+   * Exchange the parameters and their averages on the device (evaluation with the averaged parameters, and back); the
+   * host average's `swapped` flag follows, so a download leaves the host in the same arrangement. No-op without
+   * averaging.
+   */
+  swapAveraged(): void {
+    const a = this.learner.average;
+    if (!a) return;
+    const n = this.pBlock.nLearn;
+    const enc = this.engine.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    this.engine.record(pass, [this.swapOp ??= this.engine.op(this.heap, this.ctl, 'swap', [n, this.pBlock.off, this.aBlock], groups1d(n))]);
+    pass.end();
+    this.engine.device.queue.submit([enc.finish()]);
+    a.swapped = !a.swapped;
+  }
+  private swapOp: GpuOp | null = null;
+
   /**
    * Copy the device's parameters, state and optimiser moments back into the host network and optimiser (e.g. before
    * a checkpoint or an evaluation on the CPU): one read-back.
@@ -231,7 +267,7 @@ export class GpuTrainer {
     net.layers.forEach((_, l) => {
       for (const k of keys) ranges.push([this.st[this.parity][l][k], (net.state(l) as unknown as Record<string, { n: number }>)[k].n]);
     });
-    const moments = this.momentTensors();
+    const moments = [...this.momentTensors(), ...this.averageTensors()];
     for (const m of moments) ranges.push([m.off, m.buf.n]);
     const got = await this.engine.readRanges(this.engine.device.createCommandEncoder(), this.buf, ranges);
     let i = 0;
@@ -309,6 +345,7 @@ export class GpuTrainer {
     }
     if (learner.clampMin !== null || learner.clampMax !== null)
       ops.push(e.op(h, ctl, 'clamp', [this.clampIdx.n, this.clampIdx.off, fw(learner.clampMin ?? -3.4e38), fw(learner.clampMax ?? 3.4e38)], groups1d(this.clampIdx.n, 64)));
+    if (optimised && this.aBlock !== NONE) ops.push(e.op(h, ctl, 'ema', [this.pBlock.nLearn, this.pBlock.off, this.aBlock, this.decaySlot], groups1d(this.pBlock.nLearn)));
     ops.push(e.op(h, ctl, 'tick', [optimised ? 1 : 0], [1, 1, 1]));
     plan = { ops, opt: optOp };
     this.plans.set(key, plan);
@@ -355,7 +392,8 @@ export class GpuTrainer {
       this.engine.write(this.buf, this.tg * 4, tg.subarray(0, n * B * nOut));
       this.engine.write(this.buf, this.kinds * 4, kinds.subarray(0, n));
       this.engine.write(this.ctl, 0, new Uint32Array([0, this.optSteps, 0, 0]));
-      this.syncLr();
+      const learns = training && net.spec.optimizer !== null && this.pBlock.nLearn > 0;
+      if (learns) this.scheduleChunk(n);
       const enc = this.engine.device.createCommandEncoder();
       const logRanges: [number, number][] = [[this.lossLog, n]];
       let log: GPUBuffer | null = null;
@@ -418,11 +456,24 @@ export class GpuTrainer {
     return this.engine.readRanges(this.engine.device.createCommandEncoder(), b, [[0, n]]);
   }
 
-  private syncLr(): void {
-    const lr = this.learner.lr;
-    if (lr === this.lrOnDevice) return;
-    this.lrOnDevice = lr;
-    this.engine.write(this.buf, this.lrSlot * 4, new Float32Array([lr]));
+  /** the lr and the decay of each step of the next chunk (host side, uploaded per chunk) */
+  private readonly lrs: Float32Array;
+  private readonly decays: Float32Array;
+
+  /**
+   * The lr and the average's decay of each of the next n learning steps, as `Learner.trainStep` would set them (the
+   * cosine schedule's `beforeStep`, the average's `decayAt`), uploaded; the host schedule and average advance by n.
+   */
+  private scheduleChunk(n: number): void {
+    const L = this.learner, sch = L.scheduler, avg = L.average;
+    if (avg?.swapped) throw new Error('internal: a learning step while the averaged parameters are swapped in');
+    for (let i = 0; i < n; i++) {
+      if (sch instanceof CosineLR) sch.beforeStep();
+      this.lrs[i] = L.lr;
+      if (avg) this.decays[i] = avg.decayAt(avg.t++);
+    }
+    this.engine.write(this.buf, this.lrSlot * 4, this.lrs.subarray(0, n));
+    if (avg) this.engine.write(this.buf, this.decaySlot * 4, this.decays.subarray(0, n));
   }
 
   /** What one step logs, in order; with p, the offsets for a step that read parity p. */

@@ -7,9 +7,10 @@
  * and ReduceLROnPlateau (PyTorch's rules: rel/abs threshold, patience, cooldown, min_lr, eps), stepped per epoch, and a
  * cosine annealing, stepped per optimiser step: lr(t) = min_lr + (lr₀ − min_lr) · ½ (1 + cos(π · min(1, t / steps))).
  * Optimiser state lives in backend buffers so it can be checkpointed and stepped without allocation.
+ * WeightAverage keeps an exponential moving average of the learnable parameters for evaluation (spec `average`).
  */
 import type { AdamScalars, Backend, FBuf } from '../kernels/types.js';
-import type { CosineSchedulerSpec, OptimizerSpec, PlateauSchedulerSpec } from '../model/spec.js';
+import type { AverageSpec, CosineSchedulerSpec, OptimizerSpec, PlateauSchedulerSpec } from '../model/spec.js';
 
 export interface ParamLike {
   readonly name: string;
@@ -235,3 +236,81 @@ export class CosineLR {
 }
 
 export type Scheduler = ReduceLROnPlateau | CosineLR;
+
+/**
+ * Exponential moving average of the learnable parameters (spec `average`), updated after every optimiser step:
+ *   d_t = min(decay, (1 + t) / (10 + t)),  a ← a + (1 − d_t)(p − a),  t ← t + 1   (a starts at the initial p)
+ * Evaluation swaps the averaged values into the network (`swap`, exact: the two buffers exchange contents) and back;
+ * learning always goes on with the raw parameters. The averages live in backend buffers (the network's dtype) and are
+ * checkpointed as `avg.<parameter>` tensors with `t` in the scalars.
+ */
+export class WeightAverage {
+  /** updates so far */
+  t = 0;
+  /** true while the averaged values sit in the network's parameters (and the raw ones in the average buffers) */
+  swapped = false;
+  readonly bufs: FBuf[];
+  constructor(
+    k: Backend,
+    readonly params: ParamLike[],
+    readonly s: AverageSpec,
+  ) {
+    this.bufs = params.map((p) => {
+      const b = k.alloc(p.p.n);
+      b.a.set(p.p.a.subarray(0, p.p.n));
+      return b;
+    });
+  }
+
+  /** the decay of update t (0-based) */
+  decayAt(t: number): number {
+    return Math.min(this.s.decay, (1 + t) / (10 + t));
+  }
+
+  /** Restart the average at the network's parameters, after new ones were written into it (e.g. a loaded checkpoint). */
+  reset(): void {
+    this.swapped = false; // the parameters were just replaced: what the buffers held no longer matters
+    for (let i = 0; i < this.params.length; i++) this.bufs[i].a.set(this.params[i].p.a.subarray(0, this.params[i].p.n));
+    this.t = 0;
+  }
+
+  update(): void {
+    if (this.swapped) throw new Error('internal: a learning step while the averaged parameters are swapped in');
+    const c = 1 - this.decayAt(this.t);
+    for (let i = 0; i < this.params.length; i++) {
+      const p = this.params[i].p.a, a = this.bufs[i].a, n = this.params[i].p.n;
+      for (let j = 0; j < n; j++) a[j] += c * (p[j] - a[j]);
+    }
+    this.t++;
+  }
+
+  /** Exchange the network's parameters and the averages (twice = unchanged). */
+  swap(): void {
+    for (let i = 0; i < this.params.length; i++) {
+      const p = this.params[i].p.a, a = this.bufs[i].a, n = this.params[i].p.n;
+      for (let j = 0; j < n; j++) {
+        const x = p[j];
+        p[j] = a[j];
+        a[j] = x;
+      }
+    }
+    this.swapped = !this.swapped;
+  }
+
+  /** The averaged values of parameter `name`, or null when it is not averaged (not learnable). */
+  averageOf(name: string): FBuf | null {
+    const i = this.params.findIndex((p) => p.name === name);
+    if (i < 0) return null;
+    return this.swapped ? this.params[i].p : this.bufs[i];
+  }
+
+  stateTensors(): { name: string; buf: FBuf; shape: number[] }[] {
+    return this.bufs.map((b, i) => ({ name: `avg.${this.params[i].name}`, buf: b, shape: this.params[i].shape }));
+  }
+  stateScalars(): Record<string, number> {
+    return { t: this.t };
+  }
+  loadScalars(s: Record<string, number>): void {
+    this.t = s.t ?? 0;
+  }
+}

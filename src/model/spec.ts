@@ -86,6 +86,17 @@ const CosineSchedulerSpec = z
   })
   .strict();
 export const SchedulerSpec = z.discriminatedUnion('type', [PlateauSchedulerSpec, CosineSchedulerSpec]);
+/**
+ * Weight averaging for evaluation: an exponential moving average of the learnable parameters, updated after every
+ * optimiser step with the decay min(decay, (1 + t) / (10 + t)) (t: updates so far); evaluation and prediction use the
+ * averaged parameters, learning goes on with the raw ones. null (the default): evaluation uses the raw parameters.
+ */
+export const AverageSpec = z
+  .object({
+    decay: finite.gt(0).lt(1),
+  })
+  .strict();
+export type AverageSpec = z.infer<typeof AverageSpec>;
 export type SchedulerSpec = z.infer<typeof SchedulerSpec>;
 export type PlateauSchedulerSpec = z.infer<typeof PlateauSchedulerSpec>;
 export type CosineSchedulerSpec = z.infer<typeof CosineSchedulerSpec>;
@@ -106,6 +117,7 @@ export const NetworkSpecSchema = z
     layers: z.array(LayerSpec).min(1),
     optimizer: OptimizerSpec.nullable().default(null),
     scheduler: SchedulerSpec.nullable().default(null),
+    average: AverageSpec.nullable().default(null),
     clamp_tau_min: finite.positive().nullable().default(null),
     clamp_tau_max: finite.positive().nullable().default(null),
   })

@@ -12,16 +12,20 @@ export interface Mnist1dArrays {
   length: number;
 }
 
-/** Training samples over which the lab's default lr anneals to 0 (docs/RESULTS.md §23). */
-export const DEFAULT_MNIST_ANNEAL_SAMPLES = 16000;
-/** Batch of the lab's default (the anneal counts optimiser steps: one per dt-step of every batch). */
+/** Batch of the lab's default (the CLI's). */
 export const DEFAULT_MNIST_BATCH = 100;
+/** The lab's default lr (Adam, per dt-step; constant). */
+export const DEFAULT_MNIST_LR = 3e-4;
+/** The default weight average's decay per Adam step (spec `average`; ~33,000 steps ≈ 92 batches of 100 at most). */
+export const DEFAULT_MNIST_AVERAGE = 0.99997;
 
 /**
- * The lab's default MNIST-1D network: small enough to learn visibly within a minute or two in a page. Adam at lr 1e-3
- * per dt-step, cosine-annealed to 0 over 16,000 training samples at batch 100 (160 batches × 360 steps): at a constant
- * lr the test accuracy swings around 20 % from batch to batch (each batch's held labels pull the whole network for
- * 360 Adam steps), annealing lets it settle (about 50 % at the end; docs/RESULTS.md §23).
+ * The lab's default MNIST-1D network: small enough to learn visibly within a minute or two in a page. Adam at a
+ * constant lr 3e-4 per dt-step, and the weights that are evaluated (Evaluate, the prequential score, the download) are
+ * a moving average of the learning weights (spec `average`). At any constant lr the learning weights' test accuracy
+ * swings from batch to batch (each batch's held labels pull the whole network for 360 Adam steps); their average
+ * does not, and it keeps improving as long as learning goes on (seed 0: 24 % after 4,000 samples, 53 % after 16,000,
+ * 73 % after 32,000, 76 % after 48,000; docs/RESULTS.md §28; the §23 default annealed the lr to 0 and stopped there).
  */
 export const DEFAULT_MNIST_SPEC: NetworkSpecInput = {
   name: 'mnist1d-lab',
@@ -56,8 +60,8 @@ export const DEFAULT_MNIST_SPEC: NetworkSpecInput = {
     },
     { size: 10, phi: 'linear', bias: true, tau_m: 1.2, tau_r: 1.2 },
   ],
-  optimizer: { type: 'adam', lr: 0.001 },
-  scheduler: { type: 'cosine', steps: (DEFAULT_MNIST_ANNEAL_SAMPLES / DEFAULT_MNIST_BATCH) * 360, min_lr: 0 },
+  optimizer: { type: 'adam', lr: DEFAULT_MNIST_LR },
+  average: { decay: DEFAULT_MNIST_AVERAGE },
 };
 
 /** A named tensor as carried in checkpoints (safetensors) and worker messages. */
@@ -112,13 +116,24 @@ export class RunningMean {
 }
 
 
+/** Options of an MNIST-1D stream (both backends). */
+export interface MnistOptions {
+  batch?: number;
+  seed?: number;
+  window?: number;
+  shuffle?: boolean;
+  prequential?: boolean;
+}
+
 /**
- * MNIST-1D learned online in the page with the shared classify loop of the core (`SequenceClassifier`, the same code
- * the CLI's classify task runs), one step at a time so that the worker can interleave it with posting records.
+ * What the page's MNIST-1D stream does on either backend (MnistSim here, GpuMnistSim in ./mnist-gpu.ts): the
+ * networks (the learning one and the prequential scorer), the sample stream (shuffled samples, B parallel streams,
+ * no state reset), the lr warm-up, and the statistics at each batch's end. The backends differ only in how a batch's
+ * steps run. With the spec's `average`, evaluation and the prequential score read the averaged parameters.
  */
-export class MnistSim {
-  net: GLENetwork;
-  learner: Learner;
+export abstract class MnistStream {
+  readonly net: GLENetwork;
+  readonly learner: Learner;
   /**
    * Prequential ("test, then train") readout: a second network with the parameters frozen at each batch's start runs
    * on the same input stream without target; its summed logits give the running accuracy, so a sample is scored
@@ -137,14 +152,6 @@ export class MnistSim {
   readonly recentS: RunningMean;
   /** running accuracy of the prequential readout (sample scored with the parameters from before it); = recentS when off */
   readonly recentP: RunningMean;
-  /** the learning (or evaluated) network's loop and the prequential scorer's, over the same batches */
-  private readonly cls: SequenceClassifier;
-  private readonly score: SequenceClassifier | null;
-  private batcher!: SequenceBatcher;
-  private batch!: SeqBatch;
-  private shuffle = true;
-  private started = false;
-  private readonly rng: Rng;
   /** dataset index of each stream's current sample */
   idx: Int32Array<ArrayBufferLike> = new Int32Array(0);
   lastPred = new Int32Array(0);
@@ -153,24 +160,33 @@ export class MnistSim {
   lastLogits = new Float64Array(0);
   lossSum = 0;
   lossN = 0;
+  /** true once every sample of the current split has been seen since setData (evaluation passes stop there) */
+  epochEnded = false;
+  protected batcher!: SequenceBatcher;
+  protected batch!: SeqBatch;
+  private shuffle = true;
+  private readonly rng: Rng;
+  private warmBase = 0;
+  private warmTotal = 0;
+  private warmDone = 0;
 
   constructor(
-    backend: Backend,
+    host: Backend,
     spec: NetworkSpecInput | ResolvedSpec,
     public data: Mnist1dArrays,
-    opts: { batch?: number; seed?: number; window?: number; shuffle?: boolean; prequential?: boolean } = {},
+    opts: MnistOptions,
+    check: (net: GLENetwork) => void = () => undefined,
   ) {
     this.spec = 'resolved' in spec ? (spec as ResolvedSpec) : parseSpec(spec);
     if (this.spec.input_size !== 1) throw new Error(`MNIST-1D streams one point per step: the spec's input_size must be 1, not ${this.spec.input_size}`);
     const nOut = this.spec.resolved[this.spec.resolved.length - 1].size;
     if (nOut !== 10) throw new Error(`MNIST-1D has 10 classes: the top layer must have size 10, not ${nOut}`);
     this.B = opts.batch ?? DEFAULT_MNIST_BATCH;
-    this.net = new GLENetwork(this.spec, backend, { batchSize: this.B });
+    this.net = new GLENetwork(this.spec, host, { batchSize: this.B });
+    check(this.net);
     this.learner = new Learner(this.net);
-    this.cls = new SequenceClassifier(this.net);
-    this.scoreNet = opts.prequential ?? true ? new GLENetwork(this.spec, backend, { batchSize: this.B }) : null;
+    this.scoreNet = opts.prequential ?? true ? new GLENetwork(this.spec, host, { batchSize: this.B }) : null;
     if (this.scoreNet) this.scoreNet.training = false;
-    this.score = this.scoreNet ? new SequenceClassifier(this.scoreNet) : null;
     this.recentS = new RunningMean(opts.window ?? 200);
     this.recentP = new RunningMean(opts.window ?? 200);
     this.rng = new Rng(opts.seed ?? 0);
@@ -193,7 +209,7 @@ export class MnistSim {
     this.newBatcher();
   }
 
-  private newBatcher(): void {
+  protected newBatcher(): void {
     const d = this.data;
     this.batcher = new SequenceBatcher({ x: d.x, y: d.y, steps: d.length, batchSize: this.B, shuffle: this.shuffle, rng: this.shuffle ? this.rng : undefined });
     this.batcher.startEpoch();
@@ -208,12 +224,9 @@ export class MnistSim {
       },
       fillStep: (t, out) => it.fillStep(t, out),
     };
-    this.started = false;
     this.epochEnded = false;
   }
 
-  /** true once every sample of the current split has been seen since setData (evaluation passes stop there) */
-  epochEnded = false;
   get epochDone(): boolean {
     return this.epochEnded;
   }
@@ -229,35 +242,14 @@ export class MnistSim {
 
   /** true when the running statistics come from the prequential scoring network */
   get scoring(): boolean {
-    return this.score !== null && this.learning;
+    return this.scoreNet !== null && this.learning;
   }
 
-  private beginBatch(): void {
-    if (!this.batcher.nextBatch()) {
-      this.epochEnded = true;
-      this.batcher.startEpoch();
-      this.batcher.nextBatch();
-    }
-    const B = this.batch.B;
-    this.idx = this.batcher.indices;
-    if (this.scoring) {
-      const src = this.net.allTensors(), dst = this.scoreNet!.allTensors();
-      for (let k = 0; k < src.length; k++) dst[k].buf.a.set(src[k].buf.a);
-      this.score!.begin(this.batch, null);
-    }
-    this.net.training = this.learning;
-    this.cls.begin(this.batch, this.learning ? this.learner : null);
-    if (this.lastPred.length !== B) {
-      this.lastPred = new Int32Array(B);
-      this.lastLabels = new Int32Array(B);
-      this.lastLogits = new Float64Array(B * 10);
-    }
-    this.started = true;
+  /** which parameters evaluation and the prequential score read: 'averaged' (spec `average`) or 'raw' */
+  get evaluated(): 'averaged' | 'raw' {
+    return this.learner.evaluated;
   }
 
-  private warmBase = 0;
-  private warmTotal = 0;
-  private warmDone = 0;
   /**
    * Ramp the learning rate linearly from 0 to its current value over the next `steps` learning steps. Used after
    * loading trained parameters: a fresh Adam's first updates are ±lr on every parameter whatever the gradient's size
@@ -274,26 +266,41 @@ export class MnistSim {
     return this.warmTotal > 0;
   }
 
-  /** One dt-step for the whole batch. Returns true when the batch's samples finished at this step. */
-  step(): boolean {
-    if (!this.started || this.cls.done) this.beginBatch();
-    if (this.learning && this.warmTotal > 0) {
-      this.warmDone++;
-      this.learner.lr = this.warmBase * Math.min(1, this.warmDone / this.warmTotal);
-      if (this.warmDone >= this.warmTotal) this.warmTotal = 0;
+  /** The host network's parameters were replaced (a loaded checkpoint): the average restarts from them. */
+  loaded(): void {
+    this.learner.average?.reset();
+  }
+
+  /** The next batch of the stream (a new epoch after the last). */
+  protected nextBatch(): void {
+    if (!this.batcher.nextBatch()) {
+      this.epochEnded = true;
+      this.batcher.startEpoch();
+      this.batcher.nextBatch();
     }
-    this.cls.step();
-    const scoring = this.scoring;
-    if (scoring) this.score!.step();
-    if (this.learning) {
-      this.lossSum += this.net.lastLoss();
-      this.lossN++;
-    }
-    if (!this.cls.done) return false;
-    const r = this.cls.finish();
+    this.idx = this.batcher.indices;
+  }
+
+  /** Advance a warm-up by `steps` learning steps (the lr they run at). */
+  protected advanceWarmup(steps: number): void {
+    if (!this.learning || this.warmTotal <= 0) return;
+    this.warmDone += steps;
+    this.learner.lr = this.warmBase * Math.min(1, this.warmDone / this.warmTotal);
+    if (this.warmDone >= this.warmTotal) this.warmTotal = 0;
+  }
+
+  /** The scorer gets the evaluated parameters (averaged or raw) of the host network. */
+  protected copyToScorer(): void {
+    const src = this.net.allTensors(), dst = this.scoreNet!.allTensors(), avg = this.learner.average;
+    for (let k = 0; k < src.length; k++) dst[k].buf.a.set((avg?.averageOf(src[k].name) ?? src[k].buf).a);
+  }
+
+  /**
+   * The statistics of a finished batch: `pred` / `sums` the scored readout (the prequential scorer's while learning,
+   * else the evaluated network's), `streamPred` the learning network's own.
+   */
+  protected record(pred: Int32Array, sums: Float64Array, streamPred: Int32Array): void {
     const B = this.batch.B, labels = this.batch.labels;
-    const sums = scoring ? this.score!.sums : this.cls.sums;
-    const pred = scoring ? this.score!.finish().pred : r.pred;
     if (this.lastPred.length !== B) {
       this.lastPred = new Int32Array(B);
       this.lastLabels = new Int32Array(B);
@@ -302,16 +309,14 @@ export class MnistSim {
     this.lastLogits.set(sums.subarray(0, B * 10));
     this.lastLabels.set(labels.subarray(0, B));
     for (let b = 0; b < B; b++) {
-      const best = pred[b];
-      const ok = best === labels[b] ? 1 : 0;
-      this.lastPred[b] = best;
+      const ok = pred[b] === labels[b] ? 1 : 0;
+      this.lastPred[b] = pred[b];
       this.samples++;
       this.correct += ok;
-      this.confusion[labels[b] * 10 + best]++;
-      this.recentS.push(r.pred[b] === labels[b] ? 1 : 0);
+      this.confusion[labels[b] * 10 + pred[b]]++;
+      this.recentS.push(streamPred[b] === labels[b] ? 1 : 0);
       this.recentP.push(ok);
     }
-    return true;
   }
 
   /** in-stream running accuracy (the learning network's own summed logits) */
@@ -324,5 +329,60 @@ export class MnistSim {
   }
   get accuracy(): number {
     return this.samples ? this.correct / this.samples : 0;
+  }
+}
+
+/**
+ * MNIST-1D learned online in the page with the shared classify loop of the core (`SequenceClassifier`, the same code
+ * the CLI's classify task runs), one step at a time so that the worker can interleave it with posting records.
+ * Evaluation (learning off) runs with the averaged parameters swapped in when the spec averages.
+ */
+export class MnistSim extends MnistStream {
+  /** the learning (or evaluated) network's loop and the prequential scorer's, over the same batches */
+  private readonly cls: SequenceClassifier;
+  private readonly score: SequenceClassifier | null;
+  private started = false;
+
+  constructor(backend: Backend, spec: NetworkSpecInput | ResolvedSpec, data: Mnist1dArrays, opts: MnistOptions = {}) {
+    super(backend, spec, data, opts);
+    this.cls = new SequenceClassifier(this.net);
+    this.score = this.scoreNet ? new SequenceClassifier(this.scoreNet) : null;
+  }
+
+  protected override newBatcher(): void {
+    super.newBatcher();
+    this.started = false;
+  }
+
+  private beginBatch(): void {
+    this.nextBatch();
+    // evaluation reads the averaged parameters, learning the raw ones
+    const avg = this.learner.average;
+    if (avg && avg.swapped === this.learning) avg.swap();
+    if (this.scoring) {
+      this.copyToScorer();
+      this.score!.begin(this.batch, null);
+    }
+    this.net.training = this.learning;
+    this.cls.begin(this.batch, this.learning ? this.learner : null);
+    this.started = true;
+  }
+
+  /** One dt-step for the whole batch. Returns true when the batch's samples finished at this step. */
+  step(): boolean {
+    if (!this.started || this.cls.done) this.beginBatch();
+    this.advanceWarmup(1);
+    this.cls.step();
+    const scoring = this.scoring;
+    if (scoring) this.score!.step();
+    if (this.learning) {
+      this.lossSum += this.net.lastLoss();
+      this.lossN++;
+    }
+    if (!this.cls.done) return false;
+    const r = this.cls.finish();
+    if (scoring) this.record(this.score!.finish().pred, this.score!.sums, r.pred);
+    else this.record(r.pred, this.cls.sums, r.pred);
+    return true;
   }
 }

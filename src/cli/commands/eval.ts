@@ -4,7 +4,7 @@ import { createNodeBackend, createWebGpuEngine } from '../../node.js';
 import { Learner } from '../../learn/learner.js';
 import type { SeqBatch } from '../../learn/classify-loop.js';
 import { GLENetwork } from '../../model/network.js';
-import { applyCheckpoint, readCheckpoint } from '../../io/checkpoint.js';
+import { applyAverage, applyCheckpoint, readCheckpoint } from '../../io/checkpoint.js';
 import { loadXY } from '../../data/mnist1d-files.js';
 import { evaluate, type EvalResult } from '../../experiments/classify.js';
 import { speechSource, xySource } from '../../experiments/sources.js';
@@ -15,7 +15,7 @@ import { UserError } from '../../util/errors.js';
 export function register(program: Command): void {
   program
     .command('eval')
-    .description('evaluate a trained classifier checkpoint (argmax of summed logits) on MNIST-1D-format data (--x/--y: N x L inputs streamed one point per step) or on a Speech Commands folder (--data, KW12 log-mel stream)')
+    .description('evaluate a trained classifier checkpoint (argmax of summed logits) on MNIST-1D-format data (--x/--y: N x L inputs streamed one point per step) or on a Speech Commands folder (--data, KW12 log-mel stream); a spec with `average` is evaluated with its averaged parameters')
     .requiredOption('--checkpoint <dir>', 'checkpoint directory (spec.json + model.safetensors), e.g. RUN/checkpoint')
     .option('--x <file>', 'inputs .npy, N x L (float32/float64)')
     .option('--y <file>', 'labels .npy, N integers')
@@ -36,15 +36,16 @@ export function register(program: Command): void {
       if (ck.spec.input_size !== 1 && !(ck.meta?.extra as { frontend?: unknown })?.frontend) throw new UserError(`checkpoint ${o.checkpoint}: the network takes ${ck.spec.input_size} inputs per step; MNIST-1D data has 1`);
       const nOut = outputs(ck);
       for (let i = 0; i < d.n; i++) if (d.y[i] >= nOut) throw new UserError(`${o.y}: label ${d.y[i]} at index ${i} is outside the network's ${nOut} classes`);
-      const { net, backend, label, gpuEval } = await loadNet(ck, o);
+      const { net, learner, backend, label, gpuEval } = await loadNet(ck, o);
       applyCheckpoint(ck, net, null, o.checkpoint, { state: o.carryState });
+      applyAverage(ck, learner, o.checkpoint);
       const frontSpec = (ck.meta?.extra as { frontend?: NetworkSpecInput | null })?.frontend ?? null;
       const front = frontSpec ? new GLENetwork({ ...frontSpec, dtype: ck.spec.dtype }, await createNodeBackend(backend.name, backend.dtype, () => {}), { batchSize: o.batch }) : null;
       if (front) front.training = false;
       const t0 = performance.now();
       const src = xySource(d, nOut);
-      const r = gpuEval ? await gpuEval(src.batches('test', o.batch, null, 0), front) : evaluate(net, front, src, 'test', o.batch, 0);
-      printResult(r, t0, label);
+      const r = gpuEval ? await gpuEval(src.batches('test', o.batch, null, 0), front) : learner.withAveraged(() => evaluate(net, front, src, 'test', o.batch, 0));
+      printResult(r, t0, label + weightsNote(learner));
     });
 }
 
@@ -59,10 +60,11 @@ type GpuEval = (batches: Iterable<SeqBatch>, front: GLENetwork | null) => Promis
  * host copy on the js backend, evaluated on the device by `gpuEval` (each call uploads the host's current values);
  * a network the device path does not run is refused (one line, exit 2), as is a missing package or adapter.
  */
-async function loadNet(ck: Checkpoint, o: { backend: BackendName | 'webgpu'; batch: number }): Promise<{ net: GLENetwork; backend: Awaited<ReturnType<typeof createNodeBackend>>; label: string; gpuEval: GpuEval | null }> {
+async function loadNet(ck: Checkpoint, o: { backend: BackendName | 'webgpu'; batch: number }): Promise<{ net: GLENetwork; learner: Learner; backend: Awaited<ReturnType<typeof createNodeBackend>>; label: string; gpuEval: GpuEval | null }> {
   if (o.backend !== 'webgpu') {
     const backend = await createNodeBackend(o.backend, ck.spec.dtype);
-    return { net: new GLENetwork(ck.spec, backend, { batchSize: o.batch }), backend, label: backend.name, gpuEval: null };
+    const net = new GLENetwork(ck.spec, backend, { batchSize: o.batch });
+    return { net, learner: new Learner(net), backend, label: backend.name, gpuEval: null };
   }
   if (ck.spec.dtype !== 'float32') throw new UserError(`checkpoint ${ck.spec.name ?? ''}: a ${ck.spec.dtype} network does not run on webgpu (float32 only); use a CPU backend`);
   const backend = await createNodeBackend('auto', 'float32'); // the host copy (and a fixed front end)
@@ -81,8 +83,11 @@ async function loadNet(ck: Checkpoint, o: { backend: BackendName | 'webgpu'; bat
       c.destroy();
     }
   };
-  return { net, backend, label: `webgpu (${engine.adapterName})`, gpuEval };
+  return { net, learner, backend, label: `webgpu (${engine.adapterName})`, gpuEval };
 }
+
+/** With the spec's `average` the checkpoint's averaged parameters are evaluated (its raw ones go on learning). */
+const weightsNote = (l: Learner): string => (l.average ? ' (averaged parameters: spec average)' : '');
 
 function printResult(r: EvalResult, t0: number, backendName: string, label = ''): void {
   process.stdout.write(`${label}accuracy ${(100 * r.acc).toFixed(2)}% (${Math.round(r.acc * r.n)}/${r.n}), loss ${r.loss.toFixed(4)}, ${((performance.now() - t0) / 1000).toFixed(1)}s on ${backendName}\n`);
@@ -97,7 +102,7 @@ async function evalSpeech(o: { checkpoint: string; data: string; split: string; 
   const src = await speechSource(o.data, o.seed, undefined);
   const C = outputs(ck);
   if (C !== src.classNames.length) throw new UserError(`checkpoint ${o.checkpoint}: the network has ${C} outputs; KW12 has ${src.classNames.length} classes`);
-  const { net, label, gpuEval } = await loadNet(ck, o);
+  const { net, learner, label, gpuEval } = await loadNet(ck, o);
   const splits = (o.split === 'val+test' ? ['val', 'test'] : [o.split]) as ('train' | 'val' | 'test')[];
   const all: EvalResult = { acc: 0, loss: 0, n: 0, confusion: Array.from({ length: C }, () => new Array<number>(C).fill(0)) };
   const t0 = performance.now();
@@ -105,10 +110,11 @@ async function evalSpeech(o: { checkpoint: string; data: string; split: string; 
     const t1 = performance.now();
     // each split starts from the checkpoint's state (--carry-state) or from zero, so its figure does not depend on the order
     applyCheckpoint(ck, net, null, o.checkpoint, { state: o.carryState });
+    applyAverage(ck, learner, o.checkpoint);
     if (!o.carryState) net.resetState();
-    const r = gpuEval ? await gpuEval(src.batches(sp, o.batch, null, 0), null) : evaluate(net, null, src, sp, o.batch, 0);
+    const r = gpuEval ? await gpuEval(src.batches(sp, o.batch, null, 0), null) : learner.withAveraged(() => evaluate(net, null, src, sp, o.batch, 0));
     if (r.n === 0) throw new UserError(`${o.data}: the ${sp} split holds 0 clips; nothing to evaluate`);
-    printResult(r, t1, label, `${sp}: `);
+    printResult(r, t1, label + weightsNote(learner), `${sp}: `);
     all.loss += r.loss * r.n;
     all.n += r.n;
     r.confusion.forEach((row, i) => row.forEach((v, j) => (all.confusion[i][j] += v)));

@@ -244,14 +244,15 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
 
 /**
  * PyTorch Adam over n contiguous entries, t = CTL[1] + 1 (bias corrections computed here, so many steps need no
- * host). Words: 0 n, 1 p, 2 g, 3 m, 4 v, 5 the heap slot of lr (it changes between chunks), 6 beta1, 7 beta2, 8 eps, 9 weight decay.
+ * host). Words: 0 n, 1 p, 2 g, 3 m, 4 v, 5 the heap slots of the lr (one per step of the chunk: step CTL[0] reads
+slot + CTL[0], so a schedule changes it every step), 6 beta1, 7 beta2, 8 eps, 9 weight decay.
  */
 export const ADAM = /* wgsl */ `
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.y * 65535u * 256u + gid.x;
   if (i >= pu(0u)) { return; }
-  let lr = H[pu(5u)]; let b1 = pf(6u); let b2 = pf(7u); let eps = pf(8u); let wd = pf(9u);
+  let lr = H[pu(5u) + CTL[0]]; let b1 = pf(6u); let b2 = pf(7u); let eps = pf(8u); let wd = pf(9u);
   let t = f32(CTL[1] + 1u);
   let bc1 = 1.0 - pow(b1, t);
   let bc2 = 1.0 - pow(b2, t);
@@ -268,14 +269,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 /**
  * PyTorch SGD over n contiguous entries. Words: 0 n, 1 p, 2 g, 3 momentum buffer, 4 lr, 5 momentum, 6 dampening,
- * 7 nesterov (0/1), 8 weight decay; word 4 is the heap slot of lr. The first optimiser step (CTL[1] = 0) sets the buffer to g.
+ * 7 nesterov (0/1), 8 weight decay; word 4 is the heap slot of the lr of the chunk's first step (step CTL[0] reads
+ * slot + CTL[0]). The first optimiser step (CTL[1] = 0) sets the buffer to g.
  */
 export const SGD = /* wgsl */ `
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.y * 65535u * 256u + gid.x;
   if (i >= pu(0u)) { return; }
-  let lr = H[pu(4u)]; let mu = pf(5u); let damp = pf(6u); let wd = pf(8u);
+  let lr = H[pu(4u) + CTL[0]]; let mu = pf(5u); let damp = pf(6u); let wd = pf(8u);
   let p = pu(1u) + i;
   var g = H[pu(2u) + i];
   if (wd != 0.0) { g = g + wd * H[p]; }
@@ -297,6 +299,33 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (gid.x >= pu(0u)) { return; }
   let k = u32(H[pu(1u) + gid.x]);
   H[k] = clamp(H[k], pf(2u), pf(3u));
+}
+`;
+
+/**
+ * The weight average (optim.ts WeightAverage.update) over n contiguous entries: a ← a + (1 − d)(p − a), d read from
+ * the heap slot word 3 + CTL[0] (one per step of the chunk). Words: 0 n, 1 p, 2 a, 3 decay slots.
+ */
+export const EMA = /* wgsl */ `
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.y * 65535u * 256u + gid.x;
+  if (i >= pu(0u)) { return; }
+  let c = 1.0 - H[pu(3u) + CTL[0]];
+  let a = H[pu(2u) + i];
+  H[pu(2u) + i] = a + c * (H[pu(1u) + i] - a);
+}
+`;
+
+/** Exchange n contiguous entries at word 1 and word 2 (the parameters and their averages). Words: 0 n, 1 a, 2 b. */
+export const SWAP = /* wgsl */ `
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.y * 65535u * 256u + gid.x;
+  if (i >= pu(0u)) { return; }
+  let x = H[pu(1u) + i];
+  H[pu(1u) + i] = H[pu(2u) + i];
+  H[pu(2u) + i] = x;
 }
 `;
 
@@ -353,6 +382,8 @@ export const KERNELS = {
   adam: ADAM,
   sgd: SGD,
   clamp: CLAMP,
+  ema: EMA,
+  swap: SWAP,
   tick: TICK,
   activate: PHI_WGSL + ACTIVATE,
   im2col: IM2COL,
