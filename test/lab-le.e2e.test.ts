@@ -169,7 +169,7 @@ describe('LE digits view in headless Chromium', { skip: chromiumSkip('the LE dig
   });
 
   test('the built-in LE LeNet-5, chosen from the list: its CLI test accuracy shown; a drawn 0 is read as 0 and LE settles within 6 steps of the last stroke', async () => {
-    const prov = JSON.parse(readFileSync(join(labDir, 'public', 'le-digits', 'lenet', 'provenance.json'), 'utf8')) as { cli_test_acc: number };
+    const prov = JSON.parse(readFileSync(join(repo, 'lab', 'public', 'le-digits', 'lenet', 'provenance.json'), 'utf8')) as { cli_test_acc: number };
     const pct = (100 * prov.cli_test_acc).toFixed(2);
     await page.selectOption('#le-net', 'lenet');
     await page.waitForFunction(() => /^built-in: LE LeNet-5/.test((document.querySelector('#view-le') as HTMLElement).dataset.model ?? ''), null, { timeout: 30_000 });
