@@ -1,8 +1,7 @@
 /**
  * test/helpers/salnet-alloc-case.ts ENGINE prints {"real": bytes/step of a SalNet run, "ctl": bytes/step of an
- * allocating control}, measured in a fresh process (test/spiking.test.ts runs it): the js engine's loops are
- * shared with the sampling network and other dtypes, and once other callers have made their property accesses
- * polymorphic V8 may box numbers there; a fresh process measures the SalNet path itself.
+ * allocating control}, measured in a fresh process (test/spiking.test.ts runs it), so that the verdict does not
+ * depend on what other tests did to V8's type feedback for the shared step functions.
  */
 import { filledSalNet } from './salnet-case.js';
 
