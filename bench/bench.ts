@@ -1,14 +1,15 @@
 /**
  * `npm run bench [-- --backends js,wasm,native,webgpu --runs 5 --json out.json --only lagline,mnist15k]`
  *
- * Steps per second (median of several timed runs after a warm-up) per backend for:
+ * Steps per second (median of several timed runs after a warm-up; wall clock, and "per CPU-s" from the process's CPU
+ * time, which a loaded machine distorts less) per backend for:
  *   lagline      the LagLine training loop as the reference times it: teacher step + student step + MSE + Adam + clamp,
  *                1-1-1 softplus chain, B = 100
  *   mnist15k     MNIST-1D 15k net 1-53-53x5-10 (per-neuron taus as the reference), B = 100, training step with Adam
  *   mnist15k-eval  the same at B = 1000 without learning (the test pass)
  *   mnist42k / mnist42k-eval   hidden width 90
  *   gsc          the Speech Commands net 32-750x3-12 at B = 256, training step with Adam
- *   ssn7-*, microcirc-b60, salnet-b32, salnet-mnist-b8   spiking (SAL) cases (js; the dense ssn7 cases also wasm): bench/spiking.ts
+ *   ssn7-*, microcirc-b60, salnet-b32, salnet-mnist-b8/b32   spiking (SAL) cases (js; the dense ssn7 and the salnet-mnist cases also wasm): bench/spiking.ts
  *   lenet-conv-b128, lenet-sgemm-b128, lenet-mnist-*, le-lenet-cifar-b128, le-lenet-mnist-b128   LE LeNet conv stages vs bare sgemm on the
  *                same shapes, and a whole LE LeNet step (bench/le-conv.ts); the run ends with the conv/sgemm ratios
  *   le-mlp-mnist-b512   a whole LE step of the MNIST MLP 784-300-100-10 at batch 512 (bench/le-conv.ts)
@@ -175,20 +176,22 @@ async function main() {
       if (n === 0) continue;
       const { step, flopsPerStep } = c.make(k, kT);
       for (let i = 0; i < Math.max(2, Math.ceil(n / 5)); i++) step(); // warm-up
-      const rates: number[] = [];
+      const rates: number[] = [], cpuRates: number[] = [];
       for (let r = 0; r < runs; r++) {
-        const t0 = performance.now();
+        const t0 = performance.now(), c0 = process.cpuUsage();
         for (let i = 0; i < n; i++) step();
         rates.push((n * 1000) / (performance.now() - t0));
+        const c = process.cpuUsage(c0);
+        cpuRates.push((n * 1e6) / Math.max(1, c.user + c.system));
       }
-      const med = median(rates);
+      const med = median(rates), cpuMed = median(cpuRates);
       const gf = (med * flopsPerStep) / 1e9;
       const ref = REFERENCE[c.name];
       const ratio = ref ? med / ref : NaN;
       process.stdout.write(
-        `  ${c.name.padEnd(14)} ${Math.round(med).toLocaleString('en-US').padStart(10)} ${gf.toFixed(2).padStart(8)} ${(ref ? `${ratio.toFixed(1)}x` : '-').padStart(8)}  ${rates.map((x) => Math.round(x)).join(' ')}\n`,
+        `  ${c.name.padEnd(14)} ${Math.round(med).toLocaleString('en-US').padStart(10)} ${gf.toFixed(2).padStart(8)} ${(ref ? `${ratio.toFixed(1)}x` : '-').padStart(8)}  ${rates.map((x) => Math.round(x)).join(' ')}  (per CPU-s: ${Math.round(cpuMed).toLocaleString('en-US')})\n`,
       );
-      results.push({ backend: label, case: c.name, steps_per_s: med, gflops: gf, reference_steps_per_s: ref ?? null, ratio_to_reference: ref ? ratio : null, runs: rates, steps_per_run: n, info: k.info });
+      results.push({ backend: label, case: c.name, steps_per_s: med, cpu_steps_per_s: cpuMed, gflops: gf, reference_steps_per_s: ref ?? null, ratio_to_reference: ref ? ratio : null, runs: rates, steps_per_run: n, info: k.info });
     }
   }
   // the LeNet conv stages against the native sgemm rate on the same shapes (issue 14: >= 50 %)

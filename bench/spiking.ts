@@ -6,7 +6,9 @@
  *   ssn7-b1-event, ssn7-b1-dense     the same with one chain (sal-sampling runs one chain, dense)
  *   microcirc-b60 60 1-1-1 spiking microcircuits side by side (3 variants x 20 seeds), training phase
  *   salnet-b32    the SymmNet SAL phase: layers 1600-384-192-10, 32 chains, SAL traces on every B
- *   salnet-mnist-b8  the SAL phase as the recorded sal-symmnet runs use it: 1024-384-192-10 (MNIST), 8 chains
+ *   salnet-mnist-b8  the SAL phase as the §16 sal-symmnet runs used it: 1024-384-192-10 (MNIST), 8 chains, weights x 2.5
+ *   salnet-mnist-b32 the reference SAL phase of sal-symmnet (its defaults): 1024-384-192-10, 32 chains, weights x 1
+ * The salnet-mnist cases run the SALNet's js engine under the js backend and its wasm engine under the wasm backend.
  */
 import { SamplingNetwork } from '../src/spiking/ssn.js';
 import { salRule, wsRule } from '../src/spiking/stdp.js';
@@ -19,6 +21,21 @@ export interface SpikingCase {
   steps: Record<string, number>;
   make: (k: { name: string }) => { step: () => void; flopsPerStep: number };
 }
+
+/** The SymmNet's FC SALNet, 1024-384-192-10, with PyTorch-style U(±1/√fan_in) weights times `scale` (sal-symmnet's salScale). */
+const salnetMnist = (batch: number, scale: number) => (k: { name: string }) => {
+  const sizes = [1024, 384, 192, 10];
+  const net = new SalNet({ sizes, batch, tauRef: 10, nLast: 2, seed: 1, engine: k.name === 'wasm' ? 'wasm' : 'js' });
+  const r = new Rng(4);
+  for (let l = 0; l < 3; l++) {
+    const b = scale / Math.sqrt(sizes[l]);
+    for (const pr of [net.fw[l], net.fb[l]]) {
+      for (let q = 0; q < pr.W.length; q++) pr.W[q] = r.range(-b, b);
+      pr.changed();
+    }
+  }
+  return { step: () => net.run(1), flopsPerStep: 0 };
+};
 
 export function spikingCases(): SpikingCase[] {
   // under the wasm backend the dense cases run the wasm engine of the sampling network
@@ -60,23 +77,7 @@ export function spikingCases(): SpikingCase[] {
         return { step: () => net.run(1), flopsPerStep: 0 };
       },
     },
-    {
-      name: 'salnet-mnist-b8',
-      steps: { js: 100 },
-      make: () => {
-        const sizes = [1024, 384, 192, 10];
-        const net = new SalNet({ sizes, batch: 8, tauRef: 10, nLast: 2, seed: 1 });
-        const r = new Rng(4);
-        // the scale sal-symmnet copies in: PyTorch-style U(±1/√fan_in) weights times salScale 2.5
-        for (let l = 0; l < 3; l++) {
-          const b = 2.5 / Math.sqrt(sizes[l]);
-          for (const pr of [net.fw[l], net.fb[l]]) {
-            for (let q = 0; q < pr.W.length; q++) pr.W[q] = r.range(-b, b);
-            pr.changed();
-          }
-        }
-        return { step: () => net.run(1), flopsPerStep: 0 };
-      },
-    },
+    { name: 'salnet-mnist-b8', steps: { js: 100, wasm: 300 }, make: salnetMnist(8, 2.5) },
+    { name: 'salnet-mnist-b32', steps: { js: 25, wasm: 75 }, make: salnetMnist(32, 1) },
   ];
 }

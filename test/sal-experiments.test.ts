@@ -53,6 +53,7 @@ test('bad SAL parameters are one-line user errors', async () => {
     ['sal-sampling', 'sweep="foo"', /sweep must be/],
     ['sal-microcircuit', 'variants=["sal","xx"]', /unknown 'xx'/],
     ['sal-sampling', 'dtype="float64"', /engine 'wasm' runs float32/],
+    ['sal-symmnet', 'salEngine="gpu"', /salEngine must be one of js, wasm, got "gpu"/],
   ] as const) {
     await assert.rejects(runExperiment({ experiment: exp, out: tmp(), quick: true, set: [set], progress: 'off' }), (e: Error) => e instanceof UserError && msg.test(e.message), `${exp} ${set}`);
   }

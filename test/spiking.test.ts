@@ -6,6 +6,9 @@ import { stddc, expectedStdp } from '../src/spiking/stddc.js';
 import { SalNet } from '../src/spiking/salnet.js';
 import { alignmentAngle, alignmentStats } from '../src/learn/alignment.js';
 import { Rng } from '../src/util/rng.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { filledSalNet } from './helpers/salnet-case.js';
 
 function randomAsym(n: number, seed: number, scale: number): number[] {
   const r = new Rng(seed);
@@ -212,6 +215,49 @@ test('layered SALNet: SAL turns the feedback B toward Wᵀ (angle falls)', () =>
   const a1 = alignmentAngle(net.fw[0].W, net.fb[0].W, 4, 6);
   assert.ok(a1 < a0 - 15, `angle ${a0.toFixed(1)} -> ${a1.toFixed(1)}`);
 });
+
+for (const mode of ['event', 'dense'] as const)
+  test(`the wasm SALNet engine reproduces the js run exactly (float32, ${mode} drive)`, () => {
+    const runs = (['js', 'wasm'] as const).map((engine) => {
+      const net = filledSalNet(engine, mode);
+      net.run(3000);
+      const D0 = net.D.map((d) => Array.from(d));
+      net.applySal(0.3, 3000); // B changed between runs: the accumulators are rebuilt
+      net.run(500, false); // no traces
+      net.fw[1].W[3] += 0.5;
+      net.fw[1].changed();
+      net.run(2500);
+      return {
+        t: net.pops.map((q) => q.s.t),
+        counts: net.pops.map((q) => Array.from(q.s.counts)),
+        hist: net.pops.map((q) => Array.from(q.s.hist)),
+        rng: net.pops.map((q) => Array.from(q.s.rng)),
+        D0,
+        D: net.D.map((d) => Array.from(d)),
+        B: net.fb.map((f) => Array.from(f.W)),
+        acc: [...net.fw, ...net.fb].map((f) => Array.from(f.acc)),
+      };
+    });
+    const spikes = runs[0].counts.flat().reduce((a, x) => a + x, 0);
+    assert.ok(spikes > 2000, `${spikes} spikes`);
+    assert.ok(runs[0].D0.every((d) => d.some((x) => x !== 0)));
+    assert.deepEqual(runs[1], runs[0]);
+  });
+
+test('SalNet: the engine is validated; wasm runs float32 only', () => {
+  assert.throws(() => new SalNet({ sizes: [3, 2], tauRef: 4, engine: 'gpu' as 'js' }), /engine must be one of js, wasm, got "gpu"/);
+  assert.throws(() => new SalNet({ sizes: [3, 2], tauRef: 4, engine: 'wasm', dtype: 'float64' }), /float32 only/);
+});
+
+for (const engine of ['js', 'wasm'] as const)
+  test(`the SALNet (${engine}) steps without allocating`, () => {
+    // a fresh process, optimisation on the main thread (test/helpers/salnet-alloc-case.ts says why)
+    const r = spawnSync(process.execPath, ['--no-concurrent-recompilation', '--import', 'tsx', fileURLToPath(new URL('./helpers/salnet-alloc-case.ts', import.meta.url)), engine], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const m = JSON.parse(r.stdout.trim().split('\n').pop()!) as { real: number; ctl: number };
+    assert.ok(m.ctl > 32, `the measurement must see the control's allocation (saw ${m.ctl.toFixed(1)} B/step)`);
+    assert.ok(m.real < 1, `${m.real.toFixed(2)} bytes allocated per step`);
+  });
 
 test('the sampling network steps without allocating', () => {
   const net = new SamplingNetwork({ n: 7, tauRef: 10, batch: 4, mode: 'event', seed: 1 });

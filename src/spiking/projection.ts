@@ -14,18 +14,22 @@ export class Projection {
   readonly W: FArray;
   /** batch × nPost: the current W κ_pre */
   readonly acc: Float64Array;
-  private readonly kPrev: Float64Array;
-  private dirty = true;
+  /** κ_pre of the last update (event mode) */
+  readonly kPrev: Float64Array;
+  /** W changed since acc was built: the next update rebuilds it */
+  dirty = true;
+  /** `bufs`: arrays to use instead of new ones (e.g. views on a wasm engine's memory; sizes as allocated here) */
   constructor(
     readonly nPost: number,
     readonly nPre: number,
     readonly batch: number,
     dtype: SpikeDType,
     readonly mode: 'dense' | 'event' = 'event',
+    bufs?: { W: FArray; acc: Float64Array; kPrev: Float64Array },
   ) {
-    this.W = newFArray(dtype, nPost * nPre);
-    this.acc = new Float64Array(batch * nPost);
-    this.kPrev = new Float64Array(batch * nPre);
+    this.W = bufs?.W ?? newFArray(dtype, nPost * nPre);
+    this.acc = bufs?.acc ?? new Float64Array(batch * nPost);
+    this.kPrev = bufs?.kPrev ?? new Float64Array(batch * nPre);
   }
 
   /** W was changed in place */

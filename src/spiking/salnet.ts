@@ -8,10 +8,18 @@
  * During a run the SAL traces of every B_ℓ are accumulated (post = layer ℓ − 1, pre = layer ℓ). Forward-caused
  * pairs (i in ℓ−1 then j in ℓ) are anti-causal for B_ℓ[i, j] (potentiation), pairs B caused itself are causal
  * (depression), so B_ℓ → W_ℓᵀ: see {@link SalNet.applySal}. Browser-safe, no allocation per step.
+ *
+ * Engines: 'js' (this file's loop) and 'wasm' (wasm/assembly/spiking.ts `salRun`, float32 only): the same random
+ * streams and operation order, and every array of the net a view on the wasm memory, so weights, biases and traces
+ * are read and written the same way with either.
  */
 import { Projection } from './projection.js';
 import { newFArray, newSpikingState, pspStep, spikeStep, spikingParams, type FArray, type SpikeDType, type SpikingParams, type SpikingState } from './units.js';
-import { salRule, stdpAccumulate, sumBatch, type StdpRule } from './stdp.js';
+import { salRule, stdpAccumulate, type StdpRule } from './stdp.js';
+import { createWasmSalNet, type WasmSalNet } from './wasm.js';
+
+export const SALNET_ENGINES = ['js', 'wasm'] as const;
+export type SalNetEngine = (typeof SALNET_ENGINES)[number];
 
 export interface SalNetOptions {
   sizes: number[];
@@ -22,6 +30,8 @@ export interface SalNetOptions {
   dtype?: SpikeDType;
   mode?: 'dense' | 'event';
   seed?: number;
+  /** 'js' (default) or 'wasm' (float32 only) */
+  engine?: SalNetEngine;
 }
 
 export class SalNet {
@@ -32,33 +42,37 @@ export class SalNet {
   /** fb[ℓ − 1] = B_ℓ (layer ℓ → ℓ − 1) */
   readonly fb: Projection[];
   readonly bias: FArray[];
-  /** SAL traces of B_ℓ (batch × n_{ℓ−1} × n_ℓ) */
+  /** SAL traces of B_ℓ (n_{ℓ−1} × n_ℓ, summed over the chains) */
   readonly D: Float64Array[];
   readonly rule: StdpRule;
+  readonly engine: SalNetEngine;
   private readonly u: FArray[];
-  private readonly dsum: Float64Array[];
+  private readonly wasm: WasmSalNet | null;
+  /** per projection (forward, feedback per gap): its dirty flag handed to the wasm run */
+  private readonly dirtyFlags: boolean[];
 
   constructor(o: SalNetOptions) {
     if (o.sizes.length < 2) throw new Error('SalNet: needs at least two layers');
     const batch = o.batch ?? 1, dtype = o.dtype ?? 'float32', mode = o.mode ?? 'event';
+    this.engine = o.engine ?? 'js';
+    if (!SALNET_ENGINES.includes(this.engine)) throw new Error(`SalNet: engine must be one of ${SALNET_ENGINES.join(', ')}, got ${JSON.stringify(o.engine)}`);
     this.sizes = o.sizes.slice();
-    this.pops = o.sizes.map((n, l) => {
-      const p = spikingParams({ n, batch, tauRef: o.tauRef, tauSyn: o.tauSyn, nLast: o.nLast, dtype });
-      return { p, s: newSpikingState(p, (o.seed ?? 0) * 7919 + l) };
-    });
+    this.rule = salRule(o.tauRef);
+    const params = o.sizes.map((n) => spikingParams({ n, batch, tauRef: o.tauRef, tauSyn: o.tauSyn, nLast: o.nLast, dtype }));
+    const seeds = o.sizes.map((_, l) => (o.seed ?? 0) * 7919 + l);
+    const w = (this.wasm = this.engine === 'wasm' ? createWasmSalNet(o.sizes, params[0], seeds, this.rule) : null);
+    this.pops = params.map((p, l) => ({ p, s: w ? w.states[l] : newSpikingState(p, seeds[l]) }));
     this.fw = [];
     this.fb = [];
     this.D = [];
-    this.dsum = [];
     for (let l = 1; l < o.sizes.length; l++) {
-      this.fw.push(new Projection(o.sizes[l], o.sizes[l - 1], batch, dtype, mode));
-      this.fb.push(new Projection(o.sizes[l - 1], o.sizes[l], batch, dtype, mode));
-      this.D.push(new Float64Array(batch * o.sizes[l - 1] * o.sizes[l]));
-      this.dsum.push(new Float64Array(o.sizes[l - 1] * o.sizes[l]));
+      this.fw.push(new Projection(o.sizes[l], o.sizes[l - 1], batch, dtype, mode, w?.fw[l - 1]));
+      this.fb.push(new Projection(o.sizes[l - 1], o.sizes[l], batch, dtype, mode, w?.fb[l - 1]));
+      this.D.push(w ? w.D[l - 1] : new Float64Array(o.sizes[l - 1] * o.sizes[l]));
     }
-    this.bias = o.sizes.map((n) => newFArray(dtype, n));
-    this.u = o.sizes.map((n) => newFArray(dtype, n * batch));
-    this.rule = salRule(o.tauRef);
+    this.bias = w ? w.bias : o.sizes.map((n) => newFArray(dtype, n));
+    this.u = w ? w.u : o.sizes.map((n) => newFArray(dtype, n * batch));
+    this.dirtyFlags = new Array<boolean>(2 * (o.sizes.length - 1)).fill(true);
   }
 
   get batch(): number {
@@ -69,6 +83,15 @@ export class SalNet {
   run(steps: number, trace = true): void {
     const L = this.sizes.length;
     const { pops, fw, fb, bias, u, D, rule } = this;
+    if (this.wasm) {
+      if (steps <= 0) return;
+      const f = this.dirtyFlags;
+      for (let g = 0; g < L - 1; g++) (f[2 * g] = fw[g].dirty), (f[2 * g + 1] = fb[g].dirty);
+      const t = this.wasm.run(steps, pops[0].s.t, trace, f, fw[0].mode === 'event');
+      for (let g = 0; g < L - 1; g++) fw[g].dirty = fb[g].dirty = false;
+      for (let l = 0; l < L; l++) pops[l].s.t = t;
+      return;
+    }
     for (let k = 0; k < steps; k++) {
       for (let l = 0; l < L; l++) pspStep(pops[l].p, pops[l].s);
       for (let l = 0; l < L - 1; l++) {
@@ -85,7 +108,7 @@ export class SalNet {
           }
         spikeStep(pops[l].p, pops[l].s, ul);
       }
-      if (trace) for (let l = 1; l < L; l++) stdpAccumulate(rule, D[l - 1], pops[l - 1].p, pops[l - 1].s, pops[l].p, pops[l].s, false);
+      if (trace) for (let l = 1; l < L; l++) stdpAccumulate(rule, D[l - 1], pops[l - 1].p, pops[l - 1].s, pops[l].p, pops[l].s, false, true);
       for (let l = 0; l < L; l++) pops[l].s.t++;
     }
   }
@@ -94,7 +117,7 @@ export class SalNet {
   applySal(lr: number, steps: number): void {
     const tauRef = this.pops[0].p.tauRef, B = this.batch;
     for (let l = 0; l < this.fb.length; l++) {
-      const s = sumBatch(this.D[l], B, this.dsum[l]);
+      const s = this.D[l];
       const W = this.fb[l].W, f = lr / B / (steps / tauRef);
       for (let q = 0; q < W.length; q++) W[q] += f * s[q];
       this.fb[l].changed();

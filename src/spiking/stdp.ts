@@ -67,8 +67,8 @@ export function stdpKernel(rule: StdpRule, dt: number): number {
 }
 
 /**
- * Add the pairs of step `post.t` to D (batch × nPost × nPre, row = post). `recurrent`: post and pre are the same
- * population (self-pairs skipped).
+ * Add the pairs of step `post.t` to D (batch × nPost × nPre, row = post; with `sumChains` one nPost × nPre sum over
+ * the chains). `recurrent`: post and pre are the same population (self-pairs skipped).
  */
 export function stdpAccumulate(
   rule: StdpRule,
@@ -78,12 +78,13 @@ export function stdpAccumulate(
   qp: SpikingParams,
   pre: SpikingState,
   recurrent: boolean,
+  sumChains = false,
 ): void {
   const nP = pp.n, nQ = qp.n, NP = pp.nLast, NQ = qp.nLast, t = post.t;
   const kc = rule.kc, ka = rule.ka, L = kc.length;
   const hP = post.hist, hQ = pre.hist, sP = post.spikes, sQ = pre.spikes;
   for (let bb = 0; bb < pp.batch; bb++) {
-    const oP = bb * nP, oQ = bb * nQ, oD = bb * nP * nQ;
+    const oP = bb * nP, oQ = bb * nQ, oD = sumChains ? 0 : bb * nP * nQ;
     // post events: pairs with the pre's remembered spikes s ≤ t; when the pre spiked at t too, its pre event
     // (pairs with the post's spikes s < t) is added in the same single update, so that D_ij and D_ji receive
     // exactly negated sums under an antisymmetric rule (float addition is commutative, rounding symmetric)
