@@ -129,7 +129,7 @@ const palCommon = {
 
 const yinyangExp: ExperimentDef<PalParams> = {
   name: 'yinyang',
-  description: 'PAL Yin-Yang: 4-30-3 sigmoid microcircuits, feedback learned by PAL vs fixed (FA) vs noise-only control vs B = W^T vs B = c W^T at the random B's norm; test accuracy and angle(W, B^T) over 400 epochs, seeds side by side',
+  description: 'PAL Yin-Yang: 4-30-3 sigmoid microcircuits, feedback learned by PAL vs fixed (FA) vs noise-only control vs B = W^T vs B = c W^T at the norm of the random B; test accuracy and angle(W, B^T) over 400 epochs, seeds side by side',
   task: 'microcircuit',
   params: { ...palCommon, dataset: 'yinyang', dims: [4, 30, 3], etaUp: [50, 0.01], etaIp: 0.05, etaPi: 0.02, etaB: 0.5, epochs: 400, nTrain: 2000, nVal: 300, nTest: 300 },
   quick: { epochs: 2, nTrain: 200, nVal: 30, nTest: 100, seeds: 2 },
