@@ -97,6 +97,41 @@ function accumulate(S: usize, r: i32, t: i32): void {
   }
 }
 
+// κ of m units: how many of each unit's last N spikes (hist: m × N, newest first) lie in (t − τ_syn, t)
+function psps(hist: usize, kappa: usize, m: i32, N: i32, t: i32, tauSyn: i32): void {
+  for (let q = 0; q < m; q++) {
+    let c: i32 = 0;
+    const o: usize = hist + (<usize>(q * N) << 2);
+    for (let k = 0; k < N; k++) {
+      const d = t - load<i32>(o + (<usize>k << 2));
+      if (d >= tauSyn) break;
+      if (d > 0) c++;
+    }
+    store<f32>(kappa + (<usize>q << 2), <f32>c);
+  }
+}
+
+// the spikes of m units at time t: a unit out of its refractory time fires with σ(u − ln τ_ref); its history shifts,
+// its count grows; returns how many fired
+function drawSpikes(hist: usize, sp: usize, u: usize, counts: usize, rng: usize, m: i32, N: i32, t: i32, tauRef: i32, logTauRef: f64): i32 {
+  let fired = 0;
+  for (let q = 0; q < m; q++) {
+    const o: usize = hist + (<usize>(q * N) << 2);
+    store<u8>(sp + <usize>q, 0);
+    if (t - load<i32>(o) < tauRef) continue;
+    const pr: f64 = 1.0 / (1.0 + Math.exp(logTauRef - <f64>load<f32>(u + (<usize>q << 2))));
+    if (rand01(rng) < pr) {
+      for (let k = N - 1; k > 0; k--) store<i32>(o + (<usize>k << 2), load<i32>(o + (<usize>(k - 1) << 2)));
+      store<i32>(o, t);
+      store<u8>(sp + <usize>q, 1);
+      const c: usize = counts + (<usize>q << 3);
+      store<f64>(c, load<f64>(c) + 1.0);
+      fired++;
+    }
+  }
+  return fired;
+}
+
 export function ssnRun(S: usize, steps: i32, logTauRef: f64): void {
   const n = I(S, 0), B = I(S, 1), N = I(S, 2), tauRef = I(S, 3), tauSyn = I(S, 4);
   const W: usize = <usize>I(S, 6), b: usize = <usize>I(S, 7), hist: usize = <usize>I(S, 8), sp: usize = <usize>I(S, 9);
@@ -106,16 +141,7 @@ export function ssnRun(S: usize, steps: i32, logTauRef: f64): void {
   let t = I(S, 5);
   for (let step = 0; step < steps; step++) {
     // κ
-    for (let q = 0; q < m; q++) {
-      let c: i32 = 0;
-      const o: usize = hist + (<usize>(q * N) << 2);
-      for (let k = 0; k < N; k++) {
-        const d = t - load<i32>(o + (<usize>k << 2));
-        if (d >= tauSyn) break;
-        if (d > 0) c++;
-      }
-      store<f32>(kappa + (<usize>q << 2), <f32>c);
-    }
+    psps(hist, kappa, m, N, t, tauSyn);
     // u = b + W κ
     for (let bb = 0; bb < B; bb++) {
       const o = bb * n;
@@ -127,21 +153,7 @@ export function ssnRun(S: usize, steps: i32, logTauRef: f64): void {
       }
     }
     // spikes
-    let total = 0;
-    for (let q = 0; q < m; q++) {
-      const o: usize = hist + (<usize>(q * N) << 2);
-      store<u8>(sp + <usize>q, 0);
-      if (t - load<i32>(o) < tauRef) continue;
-      const pr: f64 = 1.0 / (1.0 + Math.exp(logTauRef - <f64>load<f32>(u + (<usize>q << 2))));
-      if (rand01(rng) < pr) {
-        for (let k = N - 1; k > 0; k--) store<i32>(o + (<usize>k << 2), load<i32>(o + (<usize>(k - 1) << 2)));
-        store<i32>(o, t);
-        store<u8>(sp + <usize>q, 1);
-        const c: usize = counts + (<usize>q << 3);
-        store<f64>(c, load<f64>(c) + 1.0);
-        total++;
-      }
-    }
+    const total = drawSpikes(hist, sp, u, counts, rng, m, N, t, tauRef, logTauRef);
     if (total > 0) for (let r = 0; r < nT; r++) accumulate(S, r, t);
     if (sh != 0) {
       for (let bb = 0; bb < B; bb++) {
@@ -295,17 +307,7 @@ export function salRun(S: usize, steps: i32, logTauRef: f64): void {
   let t = load<i32>(S + (<usize>SH_T << 2));
   for (let step = 0; step < steps; step++) {
     for (let l = 0; l < nL; l++) {
-      const m = B * <i32>LW(S, l, SL_N), hist = LW(S, l, SL_HIST), kappa = LW(S, l, SL_KAPPA);
-      for (let q = 0; q < m; q++) {
-        let c: i32 = 0;
-        const o: usize = hist + (<usize>(q * N) << 2);
-        for (let k = 0; k < N; k++) {
-          const d = t - load<i32>(o + (<usize>k << 2));
-          if (d >= tauSyn) break;
-          if (d > 0) c++;
-        }
-        store<f32>(kappa + (<usize>q << 2), <f32>c);
-      }
+      psps(LW(S, l, SL_HIST), LW(S, l, SL_KAPPA), B * <i32>LW(S, l, SL_N), N, t, tauSyn);
     }
     for (let g = 0; g < nL - 1; g++) {
       projUpdate(PW(S, g, 0, 0), B, LW(S, g, SL_KAPPA));
@@ -325,21 +327,7 @@ export function salRun(S: usize, steps: i32, logTauRef: f64): void {
           x += down ? load<f64>(down + (<usize>q << 3)) : 0;
           store<f32>(u + (<usize>q << 2), <f32>x);
         }
-      const m = B * n;
-      for (let q = 0; q < m; q++) {
-        const o: usize = hist + (<usize>(q * N) << 2);
-        store<u8>(sp + <usize>q, 0);
-        if (t - load<i32>(o) < tauRef) continue;
-        const pr: f64 = 1.0 / (1.0 + Math.exp(logTauRef - <f64>load<f32>(u + (<usize>q << 2))));
-        if (rand01(rng) < pr) {
-          for (let k = N - 1; k > 0; k--) store<i32>(o + (<usize>k << 2), load<i32>(o + (<usize>(k - 1) << 2)));
-          store<i32>(o, t);
-          store<u8>(sp + <usize>q, 1);
-          const c: usize = counts + (<usize>q << 3);
-          store<f64>(c, load<f64>(c) + 1.0);
-          spiked++;
-        }
-      }
+      spiked += drawSpikes(hist, sp, u, counts, rng, B * n, N, t, tauRef, logTauRef);
     }
     if (trace != 0 && spiked > 0) {
       for (let l = 0; l < nL; l++) kernelSums(S, l, t);
