@@ -35,7 +35,7 @@ export class Learner {
 
   /** One online training step: dynamics + gradients, optimiser step, clamp. Returns the network output. */
   trainStep(x?: ArrayLike<number> | null, target?: ArrayLike<number> | null): FBuf {
-    if (this.average?.swapped) throw new Error('internal: a learning step while the averaged parameters are swapped in');
+    this.average?.checkRaw();
     this.net.training = true;
     const out = this.net.step(x, target);
     if (this.scheduler instanceof CosineLR) this.scheduler.beforeStep();
