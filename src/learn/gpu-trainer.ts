@@ -21,7 +21,6 @@ import { fw, GpuHeap, groups1d, type GpuOp, NONE, type WebGpuEngine } from '../k
 import { stepFlags } from '../model/dynamics.js';
 import type { GLENetwork } from '../model/network.js';
 import type { Learner } from './learner.js';
-import { CosineLR } from './optim.js';
 
 interface StateOffs {
   u: number;
@@ -465,14 +464,14 @@ export class GpuTrainer {
   private readonly decays: Float32Array;
 
   /**
-   * The lr and the average's decay of each of the next n learning steps, as `Learner.trainStep` would set them (the
-   * cosine schedule's `beforeStep`, the average's `decayAt`), uploaded; the host schedule and average advance by n.
+   * The lr and the average's decay of each of the next n learning steps, as `Learner.trainStep` would set them
+   * (`Learner.scheduleStep`, `WeightAverage.advance`), uploaded; the host schedule and average advance by n.
    */
   private scheduleChunk(n: number): void {
-    const L = this.learner, sch = L.scheduler, avg = L.average;
+    const L = this.learner, avg = L.average;
     avg?.checkRaw();
     for (let i = 0; i < n; i++) {
-      if (sch instanceof CosineLR) sch.beforeStep();
+      L.scheduleStep();
       this.lrs[i] = L.lr;
       if (avg) this.decays[i] = avg.advance();
     }

@@ -38,11 +38,19 @@ export class Learner {
     this.average?.checkRaw();
     this.net.training = true;
     const out = this.net.step(x, target);
-    if (this.scheduler instanceof CosineLR) this.scheduler.beforeStep();
+    this.scheduleStep();
     if (this.opt) this.opt.step();
     this.net.clampTaus(this.clampMin, this.clampMax);
     if (this.average) this.average.update();
     return out;
+  }
+
+  /**
+   * The schedule's part of one optimiser step: a cosine schedule sets the step's lr (a plateau schedule steps per
+   * epoch). `trainStep` calls it; the webgpu trainer calls it for every step of a chunk it runs on the device.
+   */
+  scheduleStep(): void {
+    if (this.scheduler instanceof CosineLR) this.scheduler.beforeStep();
   }
 
   /** Run fn with the averaged parameters in the network (without averaging: the raw ones), then restore the raw ones. */
