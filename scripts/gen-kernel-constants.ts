@@ -1,6 +1,7 @@
 /**
- * Write the generated kernel constants (native/gle_layout.h, wasm/assembly/layout.ts) from src/kernels/layout.ts.
- * Usage: npm run gen:constants   (then npm run build:native and npm run build:wasm)
+ * Write the generated kernel constants (native/gle_layout.h, wasm/assembly/layout.ts) from src/kernels/layout.ts, and
+ * the spiking kernel's struct constants (wasm/assembly/ssn-layout.ts, salnet-layout.ts) from src/spiking/.
+ * Usage: npm run gen:constants   (then npm run build:native, npm run build:wasm and npm run build:wasm-spiking)
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -7,7 +7,7 @@
  * bit-identically.
  */
 import { GLENetwork } from '../model/network.js';
-import { evaluateBatches, runBatch, type EvalResult } from '../learn/classify-loop.js';
+import { evaluateBatches, evaluateLearner, runBatch, type EvalResult } from '../learn/classify-loop.js';
 import { Learner } from '../learn/learner.js';
 import { Rng } from '../util/rng.js';
 import { applyCheckpoint, readCheckpoint } from '../io/checkpoint.js';
@@ -54,8 +54,10 @@ export const classifyTask: TaskFn<ClassifyParams> = async (ctx: RunContext<Class
   // --backend webgpu: the network steps on the device (src/learn/gpu-classify.ts), the host copy is brought up to
   // date before every checkpoint; the same loop, readout and loss as the CPU path
   const dev = ctx.gpu ? new (await import('../learn/gpu-classify.js')).GpuSequenceClassifier(ctx.gpu, learner, front) : null;
-  const evalOn = (sp: 'train' | 'val' | 'test'): Promise<EvalResult> | EvalResult =>
-    dev ? dev.evaluate(src.batches(sp, p.testBatch, null, p.maxTest)) : learner.withAveraged(() => evaluate(net, front, src, sp, p.testBatch, p.maxTest));
+  const evalOn = (sp: 'train' | 'val' | 'test'): Promise<EvalResult> | EvalResult => {
+    const batches = src.batches(sp, p.testBatch, null, p.maxTest);
+    return dev ? dev.evaluate(batches) : evaluateLearner(learner, front, batches);
+  };
   // spec `average`: every evaluation reads the moving average of the parameters (learning goes on with the raw ones)
   if (learner.average) ctx.log(`evaluations use the averaged parameters (spec average, decay ${learner.average.s.decay})`);
   if (!ctx.resumeFrom) {

@@ -8,7 +8,7 @@ import { JsBackend } from '../kernels/js/index.js';
 import type { GpuCounters, WebGpuEngine } from '../kernels/webgpu/engine.js';
 import { GpuLeNetwork } from '../learn/gpu-le.js';
 import { LENetwork } from '../model/le-network.js';
-import { compareQuantity, failures, flat, leTraceSpec, type LeTrace, type QuantityReport } from './le-trace.js';
+import { compareArgmax, compareQuantity, failures, flat, leTraceSpec, type LeTrace, type QuantityReport } from './le-trace.js';
 
 const NEURON_FIELDS = ['u', 'u_dot', 'basal', 'prosp_u', 'prosp_u_m', 'r', 'r_prime', 'e', 'e_bottom'];
 const POOL_FIELDS = ['r', 'r_prime', 'e_bottom'];
@@ -43,15 +43,7 @@ export async function replayLeTraceGpu(
       const pre = `${l.name}.`, at = `layer_${i}.`;
       if (l.type === 'maxpool2d') {
         for (const f of POOL_FIELDS) cmp(pre + f, t, tr[f][t], m.get(at + f));
-        const ref = flat(tr.argmax[t]), got = m.get(at + 'argmax')!;
-        let bad = 0;
-        ref.forEach((v, j) => (bad += v === got[j] ? 0 : 1));
-        const rep = (q[pre + 'argmax'] ??= { maxAbs: 0, maxRel: 0, worstExcess: -Infinity, worstStep: -1 });
-        if (bad > rep.maxAbs) rep.maxAbs = bad;
-        if (bad > 0 && rep.worstExcess <= 0) {
-          rep.worstExcess = bad;
-          rep.worstStep = t;
-        }
+        compareArgmax(q, pre + 'argmax', t, tr.argmax[t], m.get(at + 'argmax')!);
         return;
       }
       for (const f of NEURON_FIELDS) cmp(pre + f, t, tr[f][t], m.get(at + f));

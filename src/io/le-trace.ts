@@ -81,10 +81,15 @@ export interface QuantityReport {
   worstStep: number;
 }
 
+/** q[key], started empty on first use */
+function reportOf(q: Record<string, QuantityReport>, key: string): QuantityReport {
+  return (q[key] ??= { maxAbs: 0, maxRel: 0, worstExcess: -Infinity, worstStep: -1 });
+}
+
 /** Compare one logged quantity at step t with the reference and fold the result into q[key] (shared by every replay). */
 export function compareQuantity(q: Record<string, QuantityReport>, key: string, t: number, ref: unknown, got: ArrayLike<number>, atol: number, rtol: number): void {
   const r = flat(ref);
-  const rep = (q[key] ??= { maxAbs: 0, maxRel: 0, worstExcess: -Infinity, worstStep: -1 });
+  const rep = reportOf(q, key);
   if (r.length > got.length) throw new Error(`${key}: reference has ${r.length} values, the network ${got.length}`);
   for (let i = 0; i < r.length; i++) {
     const d = Math.abs(got[i] - r[i]);
@@ -95,6 +100,22 @@ export function compareQuantity(q: Record<string, QuantityReport>, key: string, 
       rep.worstExcess = ex;
       rep.worstStep = t;
     }
+  }
+}
+
+/**
+ * Compare a pooling stage's argmax at step t exactly and fold it into q[key]: maxAbs = the most entries that differ
+ * at one step, worstStep = the first step with a difference (shared by every replay).
+ */
+export function compareArgmax(q: Record<string, QuantityReport>, key: string, t: number, ref: unknown, got: ArrayLike<number>): void {
+  const r = flat(ref);
+  let bad = 0;
+  r.forEach((v, j) => (bad += v === got[j] ? 0 : 1));
+  const rep = reportOf(q, key);
+  if (bad > rep.maxAbs) rep.maxAbs = bad;
+  if (bad > 0 && rep.worstExcess <= 0) {
+    rep.worstExcess = bad;
+    rep.worstStep = t;
   }
 }
 
@@ -113,17 +134,8 @@ export function replayLeTrace(g: LeTrace, k: Backend, atol: number, rtol: number
       cmp(pre + 'r', t, tr.r[t], view(net.rate(i)));
       cmp(pre + 'r_prime', t, tr.r_prime[t], view(net.ratePrime(i)));
       cmp(pre + 'e_bottom', t, tr.e_bottom[t], view(st.eBottom));
-      if (st.kind === 'pool') {
-        const ref = flat(tr.argmax[t]);
-        let bad = 0;
-        ref.forEach((v, j) => (bad += v === st.ws.argmax[j] ? 0 : 1));
-        const rep = (q[pre + 'argmax'] ??= { maxAbs: 0, maxRel: 0, worstExcess: -Infinity, worstStep: -1 });
-        if (bad > rep.maxAbs) rep.maxAbs = bad;
-        if (bad > 0 && rep.worstExcess <= 0) {
-          rep.worstExcess = bad;
-          rep.worstStep = t;
-        }
-      } else {
+      if (st.kind === 'pool') compareArgmax(q, pre + 'argmax', t, tr.argmax[t], st.ws.argmax);
+      else {
         cmp(pre + 'u', t, tr.u[t], view(st.u));
         cmp(pre + 'u_dot', t, tr.u_dot[t], view(st.uDot));
         cmp(pre + 'basal', t, tr.basal[t], view(st.drive));

@@ -168,3 +168,12 @@ export function evaluateBatches(net: GLENetwork, front: GLENetwork | null, batch
   }
   return tally.result();
 }
+
+/**
+ * `evaluateBatches` of the learner's network with the parameters evaluation reads: the averaged ones with the spec's
+ * `average` (swapped in and back, `Learner.withAveraged`), else the raw ones; the CPU twin of
+ * `GpuSequenceClassifier.evaluate`.
+ */
+export function evaluateLearner(learner: Learner, front: GLENetwork | null, batches: Iterable<SeqBatch>, stop: () => boolean = () => false): EvalResult {
+  return learner.withAveraged(() => evaluateBatches(learner.net, front, batches, stop));
+}

@@ -21,7 +21,6 @@ import { fw, GpuHeap, groups1d, type GpuOp, NONE, type WebGpuEngine } from '../k
 import { stepFlags } from '../model/dynamics.js';
 import type { GLENetwork } from '../model/network.js';
 import type { Learner } from './learner.js';
-import { CosineLR } from './optim.js';
 
 interface StateOffs {
   u: number;
@@ -372,6 +371,8 @@ export class GpuTrainer {
     const trace = opts.trace ? ([] as Map<string, Float32Array>[]) : null;
     const tg = new Float32Array(this.chunk * B * nOut);
     const kinds = new Float32Array(this.chunk);
+    // an optimiser step follows every step (as `plan`'s `optimised`)
+    const learns = training && net.spec.optimizer !== null && this.pBlock.nLearn > 0;
     for (let t0 = 0; t0 < T; t0 += this.chunk) {
       const n = Math.min(this.chunk, T - t0);
       // the chunk's inputs, targets and step counters: three uploads
@@ -391,8 +392,8 @@ export class GpuTrainer {
       }
       this.engine.write(this.buf, this.tg * 4, tg.subarray(0, n * B * nOut));
       this.engine.write(this.buf, this.kinds * 4, kinds.subarray(0, n));
-      this.engine.write(this.ctl, 0, new Uint32Array([0, this.optSteps, 0, 0]));
-      const learns = training && net.spec.optimizer !== null && this.pBlock.nLearn > 0;
+      this.ctlWords[1] = this.optSteps;
+      this.engine.write(this.ctl, 0, this.ctlWords);
       if (learns) this.scheduleChunk(n);
       const enc = this.engine.device.createCommandEncoder();
       const logRanges: [number, number][] = [[this.lossLog, n]];
@@ -427,7 +428,7 @@ export class GpuTrainer {
         }
         pass.end();
       }
-      if (training && net.spec.optimizer && this.pBlock.nLearn > 0) this.optSteps += n;
+      if (learns) this.optSteps += n;
       // one read-back: the loss log (and the field log)
       const got = await this.engine.readRanges(enc, this.buf, logRanges);
       loss.set(got[0], t0);
@@ -456,21 +457,23 @@ export class GpuTrainer {
     return this.engine.readRanges(this.engine.device.createCommandEncoder(), b, [[0, n]]);
   }
 
+  /** the control words uploaded with each chunk: 0 the step in the chunk (0), 1 the optimiser steps so far */
+  private readonly ctlWords = new Uint32Array(4);
   /** the lr and the decay of each step of the next chunk (host side, uploaded per chunk) */
   private readonly lrs: Float32Array;
   private readonly decays: Float32Array;
 
   /**
-   * The lr and the average's decay of each of the next n learning steps, as `Learner.trainStep` would set them (the
-   * cosine schedule's `beforeStep`, the average's `decayAt`), uploaded; the host schedule and average advance by n.
+   * The lr and the average's decay of each of the next n learning steps, as `Learner.trainStep` would set them
+   * (`Learner.scheduleStep`, `WeightAverage.advance`), uploaded; the host schedule and average advance by n.
    */
   private scheduleChunk(n: number): void {
-    const L = this.learner, sch = L.scheduler, avg = L.average;
-    if (avg?.swapped) throw new Error('internal: a learning step while the averaged parameters are swapped in');
+    const L = this.learner, avg = L.average;
+    avg?.checkRaw();
     for (let i = 0; i < n; i++) {
-      if (sch instanceof CosineLR) sch.beforeStep();
+      L.scheduleStep();
       this.lrs[i] = L.lr;
-      if (avg) this.decays[i] = avg.decayAt(avg.t++);
+      if (avg) this.decays[i] = avg.advance();
     }
     this.engine.write(this.buf, this.lrSlot * 4, this.lrs.subarray(0, n));
     if (avg) this.engine.write(this.buf, this.decaySlot * 4, this.decays.subarray(0, n));

@@ -35,14 +35,22 @@ export class Learner {
 
   /** One online training step: dynamics + gradients, optimiser step, clamp. Returns the network output. */
   trainStep(x?: ArrayLike<number> | null, target?: ArrayLike<number> | null): FBuf {
-    if (this.average?.swapped) throw new Error('internal: a learning step while the averaged parameters are swapped in');
+    this.average?.checkRaw();
     this.net.training = true;
     const out = this.net.step(x, target);
-    if (this.scheduler instanceof CosineLR) this.scheduler.beforeStep();
+    this.scheduleStep();
     if (this.opt) this.opt.step();
     this.net.clampTaus(this.clampMin, this.clampMax);
     if (this.average) this.average.update();
     return out;
+  }
+
+  /**
+   * The schedule's part of one optimiser step: a cosine schedule sets the step's lr (a plateau schedule steps per
+   * epoch). `trainStep` calls it; the webgpu trainer calls it for every step of a chunk it runs on the device.
+   */
+  scheduleStep(): void {
+    if (this.scheduler instanceof CosineLR) this.scheduler.beforeStep();
   }
 
   /** Run fn with the averaged parameters in the network (without averaging: the raw ones), then restore the raw ones. */

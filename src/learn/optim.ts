@@ -274,14 +274,23 @@ export class WeightAverage {
     this.t = 0;
   }
 
-  update(): void {
+  /** Refuse a learning step while the averaged values sit in the network (it would learn on them). */
+  checkRaw(): void {
     if (this.swapped) throw new Error('internal: a learning step while the averaged parameters are swapped in');
-    const c = 1 - this.decayAt(this.t);
+  }
+
+  /** The decay of the next update, counted as done (t advances); `update` and the webgpu trainer's chunks use it. */
+  advance(): number {
+    return this.decayAt(this.t++);
+  }
+
+  update(): void {
+    this.checkRaw();
+    const c = 1 - this.advance();
     for (let i = 0; i < this.params.length; i++) {
       const p = this.params[i].p.a, a = this.bufs[i].a, n = this.params[i].p.n;
       for (let j = 0; j < n; j++) a[j] += c * (p[j] - a[j]);
     }
-    this.t++;
   }
 
   /** Exchange the network's parameters and the averages (twice = unchanged). */

@@ -354,6 +354,8 @@ function plasticity(p: MicrocircuitParams, s: MicrocircuitState): void {
   const c1 = p.clip ? p.clip[0] : Infinity, c2 = p.clip ? p.clip[1] : Infinity;
   const e1 = dt * p.etaUp[0], e2 = dt * p.etaUp[1], eIp = dt * p.etaIp, ePi = dt * p.etaPi;
   const pal = p.feedback === 'pal' && p.etaB !== 0, eB = dt * p.etaB, al = p.alpha;
+  // B and W_pi follow W_up2 (set after the loop) instead of learning
+  const transposed = p.feedback === 'transpose' || p.feedback === 'transpose-scaled';
   for (let e = 0; e < N; e++) {
     const eH = e * nH, eO = e * nO, eIn = e * nIn, eHIn = eH * nIn, eHO = eH * nO;
     if (e1 !== 0 || lpUp < 1)
@@ -394,7 +396,7 @@ function plasticity(p: MicrocircuitParams, s: MicrocircuitState): void {
         }
       }
     }
-    if (p.feedback === 'transpose' || p.feedback === 'transpose-scaled') continue;
+    if (transposed) continue;
     if (ePi !== 0 || lpPi < 1)
       for (let i = 0; i < nH; i++) {
         const g = -ePi * vA[eH + i];
@@ -414,7 +416,7 @@ function plasticity(p: MicrocircuitParams, s: MicrocircuitState): void {
         for (let k = 0; k < nO; k++) B[o + k] += eB * (n * hpO[eO + k] - al * B[o + k]);
       }
   }
-  if (p.feedback === 'transpose' || p.feedback === 'transpose-scaled') transposeFeedback(p, s);
+  if (transposed) transposeFeedback(p, s);
 }
 
 /**

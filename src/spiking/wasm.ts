@@ -9,6 +9,7 @@ import { SPIKING_WASM_BASE64 } from './wasm-binary.js';
 import { NEVER, seedRng, type SpikingParams, type SpikingState } from './units.js';
 import type { StdpRule } from './stdp.js';
 import { SALNET_HEADER, SALNET_LAYER, SALNET_MAX_LAYERS, SALNET_PROJ, SALNET_STRUCT, salHeader, salLayer, salProj } from './salnet-layout.js';
+import { SSN_HEADER, SSN_MAX_TRACES, SSN_STRUCT, ssnHeader, ssnTrace } from './ssn-layout.js';
 
 interface SsnExports {
   heapBase(): number;
@@ -51,7 +52,7 @@ function instantiate<E>(sizes: Record<string, number>): { ex: E; buf: ArrayBuffe
   return { ex, buf: memory.buffer, offs };
 }
 
-export const WASM_MAX_TRACES = 4;
+export const WASM_MAX_TRACES = SSN_MAX_TRACES;
 
 export interface WasmSsn {
   W: Float32Array;
@@ -72,11 +73,11 @@ export function createWasmSsn(p: SpikingParams, seed: number, maxLag: number): W
   if (p.n > 20) throw new Error('the wasm sampling network supports n <= 20');
   const n = p.n, B = p.batch, N = p.nLast, m = B * n;
   const sizes = {
-    S: 40 * 4, W: n * n * 4, b: n * 4, hist: m * N * 4, spikes: m, kappa: m * 4, counts: m * 8, rng: 16, u: m * 4,
+    S: SSN_STRUCT.WORDS * 4, W: n * n * 4, b: n * 4, hist: m * N * 4, spikes: m, kappa: m * 4, counts: m * 8, rng: 16, u: m * 4,
     hist2: (1 << n) * 8, tables: WASM_MAX_TRACES * 2 * maxLag * 8, D: WASM_MAX_TRACES * B * n * n * 8,
   };
   const { ex, buf, offs } = instantiate<SsnExports>(sizes);
-  const S = new Int32Array(buf, offs.S, 40);
+  const S = new Int32Array(buf, offs.S, SSN_STRUCT.WORDS);
   const W = new Float32Array(buf, offs.W, n * n), b = new Float32Array(buf, offs.b, n);
   const s: SpikingState = {
     t: 0,
@@ -89,7 +90,14 @@ export function createWasmSsn(p: SpikingParams, seed: number, maxLag: number): W
   seedRng(s.rng, seed);
   const u = new Float32Array(buf, offs.u, m);
   const stateHist = new Float64Array(buf, offs.hist2, 1 << n);
-  S.set([n, B, N, p.tauRef, p.tauSyn, 0, offs.W, offs.b, offs.hist, offs.spikes, offs.kappa, offs.counts, offs.rng, offs.u, 0, 0]);
+  const hdr: Record<(typeof SSN_HEADER)[number], number> = {
+    n, batch: B, nLast: N, tauRef: p.tauRef, tauSyn: p.tauSyn, t: 0, W: offs.W, b: offs.b, hist: offs.hist, spikes: offs.spikes, kappa: offs.kappa,
+    counts: offs.counts, rng: offs.rng, u: offs.u, nTraces: 0, stateHist: 0,
+  };
+  for (const k of SSN_HEADER) S[ssnHeader(k)] = hdr[k];
+  // the words `run` writes, looked up once
+  const wT = ssnHeader('t'), wNTraces = ssnHeader('nTraces'), wStateHist = ssnHeader('stateHist');
+  const wKc = ssnTrace(0, 'kc'), wKa = ssnTrace(0, 'ka'), wLen = ssnTrace(0, 'winLen'), wD = ssnTrace(0, 'D'), step = SSN_STRUCT.TRACE_WORDS;
   const tables: { rule: StdpRule; kc: number; ka: number; D: Float64Array }[] = [];
   return {
     W, b, s, u, stateHist,
@@ -106,21 +114,21 @@ export function createWasmSsn(p: SpikingParams, seed: number, maxLag: number): W
       return D;
     },
     run(steps, traces, hist: boolean) {
-      S[5] = s.t;
-      S[14] = traces.length;
+      S[wT] = s.t;
+      S[wNTraces] = traces.length;
       for (let r = 0; r < traces.length; r++) {
         let k = 0;
         while (k < tables.length && tables[k].D !== traces[r].D) k++;
         if (k === tables.length) throw new Error('wasm sampling network: a trace must come from this network (net.trace(rule))');
         const e = tables[k];
-        S[16 + 4 * r] = e.kc;
-        S[17 + 4 * r] = e.ka;
-        S[18 + 4 * r] = e.rule.kc.length;
-        S[19 + 4 * r] = offs.D + k * B * n * n * 8;
+        S[wKc + step * r] = e.kc;
+        S[wKa + step * r] = e.ka;
+        S[wLen + step * r] = e.rule.kc.length;
+        S[wD + step * r] = offs.D + k * B * n * n * 8;
       }
-      S[15] = hist ? offs.hist2 : 0;
+      S[wStateHist] = hist ? offs.hist2 : 0;
       ex.ssnRun(offs.S, steps, p.logTauRef);
-      s.t = S[5];
+      s.t = S[wT];
     },
   };
 }
@@ -197,18 +205,21 @@ export function createWasmSalNet(sizes: readonly number[], p: SpikingParams, see
     }
     D.push(new Float64Array(buf, offs[`D${g}`], a * b));
   }
+  // the words `run` writes, looked up once (projection k = 2g + fb, as `dirty` is ordered)
+  const wT = salHeader('t'), wTrace = salHeader('trace');
+  const wDirty = Int32Array.from({ length: 2 * (nL - 1) }, (_, k) => salProj(k >> 1, (k & 1) === 1, 'dirty'));
+  const wEvent = Int32Array.from({ length: 2 * (nL - 1) }, (_, k) => salProj(k >> 1, (k & 1) === 1, 'event'));
   return {
     states, u, bias, fw, fb, D,
     run(steps, t, trace, dirty, event) {
-      S[salHeader('t')] = t;
-      S[salHeader('trace')] = trace ? 1 : 0;
-      for (let g = 0; g < nL - 1; g++)
-        for (let f = 0; f < 2; f++) {
-          S[salProj(g, f === 1, 'dirty')] = dirty[2 * g + f] ? 1 : 0;
-          S[salProj(g, f === 1, 'event')] = event ? 1 : 0;
-        }
+      S[wT] = t;
+      S[wTrace] = trace ? 1 : 0;
+      for (let k = 0; k < wDirty.length; k++) {
+        S[wDirty[k]] = dirty[k] ? 1 : 0;
+        S[wEvent[k]] = event ? 1 : 0;
+      }
       ex.salRun(offs.S, steps, p.logTauRef);
-      return S[salHeader('t')];
+      return S[wT];
     },
   };
 }

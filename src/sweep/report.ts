@@ -7,7 +7,7 @@
  * that swept parameter (one line per setting with PARAM taken out of its label, mean ± sd over seeds).
  */
 import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { loadRun, runResult, stats, type Stats } from '../report/aggregate.js';
 import { csvLine, writeAtomic } from '../report/metrics.js';
 import { lineChartSvg, type LineSeries } from '../report/plot.js';
@@ -176,31 +176,31 @@ export async function writeSweepReport(dir: string, outDir: string, o: { metric?
   const vs = o.x ? finalVsParam(r, o.x) : null;
   mkdirSync(outDir, { recursive: true });
   const files: string[] = [];
+  /** write figures/NAME.svg and .png (saveFigure makes the folder); its path relative to outDir for report.md */
+  const figure = (name: string, svg: string): string => {
+    const saved = saveFigure(join(outDir, 'figures'), name, svg);
+    files.push(saved.svg, saved.png);
+    return `figures/${basename(saved.svg)}`;
+  };
+  const pct = pctLike(r), unit = pct ? ' [%]' : '';
   let fig: string | null = null;
   let figX: string | null = null;
   if (vs && o.x) {
-    const pct = pctLike(r), f = pct ? 100 : 1;
+    const f = pct ? 100 : 1;
     const xs = vs.flatMap((l) => l.x);
     const logX = xs.every((x) => x > 0) && Math.max(...xs) / Math.min(...xs) >= 20;
     const series: LineSeries[] = vs.map((l) => ({
       name: l.name, x: l.x, y: l.mean.map((v) => f * v),
       ...(l.n.some((n) => n > 1) ? { lo: l.mean.map((v, i) => f * (v - l.sd[i])), hi: l.mean.map((v, i) => f * (v + l.sd[i])) } : {}),
     }));
-    const svg = await lineChartSvg({ title: `${r.name}: final ${r.split} ${r.metric} vs ${o.x}`, xLabel: o.x, yLabel: `final ${r.split} ${r.metric}${pct ? ' [%]' : ''}`, logX, series });
-    mkdirSync(join(outDir, 'figures'), { recursive: true });
-    const saved = saveFigure(join(outDir, 'figures'), `sweep-${o.x.replace(/[^\w.-]/g, '_')}`, svg);
-    files.push(saved.svg, saved.png);
-    figX = `figures/sweep-${o.x.replace(/[^\w.-]/g, '_')}.svg`;
+    const svg = await lineChartSvg({ title: `${r.name}: final ${r.split} ${r.metric} vs ${o.x}`, xLabel: o.x, yLabel: `final ${r.split} ${r.metric}${unit}`, logX, series });
+    figX = figure(`sweep-${o.x.replace(/[^\w.-]/g, '_')}`, svg);
   }
   const withCurves = r.settings.filter((s) => s.curve && s.curve.x.length > 1);
   if (o.figures !== false && withCurves.length) {
-    const pct = pctLike(r);
     const series: LineSeries[] = withCurves.map((s) => ({ name: s.label, x: s.curve!.x, y: s.curve!.y.map((v) => (pct ? 100 * v : v)) }));
-    const svg = await lineChartSvg({ title: `${r.name}: mean ${r.split} ${r.metric} per setting`, xLabel: withCurves[0].curve!.xLabel, yLabel: `${r.split} ${r.metric}${pct ? ' [%]' : ''}`, series });
-    mkdirSync(join(outDir, 'figures'), { recursive: true });
-    const f = saveFigure(join(outDir, 'figures'), 'sweep-curves', svg);
-    files.push(f.svg, f.png);
-    fig = 'figures/sweep-curves.svg';
+    const svg = await lineChartSvg({ title: `${r.name}: mean ${r.split} ${r.metric} per setting`, xLabel: withCurves[0].curve!.xLabel, yLabel: `${r.split} ${r.metric}${unit}`, series });
+    fig = figure('sweep-curves', svg);
   }
   const md = sweepMarkdown(r, fig) + (figX ? `![final ${r.split} ${r.metric} vs ${o.x}](${figX})\n` : '');
   writeAtomic(join(outDir, 'report.md'), md);

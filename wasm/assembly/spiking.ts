@@ -6,10 +6,9 @@
 // `salRun` is the layered SALNet (src/spiking/salnet.ts) with the same operation order; its struct layout is generated
 // from src/spiking/salnet-layout.ts (./salnet-layout.ts).
 //
-// Memory is imported and owned by the loader (src/spiking/wasm.ts). `S` points at an i32 struct:
-//   0 n, 1 batch, 2 nLast, 3 tauRef, 4 tauSyn, 5 t (updated), 6 W (f32 n·n), 7 b (f32 n), 8 hist (i32 B·n·N),
-//   9 spikes (u8 B·n), 10 kappa (f32 B·n), 11 counts (f64 B·n), 12 rng (u32 ×4), 13 u (f32 B·n),
-//   14 nTraces (≤ 4), 15 stateHist (f64 2^n, 0 = none), then per trace r at 16 + 4r: kc (f64), ka (f64), L, D (f64)
+// Memory is imported and owned by the loader (src/spiking/wasm.ts). `S` points at an i32 struct: sizes, t (updated),
+// array pointers, then one record per STDP trace (kc, ka, L, D); its layout is generated from
+// src/spiking/ssn-layout.ts (./ssn-layout.ts).
 
 import {
   SH_N_LAYERS, SH_BATCH, SH_N_LAST, SH_TAU_REF, SH_TAU_SYN, SH_T, SH_TRACE, SH_KC, SH_KA, SH_WIN_LEN,
@@ -17,6 +16,10 @@ import {
   SL_N, SL_HIST, SL_SPIKES, SL_KAPPA, SL_COUNTS, SL_RNG, SL_U, SL_BIAS, SL_KC_SUM, SL_KA_SUM,
   SP_N_POST, SP_N_PRE, SP_W, SP_ACC, SP_K_PREV, SP_DIRTY, SP_EVENT, SP_D, SP_WT,
 } from './salnet-layout';
+import {
+  SSN_N, SSN_BATCH, SSN_N_LAST, SSN_TAU_REF, SSN_TAU_SYN, SSN_T, SSN_W, SSN_B, SSN_HIST, SSN_SPIKES, SSN_KAPPA, SSN_COUNTS,
+  SSN_RNG, SSN_U, SSN_N_TRACES, SSN_STATE_HIST, SSN_TRACE_BASE, SSN_TRACE_WORDS, ST_KC, ST_KA, ST_WIN_LEN, ST_D,
+} from './ssn-layout';
 
 export function heapBase(): usize {
   return __heap_base;
@@ -42,10 +45,11 @@ export function heapBase(): usize {
 }
 
 function accumulate(S: usize, r: i32, t: i32): void {
-  const n = I(S, 0), B = I(S, 1), N = I(S, 2);
-  const kc: usize = <usize>I(S, 16 + 4 * r), ka: usize = <usize>I(S, 17 + 4 * r), L = I(S, 18 + 4 * r);
-  const D: usize = <usize>I(S, 19 + 4 * r);
-  const hist: usize = <usize>I(S, 8), sp: usize = <usize>I(S, 9);
+  const n = I(S, SSN_N), B = I(S, SSN_BATCH), N = I(S, SSN_N_LAST);
+  const kc: usize = <usize>I(S, (SSN_TRACE_BASE + ST_KC) + SSN_TRACE_WORDS * r), ka: usize = <usize>I(S, (SSN_TRACE_BASE + ST_KA) + SSN_TRACE_WORDS * r);
+  const L = I(S, (SSN_TRACE_BASE + ST_WIN_LEN) + SSN_TRACE_WORDS * r);
+  const D: usize = <usize>I(S, (SSN_TRACE_BASE + ST_D) + SSN_TRACE_WORDS * r);
+  const hist: usize = <usize>I(S, SSN_HIST), sp: usize = <usize>I(S, SSN_SPIKES);
   for (let bb = 0; bb < B; bb++) {
     const o = bb * n, oD = bb * n * n;
     for (let i = 0; i < n; i++) {
@@ -133,12 +137,12 @@ function drawSpikes(hist: usize, sp: usize, u: usize, counts: usize, rng: usize,
 }
 
 export function ssnRun(S: usize, steps: i32, logTauRef: f64): void {
-  const n = I(S, 0), B = I(S, 1), N = I(S, 2), tauRef = I(S, 3), tauSyn = I(S, 4);
-  const W: usize = <usize>I(S, 6), b: usize = <usize>I(S, 7), hist: usize = <usize>I(S, 8), sp: usize = <usize>I(S, 9);
-  const kappa: usize = <usize>I(S, 10), counts: usize = <usize>I(S, 11), rng: usize = <usize>I(S, 12), u: usize = <usize>I(S, 13);
-  const nT = I(S, 14), sh: usize = <usize>I(S, 15);
+  const n = I(S, SSN_N), B = I(S, SSN_BATCH), N = I(S, SSN_N_LAST), tauRef = I(S, SSN_TAU_REF), tauSyn = I(S, SSN_TAU_SYN);
+  const W: usize = <usize>I(S, SSN_W), b: usize = <usize>I(S, SSN_B), hist: usize = <usize>I(S, SSN_HIST), sp: usize = <usize>I(S, SSN_SPIKES);
+  const kappa: usize = <usize>I(S, SSN_KAPPA), counts: usize = <usize>I(S, SSN_COUNTS), rng: usize = <usize>I(S, SSN_RNG), u: usize = <usize>I(S, SSN_U);
+  const nT = I(S, SSN_N_TRACES), sh: usize = <usize>I(S, SSN_STATE_HIST);
   const m = B * n;
-  let t = I(S, 5);
+  let t = I(S, SSN_T);
   for (let step = 0; step < steps; step++) {
     // κ
     psps(hist, kappa, m, N, t, tauSyn);
@@ -165,7 +169,7 @@ export function ssnRun(S: usize, steps: i32, logTauRef: f64): void {
     }
     t++;
   }
-  store<i32>(S + 20, t);
+  store<i32>(S + (<usize>SSN_T << 2), t);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -2,11 +2,11 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { createNodeBackend, createWebGpuEngine } from '../../node.js';
 import { Learner } from '../../learn/learner.js';
-import type { SeqBatch } from '../../learn/classify-loop.js';
+import { evaluateLearner, type SeqBatch } from '../../learn/classify-loop.js';
 import { GLENetwork } from '../../model/network.js';
 import { applyAverage, applyCheckpoint, readCheckpoint } from '../../io/checkpoint.js';
 import { loadXY } from '../../data/mnist1d-files.js';
-import { evaluate, type EvalResult } from '../../experiments/classify.js';
+import type { EvalResult } from '../../experiments/classify.js';
 import { speechSource, xySource } from '../../experiments/sources.js';
 import type { NetworkSpecInput } from '../../model/spec.js';
 import type { BackendName } from '../../kernels/index.js';
@@ -36,7 +36,7 @@ export function register(program: Command): void {
       if (ck.spec.input_size !== 1 && !(ck.meta?.extra as { frontend?: unknown })?.frontend) throw new UserError(`checkpoint ${o.checkpoint}: the network takes ${ck.spec.input_size} inputs per step; MNIST-1D data has 1`);
       const nOut = outputs(ck);
       for (let i = 0; i < d.n; i++) if (d.y[i] >= nOut) throw new UserError(`${o.y}: label ${d.y[i]} at index ${i} is outside the network's ${nOut} classes`);
-      const { net, learner, backend, label, gpuEval } = await loadNet(ck, o);
+      const { net, learner, backend, label, evalBatches } = await loadNet(ck, o);
       applyCheckpoint(ck, net, null, o.checkpoint, { state: o.carryState });
       applyAverage(ck, learner, o.checkpoint);
       const frontSpec = (ck.meta?.extra as { frontend?: NetworkSpecInput | null })?.frontend ?? null;
@@ -44,7 +44,7 @@ export function register(program: Command): void {
       if (front) front.training = false;
       const t0 = performance.now();
       const src = xySource(d, nOut);
-      const r = gpuEval ? await gpuEval(src.batches('test', o.batch, null, 0), front) : learner.withAveraged(() => evaluate(net, front, src, 'test', o.batch, 0));
+      const r = await evalBatches(src.batches('test', o.batch, null, 0), front);
       printResult(r, t0, label + weightsNote(learner));
     });
 }
@@ -53,18 +53,21 @@ type Checkpoint = ReturnType<typeof readCheckpoint>;
 
 const outputs = (ck: Checkpoint): number => ck.spec.resolved[ck.spec.resolved.length - 1].size;
 
-type GpuEval = (batches: Iterable<SeqBatch>, front: GLENetwork | null) => Promise<EvalResult>;
+/** An evaluation over batches with the parameters evaluation reads (the averaged ones with the spec's `average`). */
+type EvalBatches = (batches: Iterable<SeqBatch>, front: GLENetwork | null) => Promise<EvalResult> | EvalResult;
 
 /**
- * The checkpoint's network on the requested backend (parameters and state are applied by the caller). webgpu: the
- * host copy on the js backend, evaluated on the device by `gpuEval` (each call uploads the host's current values);
- * a network the device path does not run is refused (one line, exit 2), as is a missing package or adapter.
+ * The checkpoint's network on the requested backend (parameters and state are applied by the caller) and its
+ * `evalBatches`: on the CPU `evaluateLearner`; on webgpu the host copy on the js backend, evaluated on the device
+ * (each call uploads the host's current values); a network the device path does not run is refused (one line,
+ * exit 2), as is a missing package or adapter.
  */
-async function loadNet(ck: Checkpoint, o: { backend: BackendName | 'webgpu'; batch: number }): Promise<{ net: GLENetwork; learner: Learner; backend: Awaited<ReturnType<typeof createNodeBackend>>; label: string; gpuEval: GpuEval | null }> {
+async function loadNet(ck: Checkpoint, o: { backend: BackendName | 'webgpu'; batch: number }): Promise<{ net: GLENetwork; learner: Learner; backend: Awaited<ReturnType<typeof createNodeBackend>>; label: string; evalBatches: EvalBatches }> {
   if (o.backend !== 'webgpu') {
     const backend = await createNodeBackend(o.backend, ck.spec.dtype);
     const net = new GLENetwork(ck.spec, backend, { batchSize: o.batch });
-    return { net, learner: new Learner(net), backend, label: backend.name, gpuEval: null };
+    const learner = new Learner(net);
+    return { net, learner, backend, label: backend.name, evalBatches: (batches, front) => evaluateLearner(learner, front, batches) };
   }
   if (ck.spec.dtype !== 'float32') throw new UserError(`checkpoint ${ck.spec.name ?? ''}: a ${ck.spec.dtype} network does not run on webgpu (float32 only); use a CPU backend`);
   const backend = await createNodeBackend('auto', 'float32'); // the host copy (and a fixed front end)
@@ -75,7 +78,7 @@ async function loadNet(ck: Checkpoint, o: { backend: BackendName | 'webgpu'; bat
   const engine = await createWebGpuEngine();
   const { GpuSequenceClassifier } = await import('../../learn/gpu-classify.js');
   const learner = new Learner(net);
-  const gpuEval: GpuEval = async (batches, front) => {
+  const evalBatches: EvalBatches = async (batches, front) => {
     const c = new GpuSequenceClassifier(engine, learner, front);
     try {
       return await c.evaluate(batches);
@@ -83,7 +86,7 @@ async function loadNet(ck: Checkpoint, o: { backend: BackendName | 'webgpu'; bat
       c.destroy();
     }
   };
-  return { net, learner, backend, label: `webgpu (${engine.adapterName})`, gpuEval };
+  return { net, learner, backend, label: `webgpu (${engine.adapterName})`, evalBatches };
 }
 
 /** With the spec's `average` the checkpoint's averaged parameters are evaluated (its raw ones go on learning). */
@@ -102,7 +105,7 @@ async function evalSpeech(o: { checkpoint: string; data: string; split: string; 
   const src = await speechSource(o.data, o.seed, undefined);
   const C = outputs(ck);
   if (C !== src.classNames.length) throw new UserError(`checkpoint ${o.checkpoint}: the network has ${C} outputs; KW12 has ${src.classNames.length} classes`);
-  const { net, learner, label, gpuEval } = await loadNet(ck, o);
+  const { net, learner, label, evalBatches } = await loadNet(ck, o);
   const splits = (o.split === 'val+test' ? ['val', 'test'] : [o.split]) as ('train' | 'val' | 'test')[];
   const all: EvalResult = { acc: 0, loss: 0, n: 0, confusion: Array.from({ length: C }, () => new Array<number>(C).fill(0)) };
   const t0 = performance.now();
@@ -112,7 +115,7 @@ async function evalSpeech(o: { checkpoint: string; data: string; split: string; 
     applyCheckpoint(ck, net, null, o.checkpoint, { state: o.carryState });
     applyAverage(ck, learner, o.checkpoint);
     if (!o.carryState) net.resetState();
-    const r = gpuEval ? await gpuEval(src.batches(sp, o.batch, null, 0), null) : learner.withAveraged(() => evaluate(net, null, src, sp, o.batch, 0));
+    const r = await evalBatches(src.batches(sp, o.batch, null, 0), null);
     if (r.n === 0) throw new UserError(`${o.data}: the ${sp} split holds 0 clips; nothing to evaluate`);
     printResult(r, t1, label + weightsNote(learner), `${sp}: `);
     all.loss += r.loss * r.n;

@@ -245,7 +245,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
 /**
  * PyTorch Adam over n contiguous entries, t = CTL[1] + 1 (bias corrections computed here, so many steps need no
  * host). Words: 0 n, 1 p, 2 g, 3 m, 4 v, 5 the heap slots of the lr (one per step of the chunk: step CTL[0] reads
-slot + CTL[0], so a schedule changes it every step), 6 beta1, 7 beta2, 8 eps, 9 weight decay.
+ * slot + CTL[0], so a schedule changes it every step), 6 beta1, 7 beta2, 8 eps, 9 weight decay.
  */
 export const ADAM = /* wgsl */ `
 @compute @workgroup_size(256)
