@@ -11,7 +11,7 @@
  */
 import '../le-digits.css';
 import { COLORS, type SvgPanel } from '../plots.js';
-import { $, addChart, el, exportBar, fmt, setSlider, slider, sliderValue, toast, type View } from '../ui.js';
+import { $, addChart, el, exportBar, fileInputs, fmt, setSlider, slider, sliderValue, toast, type View } from '../ui.js';
 import { argmax, describeLayers, modelFromRun, modelFromSafetensors, mnistPreprocess, type LeModel } from '../sim/le-digits.js';
 import type { FromLe, ToLe } from '../le-worker.js';
 
@@ -387,20 +387,9 @@ function buildLeDigits(view: HTMLElement, charts: View['charts']): View {
     $('#le-run', view).textContent = running ? 'Pause' : 'Run';
     send({ type: 'run', on: running && !view.hidden });
   };
-  $<HTMLInputElement>('#le-ckpt', view).onchange = (e) => void loadFiles(Array.from((e.target as HTMLInputElement).files ?? []));
   $<HTMLButtonElement>('#le-builtin', view).onclick = () => void loadBuiltin();
   netSel.onchange = () => void loadBuiltin();
-  const drop = $('#le-drop', view);
-  drop.ondragover = (e) => {
-    e.preventDefault();
-    drop.classList.add('over');
-  };
-  drop.ondragleave = () => drop.classList.remove('over');
-  drop.ondrop = (e) => {
-    e.preventDefault();
-    drop.classList.remove('over');
-    void loadFiles(Array.from(e.dataTransfer?.files ?? []));
-  };
+  fileInputs($<HTMLInputElement>('#le-ckpt', view), $('#le-drop', view), (files) => void loadFiles(files));
   // hidden views are paused: the worker steps only while this view is shown
   new MutationObserver(() => send({ type: 'run', on: running && !view.hidden })).observe(view, { attributes: true, attributeFilter: ['hidden'] });
 

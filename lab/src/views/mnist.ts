@@ -4,7 +4,7 @@ import { COLORS, History, type SvgPanel } from '../plots.js';
 import { readCheckpoint } from '../checkpoint.js';
 import type { MnistData } from '../protocol.js';
 import { DEFAULT_MNIST_BATCH, DEFAULT_MNIST_LR } from '../sim/mnist.js';
-import { $, addChart, el, exportBar, fmt, setSlider, slider, sliderValue, toast, type Send, type View } from '../ui.js';
+import { $, addChart, el, exportBar, fileInputs, fmt, setSlider, slider, sliderValue, toast, type Send, type View } from '../ui.js';
 
 export interface MnistView extends View {
   onData(m: MnistData): void;
@@ -191,18 +191,7 @@ export function createMnistView(parent: HTMLElement, send: Send, onCheckpointSpe
     $('#mnist-lr-out', view).textContent = fmt(sliderValue(lrIn));
     send({ type: 'mnist:set', lr: sliderValue(lrIn) });
   };
-  $<HTMLInputElement>('#mnist-ckpt', view).onchange = (e) => void loadCheckpointFiles(Array.from((e.target as HTMLInputElement).files ?? []));
-  const drop = $('#mnist-drop', view);
-  drop.ondragover = (e) => {
-    e.preventDefault();
-    drop.classList.add('over');
-  };
-  drop.ondragleave = () => drop.classList.remove('over');
-  drop.ondrop = (e) => {
-    e.preventDefault();
-    drop.classList.remove('over');
-    void loadCheckpointFiles(Array.from(e.dataTransfer?.files ?? []));
-  };
+  fileInputs($<HTMLInputElement>('#mnist-ckpt', view), $('#mnist-drop', view), (files) => void loadCheckpointFiles(files));
   $('#mnist-export', view).onclick = () => send({ type: 'export', which: 'mnist' });
 
   /** The confusion matrix as an SVG panel for the exported figure. */
