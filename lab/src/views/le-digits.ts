@@ -12,6 +12,7 @@
 import '../le-digits.css';
 import { COLORS, type SvgPanel } from '../plots.js';
 import { $, addChart, el, exportBar, fileInputs, fmt, setSlider, slider, sliderValue, toast, type View } from '../ui.js';
+import { readJsonFile } from '../checkpoint.js';
 import { argmax, describeLayers, modelFromRun, modelFromSafetensors, mnistPreprocess, type LeModel } from '../sim/le-digits.js';
 import type { FromLe, ToLe } from '../le-worker.js';
 
@@ -243,27 +244,14 @@ function buildLeDigits(view: HTMLElement, charts: View['charts']): View {
       if (by('config.json') || by('state.bin')) {
         const cfg = by('config.json'), meta = by('meta.json'), state = by('state.bin');
         if (!cfg || !meta || !state) throw new Error('a CLI run needs three files: config.json (in the run folder), meta.json and state.bin (in its checkpoint/ folder)');
-        const json = async (f: File) => {
-          try {
-            return JSON.parse(await f.text()) as unknown;
-          } catch (e) {
-            throw new Error(`${f.name}: not valid JSON (${(e as Error).message})`);
-          }
-        };
-        m = await modelFromRun(await json(cfg), await json(meta), async (o, n) => {
+        m = await modelFromRun(await readJsonFile(cfg), await readJsonFile(meta), async (o, n) => {
           if (o + n > state.size) throw new Error(`state.bin: truncated (${state.size} bytes, the layout needs ${o + n})`);
           return state.slice(o, o + n).arrayBuffer();
         }, `CLI run ${cfg.name}`);
       } else {
         const spec = files.find((f) => f.name.endsWith('.json')), model = files.find((f) => f.name.endsWith('.safetensors'));
         if (!spec || !model) throw new Error('choose a CLI run\'s config.json + meta.json + state.bin, or spec.json + model.safetensors');
-        let sj: unknown;
-        try {
-          sj = JSON.parse(await spec.text());
-        } catch (e) {
-          throw new Error(`${spec.name}: not valid JSON (${(e as Error).message})`);
-        }
-        m = modelFromSafetensors(sj, new Uint8Array(await model.arrayBuffer()), model.name);
+        m = modelFromSafetensors(await readJsonFile(spec), new Uint8Array(await model.arrayBuffer()), model.name);
       }
       loads++; // a built-in network still fetching does not replace this one
       if (m.spec.input_shape.reduce((a, b) => a * b, 1) !== 784) throw new Error(`the network's input is ${m.spec.input_shape.join('×')}; this view draws 28 × 28 digits`);
