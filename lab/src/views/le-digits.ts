@@ -47,25 +47,30 @@ function b64(s: string): Uint8Array {
 export function createLeDigitsView(parent: HTMLElement): View {
   const view = el(`<section class="view" id="view-le" hidden role="tabpanel" aria-labelledby="tab-le"></section>`);
   parent.appendChild(view);
-  const charts: View['charts'] = [];
-  let inner: View | null = null;
-  return {
+  let inner: LeDigitsParts | null = null;
+  const self: View = {
     name: 'le',
     title: 'LE digits: a Latent Equilibrium network reads a drawn digit',
     el: view,
-    charts,
+    charts: [],
     onShow: () => {
-      inner ??= buildLeDigits(view, charts);
-      inner.onShow?.();
+      inner ??= buildLeDigits(self);
+      inner.onShow();
     },
-    getState: () => inner?.getState?.() ?? {},
-    setState: (st) => inner?.setState?.(st),
-    caption: () => inner?.caption?.() ?? '',
-    extraPanels: () => inner?.extraPanels?.() ?? [],
+    getState: () => inner?.getState() ?? {},
+    setState: (st) => inner?.setState(st),
+    caption: () => inner?.caption() ?? '',
+    extraPanels: () => inner?.extraPanels() ?? [],
   };
+  return self;
 }
 
-function buildLeDigits(view: HTMLElement, charts: View['charts']): View {
+/** What the view does once built (the rest of its View). */
+type LeDigitsParts = Required<Pick<View, 'onShow' | 'getState' | 'setState' | 'caption' | 'extraPanels'>>;
+
+/** Build the view's content into `self.el` (its charts into `self.charts`) and start nothing yet. */
+function buildLeDigits(self: View): LeDigitsParts {
+  const { el: view, charts } = self;
   view.innerHTML = `
   <p class="intro">Latent Equilibrium (Haider et al. 2021): each neuron outputs φ of its <em>prospective</em> potential ŭ = u + τ u̇, which for
   τ = τ<sub>m</sub> equals W r + b at once, so a whole network answers a new input after one dt per layer instead of relaxing for several
@@ -340,20 +345,18 @@ function buildLeDigits(view: HTMLElement, charts: View['charts']): View {
       looping = false; // resumes from onShow
       return;
     }
-    {
-      if (dirty && worker) feed();
-      if (lastData) {
-        $('#le-bars', view).innerHTML = barsSvg();
-        const d = lastData;
-        const pred = `LE predicts ${d.predLe} · leaky twin ${d.predLeaky}`;
-        if (pred !== lastPred) $('#le-pred', view).textContent = lastPred = pred;
-        const tx = Float64Array.from(T);
-        chartLe.setData(tx, H.le.map((a) => Float64Array.from(a)));
-        chartLeaky.setData(tx, H.leaky.map((a) => Float64Array.from(a)));
-        const st = $('#le-status', view);
-        st.dataset.settle = `after the last change of the input (${d.since} steps ago): LE settled in ${d.settleLe} steps (${(d.settleLe / 20).toFixed(2)} τ_m), the leaky twin in ${d.settleLeaky}${d.settleLeaky >= d.since ? '+ (still moving)' : ''} steps (${(d.settleLeaky / 20).toFixed(2)} τ_m) · ${Math.round(d.stepsPerSec)} steps/s`;
-        $('#le-settle-text', view).textContent = st.dataset.settle;
-      }
+    if (dirty && worker) feed();
+    if (lastData) {
+      $('#le-bars', view).innerHTML = barsSvg();
+      const d = lastData;
+      const pred = `LE predicts ${d.predLe} · leaky twin ${d.predLeaky}`;
+      if (pred !== lastPred) $('#le-pred', view).textContent = lastPred = pred;
+      const tx = Float64Array.from(T);
+      chartLe.setData(tx, H.le.map((a) => Float64Array.from(a)));
+      chartLeaky.setData(tx, H.leaky.map((a) => Float64Array.from(a)));
+      const st = $('#le-status', view);
+      st.dataset.settle = `after the last change of the input (${d.since} steps ago): LE settled in ${d.settleLe} steps (${(d.settleLe / 20).toFixed(2)} τ_m), the leaky twin in ${d.settleLeaky}${d.settleLeaky >= d.since ? '+ (still moving)' : ''} steps (${(d.settleLeaky / 20).toFixed(2)} τ_m) · ${Math.round(d.stepsPerSec)} steps/s`;
+      $('#le-settle-text', view).textContent = st.dataset.settle;
     }
     requestAnimationFrame(frame);
   }
@@ -381,11 +384,8 @@ function buildLeDigits(view: HTMLElement, charts: View['charts']): View {
   // hidden views are paused: the worker steps only while this view is shown
   new MutationObserver(() => send({ type: 'run', on: running && !view.hidden })).observe(view, { attributes: true, attributeFilter: ['hidden'] });
 
-  const self: View = {
-    name: 'le',
-    title: 'LE digits: a Latent Equilibrium network reads a drawn digit',
-    el: view,
-    charts,
+  view.appendChild(exportBar(() => self));
+  return {
     onShow: () => {
       startWorker();
       startLoop();
@@ -404,6 +404,4 @@ function buildLeDigits(view: HTMLElement, charts: View['charts']): View {
     caption: () => `${modelInfo}; τ_m shown as ${fmt(sliderValue(tauIn))} ms, dt = τ_m/20${lastData ? `; LE predicts ${lastData.predLe}, leaky twin ${lastData.predLeaky}` : ''}`,
     extraPanels: (): SvgPanel[] => [{ width: 560, height: 270, body: barsSvg() }],
   };
-  view.appendChild(exportBar(() => self));
-  return self;
 }
