@@ -78,10 +78,15 @@ export function createMnistView(parent: HTMLElement, send: Send, onCheckpointSpe
       evals.push([m.trainSamples, m.accuracy]);
       $('#mnist-run').textContent = 'Start learning';
       $('#mnist-status').textContent = `test accuracy ${(100 * m.accuracy).toFixed(1)} % on ${m.samples} samples (${m.weights} weights, after ${m.trainSamples} training samples)`;
-      $('#mnist-test').textContent = `${(100 * lastTest).toFixed(1)} %`;
-      $('#mnist-test').dataset.value = String(lastTest);
+      showTest(); // at once, with the status line (the redraw waits for a frame)
     }
     scheduleDraw();
+  }
+
+  const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
+  function showTest(): void {
+    $('#mnist-test').textContent = Number.isFinite(lastTest) ? pct(lastTest) : '–';
+    $('#mnist-test').dataset.value = String(lastTest);
   }
 
   /**
@@ -123,13 +128,11 @@ export function createMnistView(parent: HTMLElement, send: Send, onCheckpointSpe
     $('#mnist-samples').textContent = String(m.samples);
     $('#mnist-train-samples').textContent = String(m.trainSamples);
     $('#mnist-train-samples').dataset.value = String(m.trainSamples);
-    const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
     $('#mnist-acc').textContent = m.phase === 'train' ? pct(m.running) : '–';
     $('#mnist-acc').dataset.value = String(m.running);
     $('#mnist-preq').textContent = m.phase === 'train' ? pct(m.prequential) : '– (evaluating)';
     $('#mnist-preq').dataset.value = String(m.prequential);
-    $('#mnist-test').textContent = Number.isFinite(lastTest) ? pct(lastTest) : '–';
-    $('#mnist-test').dataset.value = String(lastTest);
+    showTest();
     $('#mnist-rate').textContent = m.stepsPerSec > 0 ? String(Number(m.stepsPerSec.toPrecision(2))) : '…';
     $('#mnist-backend').textContent = `${m.backend}, batch ${m.batch}, lr ${fmt(m.lr)}`;
     $('#mnist-weights').textContent = m.weights === 'averaged' ? 'averaged (moving average of the learning weights)' : 'raw (the learning weights)';
