@@ -506,7 +506,10 @@ async function handle(m: ToWorker): Promise<void> {
   // ready at once; the WebGPU probe (an adapter request can take seconds) reports when done
   post({ type: 'ready', backend: choice === 'auto' || choice === 'webgpu' ? 'probing webgpu…' : await describeChoice(), chainBackend: `${b64.name} (float64)` });
   tick();
+  // (the probe can outlast a choice from the page, e.g. the link's ?backend=wasm handled meanwhile: that message
+  // reports its own label, and this one, for the old choice, would overwrite it)
+  const probed = choice;
   void describeChoice().then((label) => {
-    if (!mnist) post({ type: 'backend', mnist: label });
+    if (!mnist && choice === probed) post({ type: 'backend', mnist: label });
   });
 })().catch((e: Error) => post({ type: 'error', where: 'init', message: e.message }));
