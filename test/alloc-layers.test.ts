@@ -6,11 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { createNodeBackend } from '../src/node.js';
+import { runAllocCase } from './helpers/heap.js';
 
-const helper = fileURLToPath(new URL('./helpers/alloc-case.ts', import.meta.url));
+const helper = new URL('./helpers/alloc-case.ts', import.meta.url);
 
 for (const backend of ['js', 'wasm', 'native'] as const) {
   test(`composed, feedback-alignment, learned-feedback and conv steps allocate nothing: ${backend}`, async (t) => {
@@ -22,10 +21,7 @@ for (const backend of ['js', 'wasm', 'native'] as const) {
       }
     }
     for (const which of ['composed', 'fa', 'learned', 'conv']) {
-      // optimisation on the main thread: the verdict does not depend on a busy machine's background compiler
-      const r = spawnSync(process.execPath, ['--no-concurrent-recompilation', '--import', 'tsx', helper, backend, which], { encoding: 'utf8', timeout: 120_000 });
-      assert.equal(r.status, 0, r.stderr);
-      const m = JSON.parse(r.stdout.trim().split('\n').pop()!) as { real: number; ctl: number };
+      const m = runAllocCase(helper, [backend, which], { timeout: 120_000 });
       t.diagnostic(`${which}: ${m.real.toFixed(2)} B/step (allocating control ${m.ctl.toFixed(1)} B/step)`);
       assert.ok(m.ctl > 32, `${which}: the measurement must see the control loop's allocation (saw ${m.ctl.toFixed(1)} B/step)`);
       assert.ok(m.real < 1, `${which}: ${m.real.toFixed(2)} bytes allocated per step`);

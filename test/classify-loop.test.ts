@@ -38,6 +38,17 @@ function batches(n: number, B: number): SeqBatch[] {
   return out;
 }
 
+/** The first n test samples in the lab's data form. */
+const testSplit = (n: number) => ({ x: d.xTest.subarray(0, n * d.length), y: d.yTest.subarray(0, n), n, length: d.length });
+
+/** The lab's Evaluate: `sim` over `data` without learning; its confusion matrix as rows (the CLI's form). */
+function labEvaluate(sim: MnistSim, data: ReturnType<typeof testSplit>): number[][] {
+  sim.learning = false;
+  sim.setData(data, false);
+  while (sim.samples < data.n) sim.step();
+  return Array.from({ length: 10 }, (_, r) => Array.from(sim.confusion.subarray(r * 10, r * 10 + 10)));
+}
+
 test('a batch stepped one dt at a time equals the batch run at once (learning and evaluating)', () => {
   const [b] = batches(4, 4);
   const run = (stepwise: boolean) => {
@@ -61,11 +72,8 @@ test("the lab's MNIST-1D stream and the CLI's evaluation agree sample by sample 
   const n = 24, B = 8;
   const net = new GLENetwork(spec, new JsBackend('float64'), { batchSize: B });
   const cli = evaluateBatches(net, null, batches(n, B));
-  const sim = new MnistSim(new JsBackend('float64'), spec, { x: d.xTest.subarray(0, n * d.length), y: d.yTest.subarray(0, n), n, length: d.length }, { batch: B, shuffle: false });
-  sim.learning = false;
-  sim.setData(sim.data, false);
-  while (sim.samples < n) sim.step();
-  const labConfusion = Array.from({ length: 10 }, (_, r) => Array.from(sim.confusion.subarray(r * 10, r * 10 + 10)));
+  const sim = new MnistSim(new JsBackend('float64'), spec, testSplit(n), { batch: B, shuffle: false });
+  const labConfusion = labEvaluate(sim, testSplit(n));
   assert.equal(cli.n, n);
   assert.deepEqual(labConfusion, cli.confusion);
   assert.equal(sim.accuracy, cli.acc);
@@ -88,11 +96,7 @@ test("with the spec's weight average the lab's Evaluate reads the averaged param
   const averaged = cli.withAveraged(() => evaluateBatches(cliNet, null, batches(n, B)));
   assert.notDeepEqual(averaged.confusion, raw.confusion, 'the averaged and the raw parameters predict differently here');
   sim.net.resetState();
-  sim.learning = false;
-  sim.setData({ x: d.xTest.subarray(0, n * d.length), y: d.yTest.subarray(0, n), n, length: d.length }, false);
-  while (sim.samples < n) sim.step();
-  const labConfusion = Array.from({ length: 10 }, (_, r) => Array.from(sim.confusion.subarray(r * 10, r * 10 + 10)));
-  assert.deepEqual(labConfusion, averaged.confusion);
+  assert.deepEqual(labEvaluate(sim, testSplit(n)), averaged.confusion);
   // learning again swaps the raw parameters back in
   sim.learning = true;
   sim.setData(train, true);

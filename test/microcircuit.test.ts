@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { Microcircuit, initMicrocircuitWeights, selfPredict, transposeFeedback, type MicrocircuitParams } from '../src/model/microcircuit.js';
 import { yinYang, MT19937, BARS_PATTERNS, BARS_LABELS } from '../src/data/yinyang.js';
 import { Rng } from '../src/util/rng.js';
+import { medianBytesPerStep } from './helpers/heap.js';
 
 const G = { gl: 0.03, gb: 0.1, ga: 0.06, gsom: 0.06, gd: 0.1, gt: 0.06 };
 
@@ -261,13 +262,7 @@ test('microcircuit step allocates nothing (float32 and float64)', () => {
     const net = make({ dims: [4, 30, 3], le: true, phi: 'sigmoid', dt: 0.01, tau0: 0.01, sigmaXi: 0.01, etaUp: [1, 1], etaIp: 1, etaPi: 1, etaB: 1, feedback: 'pal', tauW: [1, 0, 0], dtype });
     const x = new Float64Array([0.1, 0.2, 0.9, 0.8]), t = new Float64Array([1, 0.1, 0.1]);
     for (let n = 0; n < 20000; n++) net.step(x, t, true);
-    const per: number[] = [];
-    for (let c = 0; c < 31; c++) {
-      const before = process.memoryUsage().heapUsed;
-      for (let n = 0; n < 2000; n++) net.step(x, t, true);
-      per.push((process.memoryUsage().heapUsed - before) / 2000);
-    }
-    per.sort((a, b) => a - b);
-    assert.ok(per[15] < 8, `${dtype}: ${per[15]} bytes per step`);
+    const median = medianBytesPerStep(() => net.step(x, t, true), 2000, 31);
+    assert.ok(median < 8, `${dtype}: ${median} bytes per step`);
   }
 });

@@ -6,9 +6,8 @@ import { stddc, expectedStdp } from '../src/spiking/stddc.js';
 import { SalNet } from '../src/spiking/salnet.js';
 import { alignmentAngle, alignmentStats } from '../src/learn/alignment.js';
 import { Rng } from '../src/util/rng.js';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { filledSalNet } from './helpers/salnet-case.js';
+import { medianBytesPerStep, runAllocCase } from './helpers/heap.js';
 
 function randomAsym(n: number, seed: number, scale: number): number[] {
   const r = new Rng(seed);
@@ -252,9 +251,7 @@ test('SalNet: the engine is validated; wasm runs float32 only', () => {
 for (const engine of ['js', 'wasm'] as const)
   test(`the SALNet (${engine}) steps without allocating`, () => {
     // a fresh process, optimisation on the main thread (test/helpers/salnet-alloc-case.ts says why)
-    const r = spawnSync(process.execPath, ['--no-concurrent-recompilation', '--import', 'tsx', fileURLToPath(new URL('./helpers/salnet-alloc-case.ts', import.meta.url)), engine], { encoding: 'utf8', timeout: 120_000 });
-    assert.equal(r.status, 0, r.stderr);
-    const m = JSON.parse(r.stdout.trim().split('\n').pop()!) as { real: number; ctl: number };
+    const m = runAllocCase(new URL('./helpers/salnet-alloc-case.ts', import.meta.url), [engine], { timeout: 120_000 });
     assert.ok(m.ctl > 32, `the measurement must see the control's allocation (saw ${m.ctl.toFixed(1)} B/step)`);
     assert.ok(m.real < 1, `${m.real.toFixed(2)} bytes allocated per step`);
   });
@@ -265,14 +262,9 @@ test('the sampling network steps without allocating', () => {
   const tr = [net.trace(salRule(10)), net.trace(wsRule(10))];
   const hist = new Float64Array(128);
   net.run(5000, tr, hist);
-  const per: number[] = [];
-  for (let c = 0; c < 31; c++) {
-    const before = process.memoryUsage().heapUsed;
-    net.run(2000, tr, hist);
-    per.push((process.memoryUsage().heapUsed - before) / 2000);
-  }
-  per.sort((a, b) => a - b);
-  assert.ok(per[15] < 1, `median ${per[15]} bytes per step`);
+  // chunks of one run of 2000 steps each
+  const median = medianBytesPerStep(() => net.run(2000, tr, hist), 1, 31) / 2000;
+  assert.ok(median < 1, `median ${median} bytes per step`);
 });
 
 test('the wasm engine of the sampling network reproduces the js run exactly (float32, dense drive)', () => {

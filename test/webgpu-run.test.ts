@@ -51,12 +51,21 @@ function close(a: number, b: number, atol: number, rtol: number, what: string): 
   assert.ok(Math.abs(a - b) <= atol + rtol * Math.abs(b), `${what}: ${a} vs ${b}`);
 }
 
+/** A float32 network of `spec` (js, batch B) and its Learner: one for the CPU loop, one for the device's. */
+function learnerPair(spec: NetworkSpecInput, B: number): { net: GLENetwork; learner: Learner } {
+  const net = new GLENetwork({ ...spec, dtype: 'float32' }, new JsBackend('float32'), { batchSize: B });
+  return { net, learner: new Learner(net) };
+}
+
+type Tensors = readonly { name: string; buf: { n: number; a: ArrayLike<number> } }[];
+/** The device side's tensors (parameters, optimiser or average state) against the CPU loop's, entry by entry. */
+function closeTensors(dev: Tensors, cpu: Tensors, atol: number, rtol: number): void {
+  assert.deepEqual(dev.map((t) => t.name), cpu.map((t) => t.name));
+  for (const [i, t] of cpu.entries()) for (let j = 0; j < t.buf.n; j++) close(dev[i].buf.a[j], t.buf.a[j], atol, rtol, `${t.name}[${j}]`);
+}
+
 test('the classify loop on the device agrees with the CPU loop (js float32): batch-size changes, evaluation, sync', { skip: skip ?? false }, async () => {
-  const mk = () => {
-    const net = new GLENetwork({ ...TINY, dtype: 'float32' }, new JsBackend('float32'), { batchSize: 3 });
-    return { net, learner: new Learner(net) };
-  };
-  const cpu = mk(), dev = mk();
+  const cpu = learnerPair(TINY, 3), dev = learnerPair(TINY, 3);
   const sc = new SequenceClassifier(cpu.net);
   const gc = new GpuSequenceClassifier(engine!, dev.learner, null, { chunk: 16 });
   // training batches of 3 and one of 2 (a short last batch), then an evaluation batch of 5: every switch moves the
@@ -72,12 +81,8 @@ test('the classify loop on the device agrees with the CPU loop (js float32): bat
     assert.deepEqual(Array.from(rg.pred), predC, `batch ${k} predictions`);
   }
   await gc.sync();
-  for (const t of cpu.net.allTensors()) {
-    const d = dev.net.allTensors().find((u) => u.name === t.name)!;
-    for (let i = 0; i < t.buf.n; i++) close(d.buf.a[i], t.buf.a[i], 1e-5, 1e-3, `${t.name}[${i}]`);
-  }
-  const mC = cpu.learner.opt!.stateTensors(), mD = dev.learner.opt!.stateTensors();
-  for (const [i, t] of mC.entries()) for (let j = 0; j < t.buf.n; j++) close(mD[i].buf.a[j], t.buf.a[j], 1e-7, 1e-2, `${t.name}[${j}]`);
+  closeTensors(dev.net.allTensors(), cpu.net.allTensors(), 1e-5, 1e-3);
+  closeTensors(dev.learner.opt!.stateTensors(), cpu.learner.opt!.stateTensors(), 1e-7, 1e-2);
   assert.equal((dev.learner.opt as unknown as { stepCount: number }).stepCount, (cpu.learner.opt as unknown as { stepCount: number }).stepCount);
   assert.equal(cpu.net.B, dev.net.B);
   gc.destroy();
@@ -87,11 +92,7 @@ test('the device follows the cosine lr schedule step by step and keeps the weigh
   // the schedule ends inside the third batch and inside a chunk (16 steps): both the per-step lr and the average's
   // decay cross chunk and batch boundaries
   const spec: NetworkSpecInput = { ...TINY, dtype: 'float32', scheduler: { type: 'cosine', steps: 100, min_lr: 3e-4 }, average: { decay: 0.95 } };
-  const mk = () => {
-    const net = new GLENetwork(spec, new JsBackend('float32'), { batchSize: 3 });
-    return { net, learner: new Learner(net) };
-  };
-  const cpu = mk(), dev = mk();
+  const cpu = learnerPair(spec, 3), dev = learnerPair(spec, 3);
   const sc = new SequenceClassifier(cpu.net);
   const gc = new GpuSequenceClassifier(engine!, dev.learner, null, { chunk: 16 });
   for (let k = 0; k < 4; k++) {
@@ -116,12 +117,8 @@ test('the device follows the cosine lr schedule step by step and keeps the weigh
   await gc.sync();
   assert.equal(dev.learner.average!.swapped, false);
   assert.equal(cpu.learner.average!.swapped, false);
-  for (const t of cpu.net.allTensors()) {
-    const d = dev.net.allTensors().find((u) => u.name === t.name)!;
-    for (let i = 0; i < t.buf.n; i++) close(d.buf.a[i], t.buf.a[i], 1e-5, 1e-3, `${t.name}[${i}]`);
-  }
-  const aC = cpu.learner.average!.stateTensors(), aD = dev.learner.average!.stateTensors();
-  for (const [i, t] of aC.entries()) for (let j = 0; j < t.buf.n; j++) close(aD[i].buf.a[j], t.buf.a[j], 1e-5, 1e-3, `${t.name}[${j}]`);
+  closeTensors(dev.net.allTensors(), cpu.net.allTensors(), 1e-5, 1e-3);
+  closeTensors(dev.learner.average!.stateTensors(), cpu.learner.average!.stateTensors(), 1e-5, 1e-3);
   gc.destroy();
 });
 

@@ -8,6 +8,15 @@ export function encodeCheckpoint(spec: NetworkSpecInput, tensors: TensorMsg[]): 
   return { specJson: JSON.stringify(spec, null, 2) + '\n', model: encodeSafetensors(rec, { format: 'pt', producer: 'gle-lab' }) };
 }
 
+/** A chosen JSON file's content; throws naming the file when it is not valid JSON. */
+export async function readJsonFile(f: File): Promise<unknown> {
+  try {
+    return JSON.parse(await f.text()) as unknown;
+  } catch (e) {
+    throw new Error(`${f.name}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
 /** The optimiser's scalars from a CLI checkpoint's meta.json (its lr when the run stopped, Adam's step count). */
 export type OptimScalars = Record<string, number>;
 
@@ -30,12 +39,7 @@ export async function readCheckpoint(files: File[]): Promise<{ spec: NetworkSpec
       throw new Error(`${metaFile.name}: not valid JSON (${(e as Error).message})`);
     }
   }
-  let specIn: unknown;
-  try {
-    specIn = JSON.parse(await specFile.text());
-  } catch (e) {
-    throw new Error(`${specFile.name}: not valid JSON (${(e as Error).message})`);
-  }
+  const specIn = await readJsonFile(specFile);
   try {
     parseSpec(specIn);
   } catch (e) {

@@ -1,6 +1,6 @@
 /**
- * Small DOM helpers shared by the lab's views: element lookup and creation, sliders, toasts, chart creation and the
- * per-view plot export bar. A view is a section element plus its charts; main.ts shows one at a time.
+ * Small DOM helpers shared by the lab's views: element lookup and creation, sliders, toasts, chart creation, file
+ * loading (picker and drop zone) and the per-view plot export bar. A view is a section element plus its charts; main.ts shows one at a time.
  */
 import { Chart, download, figureSvg, svgToPng, type ChartOptions, type SeriesDef } from './plots.js';
 import type { ToWorker } from './protocol.js';
@@ -76,6 +76,24 @@ export function setSlider(inp: HTMLInputElement, value: number): number {
 }
 export function fmt(v: number): string {
   return Math.abs(v) >= 0.01 && Math.abs(v) < 1000 ? String(Number(v.toPrecision(3))) : v.toExponential(1);
+}
+
+/**
+ * Hand files to `load` from both ways a view takes them: chosen in the file input `input`, or dropped on `drop`
+ * (highlighted with the class `over` while files are dragged over it).
+ */
+export function fileInputs(input: HTMLInputElement, drop: HTMLElement, load: (files: File[]) => void): void {
+  input.onchange = () => load(Array.from(input.files ?? []));
+  drop.ondragover = (e) => {
+    e.preventDefault();
+    drop.classList.add('over');
+  };
+  drop.ondragleave = () => drop.classList.remove('over');
+  drop.ondrop = (e) => {
+    e.preventDefault();
+    drop.classList.remove('over');
+    load(Array.from(e.dataTransfer?.files ?? []));
+  };
 }
 
 /** Append a new chart to `box` and to `charts`. */

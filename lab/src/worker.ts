@@ -265,26 +265,29 @@ function startEval(limit: number): void {
   mnistRate.restart();
 }
 
+/** the evaluation pass has scored the samples asked for */
+const evalDone = (): boolean => mnistPhase === 'eval' && mnist !== null && mnist.samples >= evalLimit;
+/** learning has reached the stop set in the page (checked when a batch has finished) */
+const atStop = (): boolean => mnistPhase === 'train' && stopAt > 0 && trainSamples() >= stopAt;
+function pauseAtStop(): void {
+  mnistRunning = false;
+  post({ type: 'mnist:status', text: `paused after ${trainSamples()} training samples (the stop you set)` });
+}
+
 /** webgpu: one whole batch on the device per call (asynchronous), then the same statistics and record as below. */
 function runMnistGpu(sim: GpuMnistSim): void {
   if (gpuBusy) return;
   gpuBusy = true;
-  const t0 = performance.now();
   sim
     .runBatch()
     .then(() => {
       gpuBusy = false;
       if (mnist !== sim) return;
       mnistRate.add(sim.data.length, performance.now());
-      const evalDone = mnistPhase === 'eval' && sim.samples >= evalLimit;
-      if (evalDone) mnistRunning = false;
-      const stopped = mnistPhase === 'train' && stopAt > 0 && trainSamples() >= stopAt;
-      if (stopped) {
-        mnistRunning = false;
-        post({ type: 'mnist:status', text: `paused after ${trainSamples()} training samples (the stop you set)` });
-      }
-      postMnist(evalDone);
-      void t0;
+      const done = evalDone();
+      if (done) mnistRunning = false;
+      if (atStop()) pauseAtStop();
+      postMnist(done);
     })
     .catch((e: Error) => {
       gpuBusy = false;
@@ -298,29 +301,25 @@ function runMnist(now: number): void {
   if (mnist instanceof GpuMnistSim) return runMnistGpu(mnist);
   const t0 = performance.now();
   let n = 0;
-  const evalDoneNow = () => mnistPhase === 'eval' && mnist!.samples >= evalLimit;
   let stopped = false;
-  while (performance.now() - t0 < 12 && !evalDoneNow() && !stopped) {
+  while (performance.now() - t0 < 12 && !evalDone() && !stopped) {
     for (let i = 0; i < 16; i++) {
       const batchDone = mnist.step();
       n++;
-      if (evalDoneNow()) break;
-      if (batchDone && mnistPhase === 'train' && stopAt > 0 && trainSamples() >= stopAt) {
+      if (evalDone()) break;
+      if (batchDone && atStop()) {
         stopped = true;
         break;
       }
     }
   }
-  if (stopped) {
-    mnistRunning = false;
-    post({ type: 'mnist:status', text: `paused after ${trainSamples()} training samples (the stop you set)` });
-  }
+  if (stopped) pauseAtStop();
   mnistRate.add(n, performance.now());
-  const evalDone = evalDoneNow();
-  if (evalDone) mnistRunning = false;
-  if (now - lastMnistPost < 100 && !evalDone && !stopped) return;
+  const done = evalDone();
+  if (done) mnistRunning = false;
+  if (now - lastMnistPost < 100 && !done && !stopped) return;
   lastMnistPost = now;
-  postMnist(evalDone);
+  postMnist(done);
 }
 
 function postMnist(evalDone: boolean): void {
@@ -507,7 +506,10 @@ async function handle(m: ToWorker): Promise<void> {
   // ready at once; the WebGPU probe (an adapter request can take seconds) reports when done
   post({ type: 'ready', backend: choice === 'auto' || choice === 'webgpu' ? 'probing webgpu…' : await describeChoice(), chainBackend: `${b64.name} (float64)` });
   tick();
+  // (the probe can outlast a choice from the page, e.g. the link's ?backend=wasm handled meanwhile: that message
+  // reports its own label, and this one, for the old choice, would overwrite it)
+  const probed = choice;
   void describeChoice().then((label) => {
-    if (!mnist) post({ type: 'backend', mnist: label });
+    if (!mnist && choice === probed) post({ type: 'backend', mnist: label });
   });
 })().catch((e: Error) => post({ type: 'error', where: 'init', message: e.message }));

@@ -3,24 +3,15 @@
  * allocating control}, measured in a fresh process (test/spiking.test.ts runs it), so that the verdict does not
  * depend on what other tests did to V8's type feedback for the shared step functions.
  */
+import { medianBytesPerStep } from './heap.js';
 import { filledSalNet } from './salnet-case.js';
 
 const engine = process.argv[2] as 'js' | 'wasm';
 const net = filledSalNet(engine, 'event');
-function bytesPerStep(step: () => void, chunk: number, chunks: number): number {
-  const per: number[] = [];
-  for (let c = 0; c < chunks; c++) {
-    const before = process.memoryUsage().heapUsed;
-    for (let k = 0; k < chunk; k++) step();
-    per.push((process.memoryUsage().heapUsed - before) / chunk);
-  }
-  per.sort((a, b) => a - b);
-  return per[chunks >> 1];
-}
 // warm-up: many calls, so that run itself is optimised (not only entered by on-stack replacement from baseline code
 // that boxes numbers for its first iterations on every call)
 for (let c = 0; c < 500; c++) net.run(20);
-const real = bytesPerStep(() => net.run(1000), 1, 21) / 1000;
+const real = medianBytesPerStep(() => net.run(1000), 1, 21) / 1000;
 let sink = 0;
-const ctl = bytesPerStep(() => (sink += new Float64Array(8).length), 1000, 21);
+const ctl = medianBytesPerStep(() => (sink += new Float64Array(8).length), 1000, 21);
 console.log(JSON.stringify({ real, ctl, sink: sink > 0 }));

@@ -12,8 +12,6 @@ import { GpuSequenceClassifier, Learner, gpuUnsupported, type Backend, type Netw
 import { MnistStream, type Mnist1dArrays, type MnistOptions } from './mnist.js';
 
 export class GpuMnistSim extends MnistStream {
-  /** device steps run (learning and scoring networks count once per step) */
-  steps = 0;
   private readonly cls: GpuSequenceClassifier;
   private readonly score: GpuSequenceClassifier | null;
 
@@ -58,12 +56,10 @@ export class GpuMnistSim extends MnistStream {
       this.copyToScorer();
       await this.score!.dev.use(B);
       this.score!.dev.uploadParams();
-      const s = await this.score!.runBatch(b, false);
-      scorePred = Int32Array.from(s.pred);
-      scoreSums = Float64Array.from(s.sums);
+      // (the scorer's own result buffers: the learning network's run below does not touch them)
+      ({ pred: scorePred, sums: scoreSums } = await this.score!.runBatch(b, false));
     }
     const r = await this.cls.runBatch(b, this.learning);
-    this.steps += b.steps;
     if (this.learning) {
       for (const v of r.stepLoss) {
         this.lossSum += v;

@@ -160,8 +160,6 @@ export abstract class MnistStream {
   lastLogits = new Float64Array(0);
   lossSum = 0;
   lossN = 0;
-  /** true once every sample of the current split has been seen since setData (evaluation passes stop there) */
-  epochEnded = false;
   protected batcher!: SequenceBatcher;
   protected batch!: SeqBatch;
   private shuffle = true;
@@ -224,11 +222,6 @@ export abstract class MnistStream {
       },
       fillStep: (t, out) => it.fillStep(t, out),
     };
-    this.epochEnded = false;
-  }
-
-  get epochDone(): boolean {
-    return this.epochEnded;
   }
 
   resetStats(): void {
@@ -261,10 +254,6 @@ export abstract class MnistStream {
     this.warmTotal = Math.max(0, Math.round(steps));
     this.warmDone = 0;
   }
-  /** true while a learning-rate warm-up is in progress */
-  get warmingUp(): boolean {
-    return this.warmTotal > 0;
-  }
 
   /** The host network's parameters were replaced (a loaded checkpoint): the average restarts from them. */
   loaded(): void {
@@ -274,7 +263,6 @@ export abstract class MnistStream {
   /** The next batch of the stream (a new epoch after the last). */
   protected nextBatch(): void {
     if (!this.batcher.nextBatch()) {
-      this.epochEnded = true;
       this.batcher.startEpoch();
       this.batcher.nextBatch();
     }

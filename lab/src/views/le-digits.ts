@@ -11,7 +11,8 @@
  */
 import '../le-digits.css';
 import { COLORS, type SvgPanel } from '../plots.js';
-import { $, addChart, el, exportBar, fmt, setSlider, slider, sliderValue, toast, type View } from '../ui.js';
+import { $, addChart, el, exportBar, fileInputs, fmt, setSlider, slider, sliderValue, toast, type View } from '../ui.js';
+import { readJsonFile } from '../checkpoint.js';
 import { argmax, describeLayers, modelFromRun, modelFromSafetensors, mnistPreprocess, type LeModel } from '../sim/le-digits.js';
 import type { FromLe, ToLe } from '../le-worker.js';
 
@@ -46,25 +47,30 @@ function b64(s: string): Uint8Array {
 export function createLeDigitsView(parent: HTMLElement): View {
   const view = el(`<section class="view" id="view-le" hidden role="tabpanel" aria-labelledby="tab-le"></section>`);
   parent.appendChild(view);
-  const charts: View['charts'] = [];
-  let inner: View | null = null;
-  return {
+  let inner: LeDigitsParts | null = null;
+  const self: View = {
     name: 'le',
     title: 'LE digits: a Latent Equilibrium network reads a drawn digit',
     el: view,
-    charts,
+    charts: [],
     onShow: () => {
-      inner ??= buildLeDigits(view, charts);
-      inner.onShow?.();
+      inner ??= buildLeDigits(self);
+      inner.onShow();
     },
-    getState: () => inner?.getState?.() ?? {},
-    setState: (st) => inner?.setState?.(st),
-    caption: () => inner?.caption?.() ?? '',
-    extraPanels: () => inner?.extraPanels?.() ?? [],
+    getState: () => inner?.getState() ?? {},
+    setState: (st) => inner?.setState(st),
+    caption: () => inner?.caption() ?? '',
+    extraPanels: () => inner?.extraPanels() ?? [],
   };
+  return self;
 }
 
-function buildLeDigits(view: HTMLElement, charts: View['charts']): View {
+/** What the view does once built (the rest of its View). */
+type LeDigitsParts = Required<Pick<View, 'onShow' | 'getState' | 'setState' | 'caption' | 'extraPanels'>>;
+
+/** Build the view's content into `self.el` (its charts into `self.charts`) and start nothing yet. */
+function buildLeDigits(self: View): LeDigitsParts {
+  const { el: view, charts } = self;
   view.innerHTML = `
   <p class="intro">Latent Equilibrium (Haider et al. 2021): each neuron outputs φ of its <em>prospective</em> potential ŭ = u + τ u̇, which for
   τ = τ<sub>m</sub> equals W r + b at once, so a whole network answers a new input after one dt per layer instead of relaxing for several
@@ -243,27 +249,14 @@ function buildLeDigits(view: HTMLElement, charts: View['charts']): View {
       if (by('config.json') || by('state.bin')) {
         const cfg = by('config.json'), meta = by('meta.json'), state = by('state.bin');
         if (!cfg || !meta || !state) throw new Error('a CLI run needs three files: config.json (in the run folder), meta.json and state.bin (in its checkpoint/ folder)');
-        const json = async (f: File) => {
-          try {
-            return JSON.parse(await f.text()) as unknown;
-          } catch (e) {
-            throw new Error(`${f.name}: not valid JSON (${(e as Error).message})`);
-          }
-        };
-        m = await modelFromRun(await json(cfg), await json(meta), async (o, n) => {
+        m = await modelFromRun(await readJsonFile(cfg), await readJsonFile(meta), async (o, n) => {
           if (o + n > state.size) throw new Error(`state.bin: truncated (${state.size} bytes, the layout needs ${o + n})`);
           return state.slice(o, o + n).arrayBuffer();
         }, `CLI run ${cfg.name}`);
       } else {
         const spec = files.find((f) => f.name.endsWith('.json')), model = files.find((f) => f.name.endsWith('.safetensors'));
         if (!spec || !model) throw new Error('choose a CLI run\'s config.json + meta.json + state.bin, or spec.json + model.safetensors');
-        let sj: unknown;
-        try {
-          sj = JSON.parse(await spec.text());
-        } catch (e) {
-          throw new Error(`${spec.name}: not valid JSON (${(e as Error).message})`);
-        }
-        m = modelFromSafetensors(sj, new Uint8Array(await model.arrayBuffer()), model.name);
+        m = modelFromSafetensors(await readJsonFile(spec), new Uint8Array(await model.arrayBuffer()), model.name);
       }
       loads++; // a built-in network still fetching does not replace this one
       if (m.spec.input_shape.reduce((a, b) => a * b, 1) !== 784) throw new Error(`the network's input is ${m.spec.input_shape.join('×')}; this view draws 28 × 28 digits`);
@@ -352,20 +345,18 @@ function buildLeDigits(view: HTMLElement, charts: View['charts']): View {
       looping = false; // resumes from onShow
       return;
     }
-    {
-      if (dirty && worker) feed();
-      if (lastData) {
-        $('#le-bars', view).innerHTML = barsSvg();
-        const d = lastData;
-        const pred = `LE predicts ${d.predLe} · leaky twin ${d.predLeaky}`;
-        if (pred !== lastPred) $('#le-pred', view).textContent = lastPred = pred;
-        const tx = Float64Array.from(T);
-        chartLe.setData(tx, H.le.map((a) => Float64Array.from(a)));
-        chartLeaky.setData(tx, H.leaky.map((a) => Float64Array.from(a)));
-        const st = $('#le-status', view);
-        st.dataset.settle = `after the last change of the input (${d.since} steps ago): LE settled in ${d.settleLe} steps (${(d.settleLe / 20).toFixed(2)} τ_m), the leaky twin in ${d.settleLeaky}${d.settleLeaky >= d.since ? '+ (still moving)' : ''} steps (${(d.settleLeaky / 20).toFixed(2)} τ_m) · ${Math.round(d.stepsPerSec)} steps/s`;
-        $('#le-settle-text', view).textContent = st.dataset.settle;
-      }
+    if (dirty && worker) feed();
+    if (lastData) {
+      $('#le-bars', view).innerHTML = barsSvg();
+      const d = lastData;
+      const pred = `LE predicts ${d.predLe} · leaky twin ${d.predLeaky}`;
+      if (pred !== lastPred) $('#le-pred', view).textContent = lastPred = pred;
+      const tx = Float64Array.from(T);
+      chartLe.setData(tx, H.le.map((a) => Float64Array.from(a)));
+      chartLeaky.setData(tx, H.leaky.map((a) => Float64Array.from(a)));
+      const st = $('#le-status', view);
+      st.dataset.settle = `after the last change of the input (${d.since} steps ago): LE settled in ${d.settleLe} steps (${(d.settleLe / 20).toFixed(2)} τ_m), the leaky twin in ${d.settleLeaky}${d.settleLeaky >= d.since ? '+ (still moving)' : ''} steps (${(d.settleLeaky / 20).toFixed(2)} τ_m) · ${Math.round(d.stepsPerSec)} steps/s`;
+      $('#le-settle-text', view).textContent = st.dataset.settle;
     }
     requestAnimationFrame(frame);
   }
@@ -387,28 +378,14 @@ function buildLeDigits(view: HTMLElement, charts: View['charts']): View {
     $('#le-run', view).textContent = running ? 'Pause' : 'Run';
     send({ type: 'run', on: running && !view.hidden });
   };
-  $<HTMLInputElement>('#le-ckpt', view).onchange = (e) => void loadFiles(Array.from((e.target as HTMLInputElement).files ?? []));
   $<HTMLButtonElement>('#le-builtin', view).onclick = () => void loadBuiltin();
   netSel.onchange = () => void loadBuiltin();
-  const drop = $('#le-drop', view);
-  drop.ondragover = (e) => {
-    e.preventDefault();
-    drop.classList.add('over');
-  };
-  drop.ondragleave = () => drop.classList.remove('over');
-  drop.ondrop = (e) => {
-    e.preventDefault();
-    drop.classList.remove('over');
-    void loadFiles(Array.from(e.dataTransfer?.files ?? []));
-  };
+  fileInputs($<HTMLInputElement>('#le-ckpt', view), $('#le-drop', view), (files) => void loadFiles(files));
   // hidden views are paused: the worker steps only while this view is shown
   new MutationObserver(() => send({ type: 'run', on: running && !view.hidden })).observe(view, { attributes: true, attributeFilter: ['hidden'] });
 
-  const self: View = {
-    name: 'le',
-    title: 'LE digits: a Latent Equilibrium network reads a drawn digit',
-    el: view,
-    charts,
+  view.appendChild(exportBar(() => self));
+  return {
     onShow: () => {
       startWorker();
       startLoop();
@@ -427,6 +404,4 @@ function buildLeDigits(view: HTMLElement, charts: View['charts']): View {
     caption: () => `${modelInfo}; τ_m shown as ${fmt(sliderValue(tauIn))} ms, dt = τ_m/20${lastData ? `; LE predicts ${lastData.predLe}, leaky twin ${lastData.predLeaky}` : ''}`,
     extraPanels: (): SvgPanel[] => [{ width: 560, height: 270, body: barsSvg() }],
   };
-  view.appendChild(exportBar(() => self));
-  return self;
 }

@@ -4,7 +4,7 @@ import { COLORS, History, type SvgPanel } from '../plots.js';
 import { readCheckpoint } from '../checkpoint.js';
 import type { MnistData } from '../protocol.js';
 import { DEFAULT_MNIST_BATCH, DEFAULT_MNIST_LR } from '../sim/mnist.js';
-import { $, addChart, el, exportBar, fmt, setSlider, slider, sliderValue, toast, type Send, type View } from '../ui.js';
+import { $, addChart, el, exportBar, fileInputs, fmt, setSlider, slider, sliderValue, toast, type Send, type View } from '../ui.js';
 
 export interface MnistView extends View {
   onData(m: MnistData): void;
@@ -78,10 +78,15 @@ export function createMnistView(parent: HTMLElement, send: Send, onCheckpointSpe
       evals.push([m.trainSamples, m.accuracy]);
       $('#mnist-run').textContent = 'Start learning';
       $('#mnist-status').textContent = `test accuracy ${(100 * m.accuracy).toFixed(1)} % on ${m.samples} samples (${m.weights} weights, after ${m.trainSamples} training samples)`;
-      $('#mnist-test').textContent = `${(100 * lastTest).toFixed(1)} %`;
-      $('#mnist-test').dataset.value = String(lastTest);
+      showTest(); // at once, with the status line (the redraw waits for a frame)
     }
     scheduleDraw();
+  }
+
+  const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
+  function showTest(): void {
+    $('#mnist-test').textContent = Number.isFinite(lastTest) ? pct(lastTest) : '–';
+    $('#mnist-test').dataset.value = String(lastTest);
   }
 
   /**
@@ -123,13 +128,11 @@ export function createMnistView(parent: HTMLElement, send: Send, onCheckpointSpe
     $('#mnist-samples').textContent = String(m.samples);
     $('#mnist-train-samples').textContent = String(m.trainSamples);
     $('#mnist-train-samples').dataset.value = String(m.trainSamples);
-    const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
     $('#mnist-acc').textContent = m.phase === 'train' ? pct(m.running) : '–';
     $('#mnist-acc').dataset.value = String(m.running);
     $('#mnist-preq').textContent = m.phase === 'train' ? pct(m.prequential) : '– (evaluating)';
     $('#mnist-preq').dataset.value = String(m.prequential);
-    $('#mnist-test').textContent = Number.isFinite(lastTest) ? pct(lastTest) : '–';
-    $('#mnist-test').dataset.value = String(lastTest);
+    showTest();
     $('#mnist-rate').textContent = m.stepsPerSec > 0 ? String(Number(m.stepsPerSec.toPrecision(2))) : '…';
     $('#mnist-backend').textContent = `${m.backend}, batch ${m.batch}, lr ${fmt(m.lr)}`;
     $('#mnist-weights').textContent = m.weights === 'averaged' ? 'averaged (moving average of the learning weights)' : 'raw (the learning weights)';
@@ -191,18 +194,7 @@ export function createMnistView(parent: HTMLElement, send: Send, onCheckpointSpe
     $('#mnist-lr-out', view).textContent = fmt(sliderValue(lrIn));
     send({ type: 'mnist:set', lr: sliderValue(lrIn) });
   };
-  $<HTMLInputElement>('#mnist-ckpt', view).onchange = (e) => void loadCheckpointFiles(Array.from((e.target as HTMLInputElement).files ?? []));
-  const drop = $('#mnist-drop', view);
-  drop.ondragover = (e) => {
-    e.preventDefault();
-    drop.classList.add('over');
-  };
-  drop.ondragleave = () => drop.classList.remove('over');
-  drop.ondrop = (e) => {
-    e.preventDefault();
-    drop.classList.remove('over');
-    void loadCheckpointFiles(Array.from(e.dataTransfer?.files ?? []));
-  };
+  fileInputs($<HTMLInputElement>('#mnist-ckpt', view), $('#mnist-drop', view), (files) => void loadCheckpointFiles(files));
   $('#mnist-export', view).onclick = () => send({ type: 'export', which: 'mnist' });
 
   /** The confusion matrix as an SVG panel for the exported figure. */
