@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../src/util/rng.js';
@@ -75,7 +75,29 @@ test('baselines: a short MLP run learns MNIST-1D above chance and resumes to the
   // a run stopped after its first evaluation and resumed ends exactly where the uninterrupted one did
   const out2 = mkdtempSync(join(tmpdir(), 'gle-bl-'));
   await runExperiment({ experiment: 'mnist1d-baseline', seed: 3, out: out2, set: ['model="mlp"', 'totalSteps=100', 'evalEvery=100'], progress: 'off' });
+  // as a run directory written before `validation` existed: it resumes with the stock value (no held-out samples)
+  const cfgPath = join(out2, 'config.json');
+  const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'));
+  delete cfg.params.validation;
+  writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
   const res = await runExperiment({ experiment: '', resume: out2, set: ['totalSteps=300'], progress: 'off' });
   assert.equal(res.final.test_acc, full.final.test_acc);
   assert.deepEqual(readFileSync(join(out2, 'checkpoint', 'state.bin')), readFileSync(join(out, 'checkpoint', 'state.bin')));
+});
+
+test('baselines: validation=N holds out the last N training samples and scores them at every evaluation', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'gle-bl-'));
+  const res = await runExperiment({ experiment: 'mnist1d-baseline', seed: 3, out, set: ['model="mlp"', 'totalSteps=300', 'evalEvery=100', 'validation=500'], progress: 'off' });
+  const evals = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.kind === 'eval');
+  const val = evals.filter((r) => r.split === 'val'), test_ = evals.filter((r) => r.split === 'test');
+  assert.equal(val.length, 4);
+  assert.deepEqual(val.map((r) => r.step), test_.map((r) => r.step));
+  assert.ok(res.final.val_acc > 0.35 && res.final.test_acc > 0.35, `val ${res.final.val_acc} test ${res.final.test_acc}`);
+  assert.equal(res.final.val_acc, val[val.length - 1].acc);
+  // an epoch is now 3,500 samples: step 100's record says so
+  assert.ok(Math.abs(val[1].epoch - (101 * 100) / 3500) < 1e-12, `epoch ${val[1].epoch}`);
+  await assert.rejects(
+    runExperiment({ experiment: 'mnist1d-baseline', seed: 3, out: mkdtempSync(join(tmpdir(), 'gle-bl-')), set: ['validation=4000'], progress: 'off' }),
+    /validation must be an integer from 0 to 3999/,
+  );
 });

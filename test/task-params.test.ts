@@ -5,14 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXPERIMENTS } from '../src/experiments/registry.js';
 import { resolveParams, runExperiment } from '../src/experiments/runner.js';
-import { REMOVED_PARAMS, RESUMABLE_SETS, validateTaskParams } from '../src/experiments/params-check.js';
+import { ADDED_PARAMS, REMOVED_PARAMS, RESUMABLE_SETS, validateTaskParams } from '../src/experiments/params-check.js';
 import { TASK_SCHEMAS } from '../src/experiments/schemas.js';
 import { UserError } from '../src/util/errors.js';
+import { expandSweep, parseSweepText } from '../src/sweep/spec.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gle-task-params-'));
 const quiet = { progress: 'off' as const };
@@ -23,9 +24,33 @@ test('every experiment (defaults and --quick) passes its task schema; RESUMABLE_
     for (const quick of [false, true]) {
       const p = resolveParams(def, quick);
       assert.doesNotThrow(() => validateTaskParams(def.name, def.task, p), `${def.name}${quick ? ' --quick' : ''}`);
+      // the schema lists every parameter the experiment declares (it drops keys it does not list: the task would
+      // silently never see a --set of one)
+      const parsed = validateTaskParams(def.name, def.task, p) as Record<string, unknown>;
+      for (const k of Object.keys(p)) assert.ok(k in parsed, `${def.name}: parameter '${k}' is in the ${def.task} schema`);
       const has = (key: string) => key.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), p) !== undefined;
       for (const k of RESUMABLE_SETS[def.task] ?? []) if (k !== 'data' && k !== 'featureCache') assert.ok(has(k), `${def.name}: resumable '${k}' is a parameter`);
       for (const k of Object.keys(REMOVED_PARAMS[def.task] ?? {})) assert.ok(!has(k), `${def.name}: removed '${k}' is gone from the defaults`);
+      for (const k of Object.keys(ADDED_PARAMS[def.task] ?? {})) assert.ok(has(k), `${def.name}: added '${k}' is a parameter`);
+    }
+  }
+});
+
+test('every shipped sweep file expands, and each of its rows passes its task schema with every --set kept', () => {
+  const sweepsDir = new URL('../sweeps/', import.meta.url).pathname;
+  const files = readdirSync(sweepsDir).filter((f) => /\.ya?ml$|\.json$/.test(f));
+  assert.ok(files.length >= 5, `sweep files: ${files.join(', ')}`);
+  for (const f of files) {
+    const rows = expandSweep(parseSweepText(readFileSync(join(sweepsDir, f), 'utf8'), f), f);
+    assert.ok(rows.length > 0, f);
+    for (const r of rows) {
+      const def = EXPERIMENTS.find((e) => e.name === r.experiment)!;
+      const p = resolveParams(def, r.quick, r.set);
+      const parsed = validateTaskParams(def.name, def.task, p) as Record<string, unknown>;
+      for (const a of r.set) {
+        const top = a.slice(0, a.indexOf('=')).split('.')[0];
+        assert.ok(top in parsed, `${f} row ${r.index}: --set ${a} reaches the task`);
+      }
     }
   }
 });

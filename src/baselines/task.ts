@@ -5,6 +5,11 @@
  * update of every step that is a multiple of evalEvery (0, 250, …, 6000: 25 values) the accuracy and loss on the
  * whole test set. The headline `test_acc` is the last evaluation, `best_test_acc` the best one.
  *
+ * `validation: N` (default 0, the stock protocol) holds out the last N training samples as a validation split: the
+ * model trains on the first 4000 − N (batches wrap around that shorter set) and every evaluation also scores the
+ * held-out samples (`split: 'val'` records; `val_acc`, `best_val_acc`). A hyper-parameter search selects on it, so
+ * the test split stays unseen until the chosen setting's final runs (MNIST-1D ships no validation split).
+ *
  * A checkpoint (parameters, Adam moments, step, curve) is written to RUN/checkpoint at every evaluation, so
  * `gle run --resume RUN` continues exactly where it stopped (the batch order depends on the step only).
  */
@@ -30,6 +35,8 @@ export interface BackpropParams {
   lr: number;
   weightDecay: number;
   batch: number;
+  /** training samples held out (the last N of the training set) as a validation split; 0 = none */
+  validation: number;
   totalSteps: number;
   evalEvery: number;
   dtype: DType;
@@ -78,34 +85,35 @@ export const backpropTask: TaskFn<BackpropParams> = async (ctx: RunContext<Backp
   if (!(p.lr > 0)) throw new UserError(`lr must be positive, got ${JSON.stringify(p.lr)}`);
   const d = loadMnist1d({ length: 40, dir: p.data ?? undefined });
   const L = d.length, C = 10;
+  const nVal = p.validation ?? 0;
+  if (!Number.isInteger(nVal) || nVal < 0 || nVal >= d.nTrain) throw new UserError(`validation must be an integer from 0 to ${d.nTrain - 1} (training samples held out), got ${JSON.stringify(p.validation)}`);
+  const nTrain = d.nTrain - nVal;
   const dtype: DType = p.dtype === 'float64' ? 'float64' : 'float32';
-  const model = createBaseline(p.model, { L, nClasses: C, hidden, channels: p.channels, maxB: Math.max(p.batch, d.nTest), dtype }, new Rng(ctx.seed));
+  const model = createBaseline(p.model, { L, nClasses: C, hidden, channels: p.channels, maxB: Math.max(p.batch, d.nTest, nVal), dtype }, new Rng(ctx.seed));
   const opt = new Adam(model.params(), p.lr, p.weightDecay);
   const nParams = model.params().reduce((s, q) => s + q.value.length, 0);
   const xb = alloc(dtype, p.batch * L);
   const yb = new Uint8Array(p.batch);
   const dLogits = alloc(dtype, p.batch * C);
   const xTest = dtype === 'float64' ? Float64Array.from(d.xTest) : d.xTest;
+  const xValSrc = d.xTrain.subarray(nTrain * L, d.nTrain * L);
+  const xVal = dtype === 'float64' ? Float64Array.from(xValSrc) : xValSrc;
+  const yVal = d.yTrain.subarray(nTrain, d.nTrain);
 
   let step = 0;
-  const curve: { step: number[]; acc: number[]; loss: number[] } = { step: [], acc: [], loss: [] };
+  const curve: { step: number[]; acc: number[]; loss: number[]; valAcc?: number[] } = { step: [], acc: [], loss: [] };
+  if (nVal > 0) curve.valAcc = [];
   if (ctx.resumeFrom) {
     const meta = loadState(ctx.resumeFrom, model, opt);
     step = (meta.step as number) + 1;
     Object.assign(curve, meta.curve as typeof curve);
     ctx.log(`resuming ${ctx.dir} at step ${step}`);
   }
-  const evaluate = () => {
-    let loss = 0, correct = 0;
-    const chunk = d.nTest; // one pass over the whole test set, as train_model does
-    for (let s0 = 0; s0 < d.nTest; s0 += chunk) {
-      const B = Math.min(chunk, d.nTest - s0);
-      const logits = model.forward(xTest.subarray(s0 * L, (s0 + B) * L), B);
-      const r = crossEntropy(logits, d.yTest, s0, B, C, null);
-      loss += r.loss * B;
-      correct += r.correct;
-    }
-    return { acc: correct / d.nTest, loss: loss / d.nTest };
+  /** Accuracy and mean loss on n samples, in one pass as train_model does. */
+  const evaluate = (x: Arr, y: Uint8Array, n: number) => {
+    const logits = model.forward(x.subarray(0, n * L), n);
+    const r = crossEntropy(logits, y, 0, n, C, null);
+    return { acc: r.correct / n, loss: r.loss };
   };
 
   const bar = ctx.progress(p.totalSteps + 1 - step, `mnist1d ${p.model}`, 'steps', 50);
@@ -120,11 +128,11 @@ export const backpropTask: TaskFn<BackpropParams> = async (ctx: RunContext<Backp
         break;
       }
     }
-    let bix = (step * p.batch) % d.nTrain;
+    let bix = (step * p.batch) % nTrain;
     for (let i = 0; i < p.batch; i++) {
       // the stock slice x_train[bix : bix + B] is short at the end of the set when N is not a multiple of B;
-      // 4000 / 100 is exact, other batch sizes wrap around instead
-      if (bix + i >= d.nTrain) bix -= d.nTrain;
+      // 4000 / 100 is exact, other batch sizes (or a held-out validation split) wrap around instead
+      if (bix + i >= nTrain) bix -= nTrain;
       const s = bix + i;
       xb.set(d.xTrain.subarray(s * L, (s + 1) * L), i * L);
       yb[i] = d.yTrain[s];
@@ -140,13 +148,18 @@ export const backpropTask: TaskFn<BackpropParams> = async (ctx: RunContext<Backp
     steps++;
     bar.update(steps);
     if (step % p.evalEvery === 0 || step === p.totalSteps) {
-      const ev = evaluate();
+      const ev = evaluate(xTest, d.yTest, d.nTest);
       curve.step.push(step);
       curve.acc.push(ev.acc);
       curve.loss.push(ev.loss);
-      const epoch = ((step + 1) * p.batch) / d.nTrain;
+      const epoch = ((step + 1) * p.batch) / nTrain;
       ctx.metrics.append({ kind: 'train', step, epoch, loss: trainLoss / Math.max(1, trainN / p.batch), acc: trainCorrect / Math.max(1, trainN), wall_s: (performance.now() - t0) / 1000 });
       ctx.metrics.append({ kind: 'eval', step, epoch, split: 'test', acc: ev.acc, loss: ev.loss });
+      if (nVal > 0) {
+        const vv = evaluate(xVal, yVal, nVal);
+        curve.valAcc!.push(vv.acc);
+        ctx.metrics.append({ kind: 'eval', step, epoch, split: 'val', acc: vv.acc, loss: vv.loss });
+      }
       trainLoss = trainCorrect = trainN = 0;
       const ck = stateFiles(model, opt, { step, curve, model: p.model });
       ctx.saveCheckpointFiles(ck.files, ck.meta);
@@ -160,8 +173,12 @@ export const backpropTask: TaskFn<BackpropParams> = async (ctx: RunContext<Backp
     final.test_loss = curve.loss[curve.loss.length - 1];
     final.best_test_acc = Math.max(...curve.acc);
   }
+  if (curve.valAcc?.length) {
+    final.val_acc = curve.valAcc[curve.valAcc.length - 1];
+    final.best_val_acc = Math.max(...curve.valAcc);
+  }
   if (curve.step.length > 1) {
-    ctx.figure('accuracy', await lineChartSvg({ title: `MNIST-1D ${p.model}: test accuracy`, xLabel: 'step', yLabel: 'accuracy', series: [{ name: 'test', x: curve.step, y: curve.acc }] }));
+    ctx.figure('accuracy', await lineChartSvg({ title: `MNIST-1D ${p.model}: test accuracy`, xLabel: 'step', yLabel: 'accuracy', series: [{ name: 'test', x: curve.step, y: curve.acc }, ...(curve.valAcc ? [{ name: 'validation', x: curve.step, y: curve.valAcc }] : [])] }));
   }
   return { final, steps };
 };

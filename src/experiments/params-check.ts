@@ -132,6 +132,14 @@ export const REMOVED_PARAMS: Partial<Record<string, Record<string, string>>> = {
   },
 };
 
+/**
+ * Parameters later versions added, per task, with the value that reproduces what earlier versions did: a config.json
+ * written before one existed resumes with that value filled in.
+ */
+export const ADDED_PARAMS: Partial<Record<string, Record<string, unknown>>> = {
+  backprop: { validation: 0 },
+};
+
 /** Refuse `--set KEY=...` of a removed parameter (one line naming why). */
 export function checkRemovedSet(name: string, task: string, key: string): void {
   const why = REMOVED_PARAMS[task]?.[key];

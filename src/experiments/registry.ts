@@ -252,7 +252,7 @@ const mnistBaseline: ExperimentDef<BackpropParams> = {
   name: 'mnist1d-baseline',
   description: 'the stock MNIST-1D baselines by ordinary backprop on the 40-point inputs: model mlp, tcn (ConvBase) or gru (bidirectional), 6000 Adam steps',
   task: 'backprop',
-  params: { dataset: 'mnist1d', data: null, model: 'mlp', hidden: null, channels: 25, lr: 1e-2, weightDecay: 0, batch: 100, totalSteps: 6000, evalEvery: 250, dtype: 'float32' },
+  params: { dataset: 'mnist1d', data: null, model: 'mlp', hidden: null, channels: 25, lr: 1e-2, weightDecay: 0, batch: 100, validation: 0, totalSteps: 6000, evalEvery: 250, dtype: 'float32' },
   quick: { totalSteps: 500, evalEvery: 250 },
 };
 

@@ -27,7 +27,7 @@ import { UserError } from '../util/errors.js';
 import { readJsonFile, writeFileAtomic } from '../io/files.js';
 import { recoverCheckpoint, saveCheckpoint, saveCheckpointFiles } from '../io/checkpoint.js';
 import { findExperiment, EXPERIMENTS } from './registry.js';
-import { checkParams, checkRemovedSet, RESUMABLE_SETS, validateTaskParams } from './params-check.js';
+import { ADDED_PARAMS, checkParams, checkRemovedSet, RESUMABLE_SETS, validateTaskParams } from './params-check.js';
 import { acquireRunLock, chooseRunDir, type RunLock } from './rundir.js';
 import { checkFinite, DivergenceError } from './guard.js';
 import type { ExperimentDef, RunContext, RunOptions, RunSummary, TaskFn, TaskResult } from './types.js';
@@ -162,6 +162,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
       if (k && !allowed.includes(k)) throw new UserError(`--resume --set ${k}: cannot be changed on resume (the checkpoint was made with the old value); what can: ${allowed.join(', ') || 'nothing, for this experiment'}`);
       applySet(params, a);
     }
+    for (const [k, v] of Object.entries(ADDED_PARAMS[def.task] ?? {})) if (!(k in params)) params[k] = v;
     const defaults = resolveParams(def, cfg.quick);
     const missing = Object.keys(defaults).filter((k) => !(k in params));
     if (missing.length) throw new UserError(`--resume ${opts.resume}: config.json params lack ${missing.map((k) => `'${k}'`).join(', ')} (not a config this version wrote)`);

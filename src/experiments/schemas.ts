@@ -92,6 +92,8 @@ export const backpropSchema: z.ZodType<BackpropParams, z.ZodTypeDef, unknown> = 
   lr: positive,
   weightDecay: finiteNum.min(0),
   batch: count(1, 1e6),
+  /** training samples held out as a validation split (the task checks the upper bound against the set) */
+  validation: z.number().int().min(0).max(1e6),
   totalSteps: count(1, 1e9),
   evalEvery: count(1, 1e9),
   dtype: z.enum(['float32', 'float64']),
