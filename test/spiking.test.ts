@@ -192,6 +192,10 @@ test('asymmetry and alignment metrics', () => {
   assert.ok(Math.abs(alignmentAngle(W, Bt.map((x) => -x), 2, 3) - 180) < 1e-6);
   const s = alignmentStats(W, Bt, 2, 3);
   assert.ok(Math.abs(s.corr - 1) < 1e-12 && s.varDiff === 0 && s.signAgree === 1);
+  assert.ok(Math.abs(s.normRatio - 1) < 1e-12);
+  // a feedback at twice the scale: same direction, |B| / |W| = 2
+  const s2 = alignmentStats(W, Bt.map((x) => 2 * x), 2, 3);
+  assert.ok(s2.angle < 1e-6 && Math.abs(s2.normRatio - 2) < 1e-12);
   assert.ok(Math.abs(alignmentAngle([1, 0], [0, 1], 1, 2) - 90) < 1e-9);
 });
 

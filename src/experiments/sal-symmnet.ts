@@ -135,7 +135,7 @@ export async function symmnetTask(ctx: RunContext, p: SalSymmNetParams) {
       st.forEach((s, l) => cv.angle[l].push(s.angle));
       ctx.metrics.append({
         kind: 'eval', mode, epoch, split: 'test', acc: ev.acc, loss: ev.loss, ...extra,
-        ...Object.fromEntries(st.flatMap((s, l) => [[`fc${l + 1}_angle`, s.angle], [`fc${l + 1}_var_diff`, s.varDiff], [`fc${l + 1}_corr`, s.corr], [`fc${l + 1}_sign_agree`, s.signAgree]])),
+        ...Object.fromEntries(st.flatMap((s, l) => [[`fc${l + 1}_angle`, s.angle], [`fc${l + 1}_var_diff`, s.varDiff], [`fc${l + 1}_corr`, s.corr], [`fc${l + 1}_sign_agree`, s.signAgree], [`fc${l + 1}_norm_ratio`, s.normRatio]])),
       });
       return { st, ev };
     };
@@ -165,7 +165,7 @@ export async function symmnetTask(ctx: RunContext, p: SalSymmNetParams) {
         salS += tSal;
         // the symmetry right after the phase (the eval record after the SGD epoch sees W moved on)
         const st = fcStats(net);
-        ctx.metrics.append({ kind: 'sal', mode, epoch: ep, sal_s: tSal, ...Object.fromEntries(st.flatMap((q, l) => [[`fc${l + 1}_angle`, q.angle], [`fc${l + 1}_corr`, q.corr]])) });
+        ctx.metrics.append({ kind: 'sal', mode, epoch: ep, sal_s: tSal, ...Object.fromEntries(st.flatMap((q, l) => [[`fc${l + 1}_angle`, q.angle], [`fc${l + 1}_corr`, q.corr], [`fc${l + 1}_norm_ratio`, q.normRatio]])) });
         ctx.log(`${mode} epoch ${ep}: after the SAL phase FC angles ${st.map((q) => q.angle.toFixed(1)).join(' / ')} deg (${tSal.toFixed(0)} s)`);
       }
       const t2 = performance.now();
@@ -206,6 +206,7 @@ export async function symmnetTask(ctx: RunContext, p: SalSymmNetParams) {
       final[`fc${l + 1}_angle_${mode}`] = r4(s.angle);
       final[`fc${l + 1}_corr_${mode}`] = r4(s.corr);
       final[`fc${l + 1}_sign_agree_${mode}`] = r4(s.signAgree);
+      final[`fc${l + 1}_norm_ratio_${mode}`] = r4(s.normRatio);
     });
     final[`train_s_${mode}`] = Math.round(trainS);
     if (sal) final[`sal_s_${mode}`] = Math.round(salS);

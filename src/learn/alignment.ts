@@ -9,6 +9,7 @@
  *   varDiff  = var(w − c)
  *   corr     = Pearson correlation of w and c
  *   signAgree = fraction of entries with sign(w) = sign(c)
+ *   normRatio = |c| / |w| (Frobenius norms: the feedback's scale against the forward weights'; 1 for B = Wᵀ)
  */
 
 /** Bᵀ[i, j] of a B stored nIn × nOut, read at W's index (i = out, j = in). */
@@ -31,11 +32,18 @@ export function alignmentAngle(W: ArrayLike<number>, B: ArrayLike<number>, nOut:
   return (Math.acos(cos) * 180) / Math.PI;
 }
 
+function sumSq(a: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
+  return s;
+}
+
 export interface AlignmentStats {
   angle: number;
   varDiff: number;
   corr: number;
   signAgree: number;
+  normRatio: number;
 }
 
 export function alignmentStats(W: ArrayLike<number>, B: ArrayLike<number>, nOut: number, nIn: number): AlignmentStats {
@@ -64,5 +72,6 @@ export function alignmentStats(W: ArrayLike<number>, B: ArrayLike<number>, nOut:
     varDiff: sd2 / m - md * md,
     corr: vw > 0 && vc > 0 ? cov / Math.sqrt(vw * vc) : NaN,
     signAgree: agree / m,
+    normRatio: Math.sqrt(sumSq(B) / sumSq(W)),
   };
 }
