@@ -85,8 +85,8 @@ export const backpropTask: TaskFn<BackpropParams> = async (ctx: RunContext<Backp
   if (!(p.lr > 0)) throw new UserError(`lr must be positive, got ${JSON.stringify(p.lr)}`);
   const d = loadMnist1d({ length: 40, dir: p.data ?? undefined });
   const L = d.length, C = 10;
-  const nVal = p.validation ?? 0;
-  if (!Number.isInteger(nVal) || nVal < 0 || nVal >= d.nTrain) throw new UserError(`validation must be an integer from 0 to ${d.nTrain - 1} (training samples held out), got ${JSON.stringify(p.validation)}`);
+  const nVal = p.validation; // the schema checked it is an integer >= 0; the bound depends on the set
+  if (nVal >= d.nTrain) throw new UserError(`validation must be an integer from 0 to ${d.nTrain - 1} (training samples held out), got ${nVal}`);
   const nTrain = d.nTrain - nVal;
   const dtype: DType = p.dtype === 'float64' ? 'float64' : 'float32';
   const model = createBaseline(p.model, { L, nClasses: C, hidden, channels: p.channels, maxB: Math.max(p.batch, d.nTest, nVal), dtype }, new Rng(ctx.seed));

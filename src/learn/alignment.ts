@@ -32,12 +32,6 @@ export function alignmentAngle(W: ArrayLike<number>, B: ArrayLike<number>, nOut:
   return (Math.acos(cos) * 180) / Math.PI;
 }
 
-function sumSq(a: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
-  return s;
-}
-
 export interface AlignmentStats {
   angle: number;
   varDiff: number;
@@ -55,13 +49,15 @@ export function alignmentStats(W: ArrayLike<number>, B: ArrayLike<number>, nOut:
       sc += bt(B, nOut, i, j);
     }
   const mw = sw / m, mc = sc / m;
-  let cov = 0, vw = 0, vc = 0, sd = 0, sd2 = 0, agree = 0;
+  let cov = 0, vw = 0, vc = 0, ww = 0, cc = 0, sd = 0, sd2 = 0, agree = 0;
   for (let i = 0; i < nOut; i++)
     for (let j = 0; j < nIn; j++) {
       const w = W[i * nIn + j], c = bt(B, nOut, i, j);
       cov += (w - mw) * (c - mc);
       vw += (w - mw) ** 2;
       vc += (c - mc) ** 2;
+      ww += w * w;
+      cc += c * c;
       sd += w - c;
       sd2 += (w - c) ** 2;
       if (Math.sign(w) === Math.sign(c)) agree++;
@@ -72,6 +68,6 @@ export function alignmentStats(W: ArrayLike<number>, B: ArrayLike<number>, nOut:
     varDiff: sd2 / m - md * md,
     corr: vw > 0 && vc > 0 ? cov / Math.sqrt(vw * vc) : NaN,
     signAgree: agree / m,
-    normRatio: Math.sqrt(sumSq(B) / sumSq(W)),
+    normRatio: Math.sqrt(cc / ww),
   };
 }
