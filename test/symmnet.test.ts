@@ -230,4 +230,18 @@ test('sal-symmnet: runs the modes, B = Wᵀ in bp, random B near 90°, the SAL p
   // ~0.1 / 0.2 / 1.3 degrees (1 / sqrt(entries) in correlation) around 90
   for (const l of [1, 2, 3]) assert.ok((sal[1][`fc${l}_angle`] as number) < (sal[0][`fc${l}_angle`] as number) - 2.5, `sal fc${l}: ${sal[0][`fc${l}_angle`]} -> ${sal[1][`fc${l}_angle`]}`);
   for (const m of ['bp', 'sal']) assert.ok(r.final[`acc_${m}`] >= 0 && r.final[`acc_${m}`] <= 1, m);
+  // the phase's diagnostics: rates under the 1/τ_ref ceiling, and a step toward s·Wᵀ
+  const ph = readMetrics(r.dir).filter((m) => m.kind === 'sal');
+  assert.equal(ph.length, 1);
+  for (const l of [0, 1, 2, 3]) {
+    const rate = ph[0][`l${l}_rate`] as number, sil = ph[0][`l${l}_silent`] as number, sat = ph[0][`l${l}_saturated`] as number;
+    assert.ok(rate > 0 && rate <= 0.1, `l${l} rate ${rate}`);
+    assert.ok(sil >= 0 && sat >= 0 && sil + sat <= 1, `l${l} silent ${sil} saturated ${sat}`);
+  }
+  for (const l of [1, 2, 3]) {
+    const c = ph[0][`fc${l}_drift_cos`] as number, q = ph[0][`fc${l}_step_ratio`] as number;
+    assert.ok(c > 0.02 && c <= 1, `fc${l} drift cos ${c}`);
+    assert.ok(q > 0 && Number.isFinite(q), `fc${l} step ratio ${q}`);
+    assert.ok((ph[0][`fc${l}_w_rms`] as number) > 0);
+  }
 });

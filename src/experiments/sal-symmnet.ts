@@ -81,6 +81,49 @@ function fcStats(net: SymmNet): AlignmentStats[] {
   });
 }
 
+/**
+ * What one SAL phase did, per SALNet layer ℓ = 0..3 and FC layer: the mean firing rate (spikes per unit and step, all
+ * chains; the ceiling is 1/τ_ref), the fraction of units nearly silent (< 1 % of the ceiling) or nearly saturated
+ * (> 90 %), from the spike counters (the run's random streams are untouched); the FC layer's rms weight (SALNet
+ * units), and how B moved: the cosine between the phase's step ΔB and the way to the target, s·Wᵀ − B, and the
+ * step's length relative to that way (1 = all the way).
+ */
+function salPhaseDiagnostics(sal: SalNet, net: SymmNet, B0: Float64Array[], counts0: Float64Array[], steps: number, scale: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  const ceiling = 1 / sal.pops[0].p.tauRef;
+  sal.pops.forEach((q, l) => {
+    const n = q.p.n, chains = q.p.batch, c = q.s.counts, c0 = counts0[l];
+    let sum = 0, silent = 0, saturated = 0;
+    for (let i = 0; i < n; i++) {
+      let k = 0;
+      for (let bb = 0; bb < chains; bb++) k += c[bb * n + i] - c0[bb * n + i];
+      const r = k / (chains * Math.max(1, steps));
+      sum += r;
+      if (r < 0.01 * ceiling) silent++;
+      if (r > 0.9 * ceiling) saturated++;
+    }
+    out[`l${l}_rate`] = sum / n;
+    out[`l${l}_silent`] = silent / n;
+    out[`l${l}_saturated`] = saturated / n;
+  });
+  net.fc.forEach((d, l) => {
+    const W = d.W.value, B1 = sal.fb[l].W, B = B0[l], nIn = d.nIn, nOut = d.nOut;
+    let dot = 0, dd = 0, tt = 0, ww = 0;
+    for (let o = 0; o < nOut; o++)
+      for (let j = 0; j < nIn; j++) {
+        const q = j * nOut + o, w = scale * W[o * nIn + j], t = w - B[q], dlt = B1[q] - B[q];
+        dot += dlt * t;
+        dd += dlt * dlt;
+        tt += t * t;
+        ww += w * w;
+      }
+    out[`fc${l + 1}_w_rms`] = Math.sqrt(ww / (nIn * nOut));
+    out[`fc${l + 1}_drift_cos`] = dd > 0 && tt > 0 ? dot / Math.sqrt(dd * tt) : NaN;
+    out[`fc${l + 1}_step_ratio`] = tt > 0 ? Math.sqrt(dd / tt) : NaN;
+  });
+  return out;
+}
+
 function copyInto(dst: FArray | Arr, src: ArrayLike<number>, scale = 1): void {
   for (let i = 0; i < dst.length; i++) dst[i] = scale * src[i];
 }
@@ -115,6 +158,7 @@ export async function symmnetTask(ctx: RunContext, p: SalSymmNetParams) {
     const net = new SymmNet({ ...SYMMNET_MNIST, maxB: B, dtype }, mode, new Rng(ctx.seed), gemm);
     const opt = new Sgd(net.params(), p.lr, p.momentum);
     const sal = mode === 'sal' ? new SalNet({ sizes: [net.flat, ...SYMMNET_MNIST.fc], batch: p.salBatch, tauRef: p.tauRef, nLast: p.nLast, mode: p.salDrive, engine: p.salEngine, seed: ctx.seed + 1 }) : null;
+    const counts0 = sal ? sal.pops.map((q) => new Float64Array(q.s.counts.length)) : [];
     const cv: { acc: number[]; angle: number[][] } = (curves[mode] = { acc: [], angle: [[], [], []] });
     const evaluate = (): { acc: number; loss: number } => {
       net.train(false);
@@ -154,8 +198,12 @@ export async function symmnetTask(ctx: RunContext, p: SalSymmNetParams) {
           sal.fw[l].changed();
           sal.fb[l].changed();
         }
+        const B0 = sal.fb.map((f) => Float64Array.from(f.W));
+        for (let l = 0; l < sal.sizes.length; l++) counts0[l].set(sal.pops[l].s.counts);
+        let ran = 0;
         for (let k = 0; k < p.salRepeats && !ctx.stopRequested(); k++) {
           sal.run(p.salSteps);
+          ran += p.salSteps;
           // B += salLr · mean_batch(ΔB) / salNorm (applySal divides by steps / τ_ref)
           sal.applySal((p.salLr * (p.salSteps / p.tauRef)) / p.salNorm, p.salSteps);
           await ctx.breathe();
@@ -164,9 +212,9 @@ export async function symmnetTask(ctx: RunContext, p: SalSymmNetParams) {
         tSal = (performance.now() - t1) / 1000;
         salS += tSal;
         // the symmetry right after the phase (the eval record after the SGD epoch sees W moved on)
-        const st = fcStats(net);
-        ctx.metrics.append({ kind: 'sal', mode, epoch: ep, sal_s: tSal, ...Object.fromEntries(st.flatMap((q, l) => [[`fc${l + 1}_angle`, q.angle], [`fc${l + 1}_corr`, q.corr], [`fc${l + 1}_norm_ratio`, q.normRatio]])) });
-        ctx.log(`${mode} epoch ${ep}: after the SAL phase FC angles ${st.map((q) => q.angle.toFixed(1)).join(' / ')} deg (${tSal.toFixed(0)} s)`);
+        const st = fcStats(net), diag = salPhaseDiagnostics(sal, net, B0, counts0, ran, p.salScale);
+        ctx.metrics.append({ kind: 'sal', mode, epoch: ep, sal_s: tSal, ...Object.fromEntries(st.flatMap((q, l) => [[`fc${l + 1}_angle`, q.angle], [`fc${l + 1}_corr`, q.corr], [`fc${l + 1}_norm_ratio`, q.normRatio]])), ...diag });
+        ctx.log(`${mode} epoch ${ep}: after the SAL phase FC angles ${st.map((q) => q.angle.toFixed(1)).join(' / ')} deg, rates ${sal.pops.map((_, l) => diag[`l${l}_rate`].toFixed(3)).join(' / ')}, drift cos ${[1, 2, 3].map((l) => diag[`fc${l}_drift_cos`].toFixed(2)).join(' / ')} (${tSal.toFixed(0)} s)`);
       }
       const t2 = performance.now();
       for (let i = 0; i < order.length; i++) order[i] = i;
