@@ -138,6 +138,8 @@ export const REMOVED_PARAMS: Partial<Record<string, Record<string, string>>> = {
  */
 export const ADDED_PARAMS: Partial<Record<string, Record<string, unknown>>> = {
   backprop: { validation: 0 },
+  // sal-symmnet's SAL pair span (null: the whole 30 τ window, as before the 20-step buffer was modelled)
+  spiking: { salSpan: null },
 };
 
 /** Refuse `--set KEY=...` of a removed parameter (one line naming why). */

@@ -162,8 +162,9 @@ export async function runExperiment(opts: RunOptions): Promise<RunSummary> {
       if (k && !allowed.includes(k)) throw new UserError(`--resume --set ${k}: cannot be changed on resume (the checkpoint was made with the old value); what can: ${allowed.join(', ') || 'nothing, for this experiment'}`);
       applySet(params, a);
     }
-    for (const [k, v] of Object.entries(ADDED_PARAMS[def.task] ?? {})) if (!(k in params)) params[k] = v;
     const defaults = resolveParams(def, cfg.quick);
+    // (a task's experiments share the table: only the keys this experiment declares)
+    for (const [k, v] of Object.entries(ADDED_PARAMS[def.task] ?? {})) if (!(k in params) && k in defaults) params[k] = v;
     const missing = Object.keys(defaults).filter((k) => !(k in params));
     if (missing.length) throw new UserError(`--resume ${opts.resume}: config.json params lack ${missing.map((k) => `'${k}'`).join(', ')} (not a config this version wrote)`);
     checkParams(def.name, params, defaults);

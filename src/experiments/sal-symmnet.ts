@@ -45,6 +45,12 @@ export interface SalSymmNetParams {
    * buys the same symmetry with fewer spiking steps, as long as the units do not saturate
    */
   salScale: number;
+  /**
+   * SAL pairs kept: |Δt| < salSpan steps — the reference's 20-step spike buffer (20). null: the whole exp window
+   * (30 τ_ref) with the nLast remembered spikes, which also pairs spikes older than the buffer; those pairs bias SAL
+   * away from B = Wᵀ (RESULTS §36)
+   */
+  salSpan: number | null;
   tauRef: number;
   nLast: number;
   salDrive: 'event' | 'dense';
@@ -133,6 +139,7 @@ export async function symmnetTask(ctx: RunContext, p: SalSymmNetParams) {
     if (!Number.isInteger(p[k]) || p[k] < 1) throw new UserError(`sal-symmnet: ${k} must be a positive integer, got ${JSON.stringify(p[k])}`);
   for (const k of ['lr', 'salNorm', 'salScale'] as const) if (!(typeof p[k] === 'number' && p[k] > 0 && Number.isFinite(p[k]))) throw new UserError(`sal-symmnet: ${k} must be a positive number, got ${JSON.stringify(p[k])}`);
   for (const k of ['momentum', 'salLr'] as const) if (!(typeof p[k] === 'number' && p[k] >= 0 && Number.isFinite(p[k]))) throw new UserError(`sal-symmnet: ${k} must be a non-negative number, got ${JSON.stringify(p[k])}`);
+  if (p.salSpan !== null && !(Number.isInteger(p.salSpan) && p.salSpan >= 1)) throw new UserError(`sal-symmnet: salSpan must be a positive integer (steps) or null, got ${JSON.stringify(p.salSpan)}`);
   for (const k of ['trainSamples', 'testSamples'] as const)
     if (p[k] !== null && !(Number.isInteger(p[k]) && (p[k] as number) > 0)) throw new UserError(`sal-symmnet: ${k} must be a positive integer or null, got ${JSON.stringify(p[k])}`);
   if (!Array.isArray(p.modes) || p.modes.length === 0 || !p.modes.every((m) => FEEDBACK_MODES.includes(m)))
@@ -157,7 +164,7 @@ export async function symmnetTask(ctx: RunContext, p: SalSymmNetParams) {
     if (ctx.stopRequested()) break;
     const net = new SymmNet({ ...SYMMNET_MNIST, maxB: B, dtype }, mode, new Rng(ctx.seed), gemm);
     const opt = new Sgd(net.params(), p.lr, p.momentum);
-    const sal = mode === 'sal' ? new SalNet({ sizes: [net.flat, ...SYMMNET_MNIST.fc], batch: p.salBatch, tauRef: p.tauRef, nLast: p.nLast, mode: p.salDrive, engine: p.salEngine, seed: ctx.seed + 1 }) : null;
+    const sal = mode === 'sal' ? new SalNet({ sizes: [net.flat, ...SYMMNET_MNIST.fc], batch: p.salBatch, tauRef: p.tauRef, nLast: p.nLast, span: p.salSpan ?? undefined, mode: p.salDrive, engine: p.salEngine, seed: ctx.seed + 1 }) : null;
     const counts0 = sal ? sal.pops.map((q) => new Float64Array(q.s.counts.length)) : [];
     const cv: { acc: number[]; angle: number[][] } = (curves[mode] = { acc: [], angle: [[], [], []] });
     const evaluate = (): { acc: number; loss: number } => {

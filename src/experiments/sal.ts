@@ -125,7 +125,7 @@ const symmnet: ExperimentDef<SalSymmNetParams> = {
   task: 'spiking',
   params: {
     kind: 'symmnet', data: null, modes: ['bp', 'fa', 'bp_w_fa', 'sal'], epochs: 100, batch: 128, lr: 0.01, momentum: 0.9, trainSamples: null, testSamples: null,
-    salSteps: 2000, salRepeats: 5, salBatch: 32, salLr: 0.04, salNorm: 20, salScale: 1, tauRef: 10, nLast: 2, salDrive: 'event', salEngine: 'wasm',
+    salSteps: 2000, salRepeats: 5, salBatch: 32, salLr: 0.04, salNorm: 20, salScale: 1, salSpan: 20, tauRef: 10, nLast: 2, salDrive: 'event', salEngine: 'wasm',
   },
   quick: { modes: ['fa', 'sal'], epochs: 2, trainSamples: 512, testSamples: 500, salSteps: 500, salRepeats: 2, salBatch: 4, salLr: 1, salScale: 2.5 },
 };

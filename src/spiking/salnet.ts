@@ -27,6 +27,8 @@ export interface SalNetOptions {
   tauRef: number;
   tauSyn?: number;
   nLast?: number;
+  /** SAL pairs kept: |Δt| < span steps (default: the whole exp window, 30 τ_ref); the reference's buffer is 20 */
+  span?: number;
   dtype?: SpikeDType;
   mode?: 'dense' | 'event';
   seed?: number;
@@ -57,7 +59,7 @@ export class SalNet {
     this.engine = o.engine ?? 'js';
     if (!SALNET_ENGINES.includes(this.engine)) throw new Error(`SalNet: engine must be one of ${SALNET_ENGINES.join(', ')}, got ${JSON.stringify(o.engine)}`);
     this.sizes = o.sizes.slice();
-    this.rule = salRule(o.tauRef);
+    this.rule = salRule(o.tauRef, 1, o.span);
     const params = o.sizes.map((n) => spikingParams({ n, batch, tauRef: o.tauRef, tauSyn: o.tauSyn, nLast: o.nLast, dtype }));
     const seeds = o.sizes.map((_, l) => (o.seed ?? 0) * 7919 + l);
     const w = (this.wasm = this.engine === 'wasm' ? createWasmSalNet(o.sizes, params[0], seeds, this.rule) : null);

@@ -9,8 +9,9 @@
  *   k(Δt) = A_a · w(−Δt)           Δt < 0   (post before pre, "anti-causal")
  *   k(0)  = ½ (A_c + A_a) · w(0)   simultaneous spikes (counted once)
  *
- * with the window w(Δ) = exp(−Δ/τ) ("exp", cut at 30 τ) or max(0, 1 − Δ/τ) ("tri"). The trace D_ij = Σ_pairs k is
- * accumulated per batch element; a learning rule applies η · D / (T/τ_ref).
+ * with the window w(Δ) = exp(−Δ/τ) ("exp", cut at 30 τ unless a shorter span is given) or max(0, 1 − Δ/τ) ("tri").
+ * A span L keeps only the pairs with |Δt| < L (SAL §3.4's SALNet keeps a 20-step spike buffer: L = 20 there). The
+ * trace D_ij = Σ_pairs k is accumulated per batch element; a learning rule applies η · D / (T/τ_ref).
  *
  *   SAL:  A_c = −A, A_a = +A, exponential window, τ = τ_ref — antisymmetric in time, so every pair adds +k to one
  *         direction and −k to the other: D_ij = −D_ji exactly and W_ij + W_ji is conserved.
@@ -40,9 +41,12 @@ export interface StdpRule {
   readonly ka: Float64Array;
 }
 
-export function stdpRule(window: StdpWindow, aCausal: number, aAnti: number, tau: number): StdpRule {
+/** `span`: keep the pairs with |Δt| < span steps (default: the whole window, 30 τ for exp). */
+export function stdpRule(window: StdpWindow, aCausal: number, aAnti: number, tau: number, span?: number): StdpRule {
   if (!(tau > 0)) throw new Error(`stdp: tau must be positive, got ${tau}`);
-  const len = window === 'tri' ? Math.ceil(tau) + 1 : Math.ceil(30 * tau) + 1;
+  if (span !== undefined && !(Number.isInteger(span) && span >= 1)) throw new Error(`stdp: span must be a positive integer number of steps, got ${span}`);
+  const full = window === 'tri' ? Math.ceil(tau) + 1 : Math.ceil(30 * tau) + 1;
+  const len = span === undefined ? full : Math.min(full, span);
   const kc = new Float64Array(len), ka = new Float64Array(len);
   for (let d = 0; d < len; d++) {
     const w = window === 'exp' ? Math.exp(-d / tau) : Math.max(0, 1 - d / tau);
@@ -55,7 +59,7 @@ export function stdpRule(window: StdpWindow, aCausal: number, aAnti: number, tau
 }
 
 /** The SAL rule: depress causal, potentiate anti-causal pairs, exponential window. */
-export const salRule = (tau: number, A = 1): StdpRule => stdpRule('exp', -A, A, tau);
+export const salRule = (tau: number, A = 1, span?: number): StdpRule => stdpRule('exp', -A, A, tau, span);
 /** The symmetric Hebbian ("ws") rule with a triangular window (estimates coactivations). */
 export const wsRule = (tau: number, A = 1): StdpRule => stdpRule('tri', A, A, tau);
 
