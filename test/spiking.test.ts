@@ -219,10 +219,10 @@ test('layered SALNet: SAL turns the feedback B toward Wᵀ (angle falls)', () =>
   assert.ok(a1 < a0 - 15, `angle ${a0.toFixed(1)} -> ${a1.toFixed(1)}`);
 });
 
-for (const mode of ['event', 'dense'] as const)
-  test(`the wasm SALNet engine reproduces the js run exactly (float32, ${mode} drive)`, () => {
+for (const [mode, span] of [['event', undefined], ['dense', undefined], ['event', 9]] as const)
+  test(`the wasm SALNet engine reproduces the js run exactly (float32, ${mode} drive${span ? `, SAL span ${span}` : ''})`, () => {
     const runs = (['js', 'wasm'] as const).map((engine) => {
-      const net = filledSalNet(engine, mode);
+      const net = filledSalNet(engine, mode, 2, span);
       net.run(3000);
       const D0 = net.D.map((d) => Array.from(d));
       net.applySal(0.3, 3000); // B changed between runs: the accumulators are rebuilt
@@ -245,6 +245,16 @@ for (const mode of ['event', 'dense'] as const)
     assert.ok(spikes > 2000, `${spikes} spikes`);
     assert.ok(runs[0].D0.every((d) => d.some((x) => x !== 0)));
     assert.deepEqual(runs[1], runs[0]);
+    if (span) {
+      // the same spikes as without a span (B is unchanged until the first applySal), fewer pairs in the traces
+      const [whole, spanned] = [undefined, span].map((sp) => {
+        const net = filledSalNet('js', mode, 2, sp);
+        net.run(3000);
+        return { counts: net.pops.map((q) => Array.from(q.s.counts)), D: net.D.map((d) => Array.from(d)) };
+      });
+      assert.deepEqual(spanned.counts, whole.counts);
+      assert.notDeepEqual(spanned.D, whole.D);
+    }
   });
 
 test('SalNet: the engine is validated; wasm runs float32 only', () => {
@@ -287,13 +297,24 @@ test('the wasm engine of the sampling network reproduces the js run exactly (flo
   assert.deepEqual(runs[1], runs[0]);
 });
 
+test('a SAL span keeps only the pairs with |Δt| < span steps', () => {
+  const r = salRule(10, 1, 20), full = salRule(10);
+  assert.equal(r.kc.length, 20);
+  assert.equal(full.kc.length, 301);
+  assert.equal(stdpKernel(r, 19), stdpKernel(full, 19));
+  assert.equal(stdpKernel(r, -19), stdpKernel(full, -19));
+  assert.ok(stdpKernel(full, 20) < 0 && stdpKernel(r, 20) === 0 && stdpKernel(r, -20) === 0);
+  assert.equal(salRule(10, 1, 5000).kc.length, 301); // never longer than the window
+  for (const bad of [0, 2.5, -3]) assert.throws(() => salRule(10, 1, bad), /span must be a positive integer/);
+});
+
 test('nearest-pair SAL (one remembered spike) drifts at symmetric W when rates differ; all pairs in the window do not', () => {
   const tau = 8, B = 16, T = 40000;
-  const z = (nLast: number) => {
+  const z = (nLast: number, span?: number) => {
     const net = new SamplingNetwork({ n: 3, tauRef: tau, nLast, batch: B, seed: 3, dtype: 'float64' });
     net.W.set([0, 0.8, -0.5, 0.8, 0, 0.6, -0.5, 0.6, 0]);
     net.b.set([-2, 1, 0]);
-    const tr = net.trace(salRule(tau));
+    const tr = net.trace(salRule(tau, 1, span));
     net.run(T, [tr]);
     return [1, 2, 5].map((q) => {
       const [mu, se] = perChain(tr.D, B, 9, q, T);
@@ -303,6 +324,10 @@ test('nearest-pair SAL (one remembered spike) drifts at symmetric W when rates d
   const near = z(1), all = z(30);
   assert.ok(Math.max(...near) > 10, `nearest pairs: |z| ${near.map((x) => x.toFixed(1)).join(', ')}`);
   assert.ok(Math.max(...all) < 4, `all pairs: |z| ${all.map((x) => x.toFixed(1)).join(', ')}`);
+  // a span the remembered spikes cover (refractoriness τ allows at most k spikes in k·τ steps) pairs every spike
+  // within it, and the bias is gone again: SAL §3.4's 20-step buffer with nLast 2 at τ 10 is such a case
+  const spanned = [z(1, tau), z(2, 2 * tau)];
+  for (const zs of spanned) assert.ok(Math.max(...zs) < 4, `spanned: |z| ${zs.map((x) => x.toFixed(1)).join(', ')}`);
 });
 
 test('plasticity noise: 1 + TruncN(0, s², ±1.5 s) per synapse, independent for W_ij and W_ji', async () => {

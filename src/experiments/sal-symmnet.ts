@@ -3,7 +3,8 @@
  * once per feedback mode (bp, fa, bp_w_fa, sal). In mode `sal`, before every SGD epoch, a spiking SALNet phase
  * (src/spiking/salnet.ts) symmetrises the three FC layers' feedback: their W (and biases) are copied into a layered
  * spiking net [flat, 384, 192, 10] of stochastic units whose feedback projections hold the current B; the net runs
- * `salSteps` steps (`salBatch` independent chains) while the SAL traces accumulate, B += salLr · mean_batch(ΔB) /
+ * `salSteps` steps (`salBatch` independent chains) while the SAL traces of the spike pairs with |Δt| < salSpan (the
+ * reference's 20-step spike buffer) accumulate, B += salLr · mean_batch(ΔB) /
  * salNorm, `salRepeats` times, and B is copied back. The conv layers keep fixed random feedback (FA).
  * Per epoch and FC layer: angle(W, B), var(W − B), corrcoef(W, B), sign agreement; test accuracy.
  */
