@@ -22,10 +22,10 @@ export interface SpikingCase {
   make: (k: { name: string }) => { step: () => void; flopsPerStep: number };
 }
 
-/** The SymmNet's FC SALNet, 1024-384-192-10, with PyTorch-style U(±1/√fan_in) weights times `scale` (sal-symmnet's salScale). */
+/** The SymmNet's FC SALNet, 1024-384-192-10 (the 20-step SAL span), with PyTorch-style U(±1/√fan_in) weights times `scale` (sal-symmnet's salScale). */
 const salnetMnist = (batch: number, scale: number) => (k: { name: string }) => {
   const sizes = [1024, 384, 192, 10];
-  const net = new SalNet({ sizes, batch, tauRef: 10, nLast: 2, seed: 1, engine: k.name === 'wasm' ? 'wasm' : 'js' });
+  const net = new SalNet({ sizes, batch, tauRef: 10, nLast: 2, span: 20, seed: 1, engine: k.name === 'wasm' ? 'wasm' : 'js' });
   const r = new Rng(4);
   for (let l = 0; l < 3; l++) {
     const b = scale / Math.sqrt(sizes[l]);
