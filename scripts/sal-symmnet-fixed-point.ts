@@ -17,8 +17,7 @@ import { alignmentAngle } from '../src/learn/alignment.js';
 import { loadMnist } from '../src/data/mnist-files.js';
 import { Rng } from '../src/util/rng.js';
 import { createNodeBackend } from '../src/node.js';
-import type { FBuf } from '../src/kernels/index.js';
-import type { Gemm } from '../src/baselines/layers.js';
+import { loadSalNet, nativeGemm } from '../src/experiments/sal-symmnet.js';
 import { writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,10 +27,7 @@ const phases = Number(process.env.PHASES ?? 12), chains = Number(process.env.CHA
 const salLr = Number(process.env.SALLR ?? 0.04), start = process.env.START ?? 'wt';
 const data = loadMnist(null);
 const B = 128, D = 784, C = 10;
-const be = await createNodeBackend('native');
-const A = { a: new Float32Array(0) as Float32Array }, Bq = { a: new Float32Array(0) as Float32Array }, Cq = { a: new Float32Array(0) as Float32Array };
-const gemm: Gemm = (tA, tB, M, N, K, a, b, beta, c) => { A.a = a as Float32Array; Bq.a = b as Float32Array; Cq.a = c as Float32Array; be.gemm(tA, tB, M, N, K, 1, A as unknown as FBuf, Bq as unknown as FBuf, beta, Cq as unknown as FBuf); };
-const net = new SymmNet({ ...SYMMNET_MNIST, maxB: B, dtype: 'float32' }, 'bp_w_fa', new Rng(0), gemm);
+const net = new SymmNet({ ...SYMMNET_MNIST, maxB: B, dtype: 'float32' }, 'bp_w_fa', new Rng(0), nativeGemm(await createNodeBackend('native'))!);
 const cache = join(process.env.CACHE ?? tmpdir(), `gle-symmnet-bp_w_fa-fc-e${E}.json`);
 if (existsSync(cache)) {
   const w = JSON.parse(readFileSync(cache, 'utf8'));
@@ -56,15 +52,14 @@ if (existsSync(cache)) {
 }
 const span = process.env.SPAN ? Number(process.env.SPAN) : undefined;
 const sal = new SalNet({ sizes: [net.flat, ...SYMMNET_MNIST.fc], batch: chains, tauRef: 10, nLast, span, mode: 'event', engine: 'wasm', seed: 1 });
+// the FC feedback to start from (bp_w_fa trained with Wᵀ and holds none), then the load sal-symmnet does
 const r = new Rng(5);
-for (let l = 0; l < 3; l++) {
-  const d = net.fc[l], fb = sal.fb[l].W, fw = sal.fw[l].W;
-  for (let i = 0; i < fw.length; i++) fw[i] = scale * d.W.value[i];
-  const bnd = 1 / Math.sqrt(d.nIn);
-  for (let o = 0; o < d.nOut; o++) for (let j = 0; j < d.nIn; j++) fb[j * d.nOut + o] = start === 'wt' ? scale * d.W.value[o * d.nIn + j] : scale * r.range(-bnd, bnd);
-  for (let i = 0; i < d.nOut; i++) sal.bias[l + 1][i] = d.b.value[i];
-  sal.fw[l].changed(); sal.fb[l].changed();
+for (const d of net.fc) {
+  const fb = new Float32Array(d.nIn * d.nOut), bnd = 1 / Math.sqrt(d.nIn);
+  for (let o = 0; o < d.nOut; o++) for (let j = 0; j < d.nIn; j++) fb[j * d.nOut + o] = start === 'wt' ? d.W.value[o * d.nIn + j] : r.range(-bnd, bnd);
+  d.feedback = fb;
 }
+loadSalNet(sal, net, scale);
 const ang = () => net.fc.map((d, l) => alignmentAngle(d.W.value, sal.fb[l].W, d.nOut, d.nIn).toFixed(1)).join(' / ');
 const wrms = net.fc.map((d) => { let a = 0; for (const v of d.W.value) a += v * v; return Math.sqrt(a / d.W.value.length).toFixed(4); }).join(' / ');
 console.log(`E=${E} nLast=${nLast} span=${span} scale=${scale} chains=${chains} steps=${steps} salLr=${salLr} start=${start}; W rms ${wrms}; angles at start ${ang()}`);

@@ -16,7 +16,7 @@ import { alloc, jsGemm, type Arr, type Gemm } from '../baselines/layers.js';
 import { crossEntropy, Sgd } from '../baselines/models.js';
 import { alignmentStats, type AlignmentStats } from '../learn/alignment.js';
 import { loadMnist } from '../data/mnist-files.js';
-import type { FBuf } from '../kernels/types.js';
+import type { Backend, FBuf } from '../kernels/types.js';
 import { Rng } from '../util/rng.js';
 import { UserError } from '../util/errors.js';
 import { lineChartSvg, paletteColor } from '../report/plot.js';
@@ -62,8 +62,7 @@ export interface SalSymmNetParams {
 const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
 
 /** OpenBLAS sgemm of the native backend over plain float32 arrays (its buffers are plain views). */
-function nativeGemm(ctx: RunContext): Gemm | null {
-  const be = ctx.backend;
+export function nativeGemm(be: Backend): Gemm | null {
   if (be.name !== 'native') return null;
   const wrap = (): { n: number; a: Float32Array; ptr: number } => ({ n: 0, a: new Float32Array(0), ptr: 0 });
   const A = wrap(), B = wrap(), C = wrap();
@@ -135,6 +134,18 @@ function copyInto(dst: FArray | Arr, src: ArrayLike<number>, scale = 1): void {
   for (let i = 0; i < dst.length; i++) dst[i] = scale * src[i];
 }
 
+/** Load the three FC layers into the SALNet: s·W and biases forward, s·B (the layers' current feedback) down. */
+export function loadSalNet(sal: SalNet, net: SymmNet, scale: number): void {
+  for (let l = 0; l < 3; l++) {
+    const d = net.fc[l];
+    copyInto(sal.fw[l].W, d.W.value, scale);
+    copyInto(sal.fb[l].W, d.feedback!, scale);
+    copyInto(sal.bias[l + 1], d.b.value);
+    sal.fw[l].changed();
+    sal.fb[l].changed();
+  }
+}
+
 export async function symmnetTask(ctx: RunContext, p: SalSymmNetParams) {
   for (const k of ['epochs', 'batch', 'salSteps', 'salRepeats', 'salBatch', 'tauRef', 'nLast'] as const)
     if (!Number.isInteger(p[k]) || p[k] < 1) throw new UserError(`sal-symmnet: ${k} must be a positive integer, got ${JSON.stringify(p[k])}`);
@@ -149,7 +160,7 @@ export async function symmnetTask(ctx: RunContext, p: SalSymmNetParams) {
   if (!SALNET_ENGINES.includes(p.salEngine)) throw new UserError(`sal-symmnet: salEngine must be one of ${SALNET_ENGINES.join(', ')}, got ${JSON.stringify(p.salEngine)}`);
   const data = loadMnist(p.data);
   const nTrain = Math.min(p.trainSamples ?? data.train.n, data.train.n), nTest = Math.min(p.testSamples ?? data.test.n, data.test.n);
-  const gemm = nativeGemm(ctx) ?? jsGemm;
+  const gemm = nativeGemm(ctx.backend) ?? jsGemm;
   const dtype = 'float32';
   const B = p.batch, C = 10, D = 784;
   const xb = alloc(dtype, B * D), yb = new Uint8Array(B), dLogits = alloc(dtype, B * C);
@@ -198,14 +209,7 @@ export async function symmnetTask(ctx: RunContext, p: SalSymmNetParams) {
       let tSal = 0;
       if (sal) {
         const t1 = performance.now();
-        for (let l = 0; l < 3; l++) {
-          const d = net.fc[l];
-          copyInto(sal.fw[l].W, d.W.value, p.salScale);
-          copyInto(sal.fb[l].W, d.feedback!, p.salScale);
-          copyInto(sal.bias[l + 1], d.b.value);
-          sal.fw[l].changed();
-          sal.fb[l].changed();
-        }
+        loadSalNet(sal, net, p.salScale);
         const B0 = sal.fb.map((f) => Float64Array.from(f.W));
         for (let l = 0; l < sal.sizes.length; l++) counts0[l].set(sal.pops[l].s.counts);
         let ran = 0;
