@@ -125,10 +125,14 @@ export async function crashRun(args: string[], dir: string, ref: string, kills: 
   const env = { GLE_TEST_CKPT_PAUSE_MS: String(pauseMs) };
   const r: CrashResult = { kills: 0, restarts: 0, attempts: 0, inSave: { staging: 0, betweenRenames: 0, cleanup: 0 }, diffs: [], errors: [] };
   let done = false;
+  // the checkpoint cadence is an option of each session, not of the run: a resume without it would checkpoint only at
+  // its end (default 60 s), finish in a fraction of a second, and leave the later kills nothing to land in
+  const ci = args.indexOf('--checkpoint-seconds');
+  const resumeOpts = ci >= 0 ? args.slice(ci, ci + 2) : [];
   for (let i = 0; i <= kills + 20 && !done; i++) {
     const fresh = !existsSync(join(dir, 'config.json'));
     if (fresh && i > 0) r.restarts++;
-    const cmd = fresh ? ['run', ...args, '--out', dir] : ['run', '--resume', dir, '--progress', 'off'];
+    const cmd = fresh ? ['run', ...args, '--out', dir] : ['run', '--resume', dir, '--progress', 'off', ...resumeOpts];
     const killAt = r.kills < kills ? minMs + rand() * (maxMs - minMs) : undefined;
     r.attempts++;
     const e = await gle(cmd, { killAfterMs: killAt, lockDir: dir, env });
