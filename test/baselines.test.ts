@@ -1,16 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Rng } from '../src/util/rng.js';
 import { createBaseline, crossEntropy, Adam, type BaselineKind } from '../src/baselines/models.js';
 import { runExperiment } from '../src/experiments/runner.js';
+import { jsGemm, type Gemm } from '../src/baselines/layers.js';
+import { nativeGemm } from '../src/baselines/native-gemm.js';
+import { createNodeBackend } from '../src/node.js';
+
+const nativeBuilt = existsSync(fileURLToPath(new URL('../native/build/Release/gle_native.node', import.meta.url)));
 
 /** Analytic gradients of the mean CE against central finite differences, in float64, for every parameter entry. */
-function checkGradients(kind: BaselineKind, L: number, hidden: number, channels: number, B: number, seed: number) {
+function checkGradients(kind: BaselineKind, L: number, hidden: number, channels: number, B: number, seed: number, gemm: Gemm | null = null) {
   const rng = new Rng(seed);
-  const model = createBaseline(kind, { L, nClasses: 4, hidden, channels, maxB: B, dtype: 'float64' }, rng);
+  const model = createBaseline(kind, { L, nClasses: 4, hidden, channels, maxB: B, dtype: 'float64', gemm }, rng);
   const x = new Float64Array(B * L);
   for (let i = 0; i < x.length; i++) x[i] = rng.normal();
   const y = Uint8Array.from({ length: B }, (_, i) => i % 4);
@@ -47,6 +53,41 @@ test('baselines: MLP (with its residual) and ConvBase backward match finite diff
   checkGradients('mlp', 10, 7, 0, 3, 5);
   // L = 23: conv lengths 11, 6, 3 — padding touches both ends, and the strides skip positions
   checkGradients('tcn', 23, 0, 3, 2, 6);
+});
+
+test('baselines: the im2col + matrix-product path (conv1d, dense) matches finite differences too', () => {
+  checkGradients('mlp', 10, 7, 0, 3, 5, jsGemm);
+  checkGradients('tcn', 23, 0, 3, 2, 6, jsGemm);
+  // the GRU's output layer
+  checkGradients('gru', 7, 3, 0, 2, 8, jsGemm);
+});
+
+test('baselines: ConvBase on the native sgemm gives the loops\' logits and gradients (float32)', { skip: nativeBuilt ? false : 'native addon not built' }, async () => {
+  const gemm = nativeGemm(await createNodeBackend('native', 'float32', () => {}));
+  assert.ok(gemm, 'the native backend gives a gemm');
+  assert.equal(nativeGemm(await createNodeBackend('js', 'float32', () => {})), null, 'js: the loops');
+  const B = 37, L = 40, maxB = 50;
+  const make = (g: Gemm | null) => createBaseline('tcn', { L, nClasses: 10, hidden: 0, channels: 16, maxB, dtype: 'float32', gemm: g }, new Rng(4));
+  const a = make(null), b = make(gemm);
+  const rng = new Rng(9);
+  const x = Float32Array.from({ length: maxB * L }, () => rng.normal());
+  const y = Uint8Array.from({ length: B }, (_, i) => (i * 7) % 10);
+  const grads = (m: ReturnType<typeof make>) => {
+    const d = new Float32Array(B * 10);
+    const logits = Float32Array.from(m.forward(x, B).subarray(0, B * 10));
+    crossEntropy(logits, y, 0, B, 10, d);
+    m.backward(d, B);
+    return { logits, g: m.params().map((p) => Float32Array.from(p.grad)) };
+  };
+  const ra = grads(a), rb = grads(b);
+  const close = (u: Float32Array, v: Float32Array, what: string) => {
+    let scale = 0;
+    for (const t of u) scale = Math.max(scale, Math.abs(t));
+    assert.ok(scale > 0, `${what} is not all zero`);
+    for (let i = 0; i < u.length; i++) assert.ok(Math.abs(u[i] - v[i]) <= 1e-5 * scale + 1e-7, `${what}[${i}]: loops ${u[i]} vs sgemm ${v[i]}`);
+  };
+  close(ra.logits, rb.logits, 'logits');
+  a.params().forEach((p, i) => close(ra.g[i], rb.g[i], p.name));
 });
 
 test('baselines: stock shapes have the stock parameter counts', () => {

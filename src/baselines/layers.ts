@@ -134,12 +134,22 @@ export function reluBackward(dy: Arr, y: Arr, n: number): void {
 }
 
 /** nn.Conv1d(cIn, cOut, K, stride, padding): x is B × cIn × L, y is B × cOut × Lout. */
+/**
+ * nn.Conv1d(cIn, cOut, K, stride, padding) with bias: x is B × cIn × lIn, y is B × cOut × lOut. Without `gemm` the
+ * plain loops below; with one (e.g. the native backend's OpenBLAS sgemm) im2col and one product per pass, as
+ * {@link Conv2d}: col (cIn·K × B·lOut, zeros where a tap falls in the padding) is kept from the forward pass for the
+ * weight gradient. The two paths compute the same sums in different orders (float32 results differ in the last bits).
+ */
 export class Conv1d {
   readonly W: Param;
   readonly b: Param;
   readonly y: Arr;
   readonly lOut: number;
   private x: Arr | null = null;
+  /** im2col buffers, allocated once at construction when `gemm` is given */
+  private readonly col: Arr | null;
+  private readonly dcol: Arr | null;
+  private readonly dY: Arr | null;
   constructor(
     name: string,
     readonly cIn: number,
@@ -151,12 +161,17 @@ export class Conv1d {
     readonly maxB: number,
     dtype: DType,
     rng: Rng,
+    readonly gemm: Gemm | null = null,
   ) {
     const k = 1 / Math.sqrt(cIn * K);
     this.W = param(`${name}.weight`, dtype, cOut * cIn * K, rng, k);
     this.b = param(`${name}.bias`, dtype, cOut, rng, k);
     this.lOut = Math.floor((lIn + 2 * pad - K) / stride) + 1;
     this.y = alloc(dtype, maxB * cOut * this.lOut);
+    const BL = maxB * this.lOut;
+    this.col = gemm ? alloc(dtype, cIn * K * BL) : null;
+    this.dcol = gemm ? alloc(dtype, cIn * K * BL) : null;
+    this.dY = gemm ? alloc(dtype, cOut * BL) : null;
   }
   params(): Param[] {
     return [this.W, this.b];
@@ -165,6 +180,18 @@ export class Conv1d {
     this.x = x;
     const { cIn, cOut, K, stride, pad, lIn, lOut } = this;
     const W = this.W.value, bias = this.b.value, y = this.y;
+    if (this.gemm) {
+      // Yt (cOut × B·lOut) = W (cOut × cIn·K) · col, then y[b, o, t] = Yt[o, b·lOut + t] + bias[o]
+      const BL = B * lOut, Yt = this.dY!;
+      this.patches(x, this.col!, B, true);
+      this.gemm(false, false, cOut, BL, cIn * K, W, this.col!, 0, Yt);
+      for (let o = 0; o < cOut; o++)
+        for (let b = 0; b < B; b++) {
+          const src = o * BL + b * lOut, dst = (b * cOut + o) * lOut;
+          for (let t = 0; t < lOut; t++) y[dst + t] = Yt[src + t] + bias[o];
+        }
+      return y;
+    }
     for (let i = 0; i < B; i++) {
       const xb = i * cIn * lIn;
       for (let o = 0; o < cOut; o++) {
@@ -189,6 +216,24 @@ export class Conv1d {
     const { cIn, cOut, K, stride, pad, lIn, lOut } = this;
     const x = this.x!;
     const W = this.W.value, gW = this.W.grad, gb = this.b.grad;
+    if (this.gemm) {
+      const BL = B * lOut, dY = this.dY!;
+      for (let o = 0; o < cOut; o++) {
+        let s = 0;
+        for (let b = 0; b < B; b++) {
+          const dst = o * BL + b * lOut, src = (b * cOut + o) * lOut;
+          for (let t = 0; t < lOut; t++) s += dY[dst + t] = dy[src + t];
+        }
+        gb[o] = s;
+      }
+      // gW (cOut × cIn·K) = dY · colᵀ; dcol (cIn·K × B·lOut) = Wᵀ dY, then col2im
+      this.gemm(false, true, cOut, cIn * K, BL, dY, this.col!, 0, gW);
+      if (!dx) return;
+      this.gemm(true, false, cIn * K, BL, cOut, W, dY, 0, this.dcol!);
+      dx.fill(0, 0, B * cIn * lIn);
+      this.patches(dx, this.dcol!, B, false);
+      return;
+    }
     gW.fill(0);
     gb.fill(0);
     if (dx) dx.fill(0, 0, B * cIn * lIn);
@@ -213,6 +258,27 @@ export class Conv1d {
         }
       }
     }
+  }
+  /**
+   * im2col (toCols: col[(c·K + k), b·lOut + t] = x[b, c, t·stride − pad + k], 0 in the padding) or col2im (col added
+   * into x, padding taps dropped) over the first B batch rows.
+   */
+  private patches(x: Arr, col: Arr, B: number, toCols: boolean): void {
+    const { cIn, K, stride, pad, lIn, lOut } = this;
+    const BL = B * lOut;
+    for (let c = 0; c < cIn; c++)
+      for (let k = 0; k < K; k++) {
+        const ro = (c * K + k) * BL;
+        for (let b = 0; b < B; b++) {
+          const xo = (b * cIn + c) * lIn, co = ro + b * lOut;
+          for (let t = 0; t < lOut; t++) {
+            const p = t * stride - pad + k;
+            const inside = p >= 0 && p < lIn;
+            if (toCols) col[co + t] = inside ? x[xo + p] : 0;
+            else if (inside) x[xo + p] += col[co + t];
+          }
+        }
+      }
   }
 }
 

@@ -8,11 +8,12 @@
  *  - gru: bidirectional GRU (input 1 per step, hidden 6, h₀ = 0) over the 40 points; the outputs of all steps of both
  *    directions (B × 40 × 12, flattened) → linear 480→10.
  *
- * Widths are parameters (hidden, channels) so "super" variants can be searched with a sweep.
+ * Widths are parameters (hidden, channels) so "super" variants can be searched with a sweep. The shape's `gemm`
+ * (chosen once, at construction) computes the dense and conv products; the GRU's recurrences stay plain loops.
  * Browser-safe.
  */
 import type { Rng } from '../util/rng.js';
-import { alloc, Conv1d, Dense, GRUDir, relu, reluBackward, type Arr, type DType, type Param } from './layers.js';
+import { alloc, Conv1d, Dense, GRUDir, relu, reluBackward, type Arr, type DType, type Gemm, type Param } from './layers.js';
 
 export type BaselineKind = 'mlp' | 'tcn' | 'gru';
 
@@ -36,6 +37,11 @@ export interface BaselineShape {
   channels: number;
   maxB: number;
   dtype: DType;
+  /**
+   * the matrix product of the dense and conv layers (e.g. the native backend's OpenBLAS sgemm, float32 only);
+   * absent/null: the layers' plain loops
+   */
+  gemm?: Gemm | null;
 }
 
 class Mlp implements BaselineModel {
@@ -54,6 +60,7 @@ class Mlp implements BaselineModel {
     this.l1 = new Dense('linear1', s.L, H, s.maxB, s.dtype, rng);
     this.l2 = new Dense('linear2', H, H, s.maxB, s.dtype, rng);
     this.l3 = new Dense('linear3', H, s.nClasses, s.maxB, s.dtype, rng);
+    for (const l of [this.l1, this.l2, this.l3]) l.gemm = s.gemm ?? null;
     this.h2 = alloc(s.dtype, s.maxB * H);
     this.dh2 = alloc(s.dtype, s.maxB * H);
     this.dz2 = alloc(s.dtype, s.maxB * H);
@@ -96,10 +103,12 @@ class ConvBase implements BaselineModel {
   constructor(readonly s: BaselineShape, rng: Rng) {
     this.nClasses = s.nClasses;
     const C = s.channels;
-    this.c1 = new Conv1d('conv1', 1, C, 5, 2, 1, s.L, s.maxB, s.dtype, rng);
-    this.c2 = new Conv1d('conv2', C, C, 3, 2, 1, this.c1.lOut, s.maxB, s.dtype, rng);
-    this.c3 = new Conv1d('conv3', C, C, 3, 2, 1, this.c2.lOut, s.maxB, s.dtype, rng);
+    const g = s.gemm ?? null;
+    this.c1 = new Conv1d('conv1', 1, C, 5, 2, 1, s.L, s.maxB, s.dtype, rng, g);
+    this.c2 = new Conv1d('conv2', C, C, 3, 2, 1, this.c1.lOut, s.maxB, s.dtype, rng, g);
+    this.c3 = new Conv1d('conv3', C, C, 3, 2, 1, this.c2.lOut, s.maxB, s.dtype, rng, g);
     this.lin = new Dense('linear', C * this.c3.lOut, s.nClasses, s.maxB, s.dtype, rng);
+    this.lin.gemm = g;
     this.d3 = alloc(s.dtype, s.maxB * C * this.c3.lOut);
     this.d2 = alloc(s.dtype, s.maxB * C * this.c2.lOut);
     this.d1 = alloc(s.dtype, s.maxB * C * this.c1.lOut);
@@ -143,6 +152,7 @@ class BiGru implements BaselineModel {
     this.fwd = new GRUDir('rnn', 1, H, s.L, s.maxB, false, s.dtype, rng);
     this.bwd = new GRUDir('rnn', 1, H, s.L, s.maxB, true, s.dtype, rng);
     this.lin = new Dense('linear', 2 * H * s.L, s.nClasses, s.maxB, s.dtype, rng);
+    this.lin.gemm = s.gemm ?? null;
     this.out = alloc(s.dtype, s.maxB * s.L * 2 * H);
     this.dOut = alloc(s.dtype, s.maxB * s.L * 2 * H);
   }

@@ -12,11 +12,11 @@ import type { RunContext } from './runner.js';
 import type { FArray } from '../spiking/units.js';
 import { SalNet, SALNET_ENGINES, type SalNetEngine } from '../spiking/salnet.js';
 import { SymmNet, FEEDBACK_MODES, SYMMNET_MNIST, type FeedbackMode } from '../baselines/symmnet.js';
-import { alloc, jsGemm, type Arr, type Gemm } from '../baselines/layers.js';
+import { alloc, jsGemm, type Arr } from '../baselines/layers.js';
+import { nativeGemm } from '../baselines/native-gemm.js';
 import { crossEntropy, Sgd } from '../baselines/models.js';
 import { alignmentStats, type AlignmentStats } from '../learn/alignment.js';
 import { loadMnist } from '../data/mnist-files.js';
-import type { Backend, FBuf } from '../kernels/types.js';
 import { Rng } from '../util/rng.js';
 import { UserError } from '../util/errors.js';
 import { lineChartSvg, paletteColor } from '../report/plot.js';
@@ -60,19 +60,6 @@ export interface SalSymmNetParams {
 }
 
 const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
-
-/** OpenBLAS sgemm of the native backend over plain float32 arrays (its buffers are plain views). */
-export function nativeGemm(be: Backend): Gemm | null {
-  if (be.name !== 'native') return null;
-  const wrap = (): { n: number; a: Float32Array; ptr: number } => ({ n: 0, a: new Float32Array(0), ptr: 0 });
-  const A = wrap(), B = wrap(), C = wrap();
-  return (tA, tB, M, N, K, a, b, beta, c) => {
-    A.a = a as Float32Array;
-    B.a = b as Float32Array;
-    C.a = c as Float32Array;
-    be.gemm(tA, tB, M, N, K, 1, A as FBuf, B as FBuf, beta, C as FBuf);
-  };
-}
 
 function fcStats(net: SymmNet): AlignmentStats[] {
   return net.fc.map((d) => {
