@@ -118,9 +118,22 @@ test('sweep run: a row runs once, is then skipped, and an interrupted row resume
   // reopening the directory with the same file is fine; with another table it is refused
   assert.equal(createSweep(tinySweep('', 300), sw.dir).rows.length, 2);
   assert.throws(() => createSweep(tinySweep('', 200), sw.dir), /different sweep/);
-  const rep = aggregateSweep(sw.dir);
+  let rep = aggregateSweep(sw.dir);
   assert.equal(rep.settings.length, 1);
   assert.equal(rep.settings[0].final.n, 2);
+  // a file that keeps both rows and adds a third (one more seed) extends the directory; the finished rows stay done
+  const wider = tinySweep('', 300);
+  writeFileSync(wider, readFileSync(wider, 'utf8').replace('seeds: 2', 'seeds: 3'));
+  const ext = createSweep(wider, sw.dir);
+  assert.equal(ext.extendedFrom, 2);
+  assert.deepEqual(loadSweep(sw.dir).rows.map((r) => [r.index, r.seed]), [[0, 0], [1, 1], [2, 2]]);
+  assert.deepEqual(JSON.parse(readFileSync(join(sw.dir, 'sweep.json'), 'utf8')).extended.map((e: { from_rows: number; to_rows: number }) => [e.from_rows, e.to_rows]), [[2, 3]]);
+  assert.deepEqual([0, 1, 2].map((i) => rowStatus(sw.dir, i)), ['done', 'done', 'pending']);
+  assert.equal(createSweep(wider, sw.dir).extendedFrom, undefined, 'reopened unchanged');
+  assert.throws(() => createSweep(tinySweep('', 300), sw.dir), /different sweep \(3 rows; a sweep file may only add rows after them\)/, 'rows are never taken away');
+  assert.equal((await runRow(sw.dir, 2)).action, 'started');
+  rep = aggregateSweep(sw.dir);
+  assert.equal(rep.settings[0].final.n, 3);
 });
 
 test('sweep: the local executor runs every row on a pool, then the report lists each setting and its missing rows', async () => {

@@ -2,7 +2,8 @@
  * The sweep directory (Node only):
  *
  *   DIR/sweep.json         the spec and its expanded table: {format, name, spec, rows: [{index, label, experiment,
- *                          quick, set, seed, backend}]}; written once, never changed
+ *                          quick, set, seed, backend}]}; its rows never change: a sweep file that keeps every row
+ *                          and adds rows after them (a new group at the end) extends it (`extended` lists when)
  *   DIR/runs/NNNN/         the run directory of row NNNN (made by the ordinary runner: config, metrics, checkpoint,
  *                          summary, figures)
  *   DIR/locks/NNNN.lock    held while a process runs the row ({pid, host, since}; its mtime is a heartbeat)
@@ -27,6 +28,8 @@ export interface Sweep {
   name: string;
   spec: SweepSpec;
   rows: SweepRow[];
+  /** set when this call appended rows to an existing sweep directory: its row count before */
+  extendedFrom?: number;
 }
 
 export type RowStatus = 'done' | 'partial' | 'started' | 'pending';
@@ -50,10 +53,16 @@ export function createSweepFromSpec(spec: SweepSpec, name: string, dir: string |
   const file = join(out, 'sweep.json');
   if (existsSync(file)) {
     const old = loadSweep(out);
-    if (JSON.stringify(old.rows) !== JSON.stringify(rows)) {
-      throw new UserError(`${out} already holds a different sweep (${old.rows.length} rows); choose another --out or remove it`);
+    if (JSON.stringify(old.rows) === JSON.stringify(rows)) return old;
+    // the same rows first, then new ones: append them (every existing index and run directory keeps its meaning)
+    const prefix = rows.length > old.rows.length && old.rows.every((r, i) => JSON.stringify(r) === JSON.stringify(rows[i]));
+    if (!prefix) {
+      throw new UserError(`${out} already holds a different sweep (${old.rows.length} rows; a sweep file may only add rows after them); choose another --out or remove it`);
     }
-    return old;
+    const j = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    const extended = [...((j.extended as unknown[]) ?? []), { at: new Date().toISOString(), from_rows: old.rows.length, to_rows: rows.length }];
+    writeFileAtomic(file, JSON.stringify({ ...j, spec, rows, extended }, null, 2) + '\n');
+    return { dir: out, name: old.name, spec, rows, extendedFrom: old.rows.length };
   }
   if (existsSync(out) && !statSync(out).isDirectory()) throw new UserError(`${out} exists and is not a directory`);
   mkdirSync(join(out, 'runs'), { recursive: true });

@@ -113,6 +113,7 @@ export function register(program: Command): void {
         sw = isDir ? loadSweep(spec) : createSweep(spec, o.out);
       }
       process.stdout.write(`sweep ${sw.name} in ${sw.dir}\n${statusLine(sw)}\n`);
+      if (sw.extendedFrom !== undefined) process.stdout.write(`extended from ${sw.extendedFrom} to ${sw.rows.length} rows (rows ${sw.extendedFrom}-${sw.rows.length - 1} are new); a Slurm script or Kubernetes manifest emitted before covers only the old rows: emit it again\n`);
       if (!o.run) {
         for (const r of sw.rows) process.stdout.write(`  ${String(r.index).padStart(4)}  ${r.label}  seed ${r.seed}${r.quick ? '  (quick)' : ''}\n`);
         return;
@@ -159,6 +160,7 @@ export function register(program: Command): void {
     .action((dir: string) => {
       const sw = loadSweep(dir);
       process.stdout.write(`sweep ${sw.name} in ${sw.dir}\n${statusLine(sw)}\n`);
+      if (sw.extendedFrom !== undefined) process.stdout.write(`extended from ${sw.extendedFrom} to ${sw.rows.length} rows (rows ${sw.extendedFrom}-${sw.rows.length - 1} are new); a Slurm script or Kubernetes manifest emitted before covers only the old rows: emit it again\n`);
       for (const r of sw.rows) process.stdout.write(`  ${String(r.index).padStart(4)}  ${rowStatus(sw.dir, r.index).padEnd(8)}  ${r.label}  seed ${r.seed}\n`);
     });
 
