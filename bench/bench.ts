@@ -13,6 +13,8 @@
  *   lenet-conv-b128, lenet-sgemm-b128, lenet-mnist-*, le-lenet-cifar-b128, le-lenet-mnist-b128   LE LeNet conv stages vs bare sgemm on the
  *                same shapes, and a whole LE LeNet step (bench/le-conv.ts); the run ends with the conv/sgemm ratios
  *   le-mlp-mnist-b512   a whole LE step of the MNIST MLP 784-300-100-10 at batch 512 (bench/le-conv.ts)
+ *   mnist1d-tcn25, mnist1d-tcn64, mnist1d-mlp   a training step of the MNIST-1D backprop baselines at B = 100 (the
+ *                native backend's sgemm for their products, the layers' loops elsewhere; bench/baselines.ts)
  *   webgpu       the dense GLE cases above on the device (bench/webgpu.ts) and the LE cases le-mlp-mnist-b512 and
  *                le-lenet-cifar-b128 (bench/webgpu-le.ts), with the adapter and the dispatches/submits per step
  * with the achieved GFLOP/s (matrix products only: 3 per layer when training, 2 when evaluating) and the ratio to the
@@ -39,6 +41,7 @@ import { parseSpec, type NetworkSpecInput, type ResolvedSpec } from '../src/mode
 import { median } from '../src/util/stats.js';
 import { spikingCases } from './spiking.js';
 import { CONV_PAIRS, leConvCases } from './le-conv.js';
+import { baselineCases } from './baselines.js';
 
 import { benchWebgpu } from './webgpu.js';
 import { benchWebgpuLe } from './webgpu-le.js';
@@ -137,6 +140,7 @@ const CASES: Case[] = [
   classifyCase('gsc', 'gsc', 256, true, { js: 0, wasm: 4, native: 20 }),
   ...spikingCases(),
   ...leConvCases(),
+  ...baselineCases(),
 ];
 
 function arg(name: string): string | undefined {
