@@ -95,14 +95,18 @@ test('gle sweep with flags instead of a file: --experiment, --grid, --set, --see
   assert.match(badRows.stderr, /--rows: 5-9 is not within the sweep's rows 0..7/);
 });
 
+/** the rows of the run-and-resume test: the js backend's loops, so that a row takes seconds, not fractions */
+const SLOW = 'backend: js\n';
+
 test('sweep run: a row runs once, is then skipped, and an interrupted row resumes to the same result', async () => {
-  const sw = createSweep(tinySweep('', 300), join(tmp(), 'sw'));
+  const sw = createSweep(tinySweep(SLOW, 3000), join(tmp(), 'sw'));
   assert.equal(sw.rows.length, 2);
   const a = await runRow(sw.dir, 0);
   assert.equal(a.action, 'started');
   assert.equal(rowStatus(sw.dir, 0), 'done');
   assert.equal((await runRow(sw.dir, 0)).action, 'skipped');
-  // row 1 stopped early through the time limit, then continued
+  // row 1 stopped early through the time limit, then continued (the js loops and 3,000 steps: ~2 s of stepping on
+  // the 2-vCPU machine at its fastest, so the 0.3 s limit always stops it after its first checkpoints)
   const first = await runRow(sw.dir, 1, { maxSeconds: 0.3 });
   assert.equal(first.summary?.interrupted, true);
   assert.equal(rowStatus(sw.dir, 1), 'partial');
@@ -110,19 +114,19 @@ test('sweep run: a row runs once, is then skipped, and an interrupted row resume
   assert.equal(second.action, 'resumed');
   assert.equal(rowStatus(sw.dir, 1), 'done');
   // the same row run uninterrupted in another sweep directory ends identically
-  const ref = createSweep(tinySweep('', 300), join(tmp(), 'ref'));
+  const ref = createSweep(tinySweep(SLOW, 3000), join(tmp(), 'ref'));
   const r = await runRow(ref.dir, 1);
   assert.deepEqual(second.summary?.final, r.summary?.final);
   assert.deepEqual(readFileSync(join(rowDir(sw.dir, 1), 'checkpoint', 'state.bin')), readFileSync(join(rowDir(ref.dir, 1), 'checkpoint', 'state.bin')));
   assert.deepEqual(readCompletions(sw.dir).map((c) => c.index), [0, 1]);
   // reopening the directory with the same file is fine; with another table it is refused
-  assert.equal(createSweep(tinySweep('', 300), sw.dir).rows.length, 2);
-  assert.throws(() => createSweep(tinySweep('', 200), sw.dir), /different sweep/);
+  assert.equal(createSweep(tinySweep(SLOW, 3000), sw.dir).rows.length, 2);
+  assert.throws(() => createSweep(tinySweep(SLOW, 2000), sw.dir), /different sweep/);
   let rep = aggregateSweep(sw.dir);
   assert.equal(rep.settings.length, 1);
   assert.equal(rep.settings[0].final.n, 2);
   // a file that keeps both rows and adds a third (one more seed) extends the directory; the finished rows stay done
-  const wider = tinySweep('', 300);
+  const wider = tinySweep(SLOW, 3000);
   writeFileSync(wider, readFileSync(wider, 'utf8').replace('seeds: 2', 'seeds: 3'));
   const ext = createSweep(wider, sw.dir);
   assert.equal(ext.extendedFrom, 2);
@@ -130,7 +134,7 @@ test('sweep run: a row runs once, is then skipped, and an interrupted row resume
   assert.deepEqual(JSON.parse(readFileSync(join(sw.dir, 'sweep.json'), 'utf8')).extended.map((e: { from_rows: number; to_rows: number }) => [e.from_rows, e.to_rows]), [[2, 3]]);
   assert.deepEqual([0, 1, 2].map((i) => rowStatus(sw.dir, i)), ['done', 'done', 'pending']);
   assert.equal(createSweep(wider, sw.dir).extendedFrom, undefined, 'reopened unchanged');
-  assert.throws(() => createSweep(tinySweep('', 300), sw.dir), /different sweep \(3 rows; a sweep file may only add rows after them\)/, 'rows are never taken away');
+  assert.throws(() => createSweep(tinySweep(SLOW, 3000), sw.dir), /different sweep \(3 rows; a sweep file may only add rows after them\)/, 'rows are never taken away');
   assert.equal((await runRow(sw.dir, 2)).action, 'started');
   rep = aggregateSweep(sw.dir);
   assert.equal(rep.settings[0].final.n, 3);
