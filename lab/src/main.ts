@@ -76,9 +76,14 @@ function link(): string {
 let linkTimer = 0;
 function writeLink(): void {
   clearTimeout(linkTimer);
-  linkTimer = window.setTimeout(() => history.replaceState(null, '', link()), 200);
+  const seen = location.hash;
+  linkTimer = window.setTimeout(() => {
+    // a navigation since then (a pasted link, back/forward) wins: its hashchange reads it and writes the link again
+    if (location.hash === seen) history.replaceState(null, '', link());
+  }, 200);
 }
 function readLink(): void {
+  clearTimeout(linkTimer);
   const h = location.hash.slice(1);
   const [name, query] = h.split('?');
   const v = views.get(name);
