@@ -133,7 +133,34 @@ export function reluBackward(dy: Arr, y: Arr, n: number): void {
   for (let i = 0; i < n; i++) if (y[i] <= 0) dy[i] = 0;
 }
 
-/** nn.Conv1d(cIn, cOut, K, stride, padding): x is B × cIn × L, y is B × cOut × Lout. */
+/**
+ * The im2col product's channel-major layout (cOut × B·P) back to batch-major (B × cOut × P), adding the bias (null:
+ * none): y[b, o, p] = Yt[o, b·P + p] + bias[o].
+ */
+function fromChannelMajor(Yt: Arr, y: Arr, bias: Arr | null, cOut: number, B: number, P: number): void {
+  const BP = B * P;
+  for (let o = 0; o < cOut; o++) {
+    const bo = bias ? bias[o] : 0;
+    for (let b = 0; b < B; b++) {
+      const src = o * BP + b * P, dst = (b * cOut + o) * P;
+      for (let p = 0; p < P; p++) y[dst + p] = Yt[src + p] + bo;
+    }
+  }
+}
+
+/** The reverse for the error, dY[o, b·P + p] = dy[b, o, p], and the bias gradient gb[o] = Σ_b,p dY (gb null: none). */
+function toChannelMajor(dy: Arr, dY: Arr, gb: Arr | null, cOut: number, B: number, P: number): void {
+  const BP = B * P;
+  for (let o = 0; o < cOut; o++) {
+    let s = 0;
+    for (let b = 0; b < B; b++) {
+      const dst = o * BP + b * P, src = (b * cOut + o) * P;
+      for (let p = 0; p < P; p++) s += dY[dst + p] = dy[src + p];
+    }
+    if (gb) gb[o] = s;
+  }
+}
+
 /**
  * nn.Conv1d(cIn, cOut, K, stride, padding) with bias: x is B × cIn × lIn, y is B × cOut × lOut. Without `gemm` the
  * plain loops below; with one (e.g. the native backend's OpenBLAS sgemm) im2col and one product per pass, as
@@ -182,14 +209,10 @@ export class Conv1d {
     const W = this.W.value, bias = this.b.value, y = this.y;
     if (this.gemm) {
       // Yt (cOut × B·lOut) = W (cOut × cIn·K) · col, then y[b, o, t] = Yt[o, b·lOut + t] + bias[o]
-      const BL = B * lOut, Yt = this.dY!;
+      const Yt = this.dY!;
       this.patches(x, this.col!, B, true);
-      this.gemm(false, false, cOut, BL, cIn * K, W, this.col!, 0, Yt);
-      for (let o = 0; o < cOut; o++)
-        for (let b = 0; b < B; b++) {
-          const src = o * BL + b * lOut, dst = (b * cOut + o) * lOut;
-          for (let t = 0; t < lOut; t++) y[dst + t] = Yt[src + t] + bias[o];
-        }
+      this.gemm(false, false, cOut, B * lOut, cIn * K, W, this.col!, 0, Yt);
+      fromChannelMajor(Yt, y, bias, cOut, B, lOut);
       return y;
     }
     for (let i = 0; i < B; i++) {
@@ -218,14 +241,7 @@ export class Conv1d {
     const W = this.W.value, gW = this.W.grad, gb = this.b.grad;
     if (this.gemm) {
       const BL = B * lOut, dY = this.dY!;
-      for (let o = 0; o < cOut; o++) {
-        let s = 0;
-        for (let b = 0; b < B; b++) {
-          const dst = o * BL + b * lOut, src = (b * cOut + o) * lOut;
-          for (let t = 0; t < lOut; t++) s += dY[dst + t] = dy[src + t];
-        }
-        gb[o] = s;
-      }
+      toChannelMajor(dy, dY, gb, cOut, B, lOut);
       // gW (cOut × cIn·K) = dY · colᵀ; dcol (cIn·K × B·lOut) = Wᵀ dY, then col2im
       this.gemm(false, true, cOut, cIn * K, BL, dY, this.col!, 0, gW);
       if (!dx) return;
@@ -517,32 +533,13 @@ export class Conv2d {
     this.patches(x, col, B, true);
     // Yt (cOut × B·P) = W · col, then y[b, o, p] = Yt[o, b·P + p] (+ bias)
     this.gemm(false, false, cOut, BP, CKK, this.W.value, col, 0, Yt);
-    const bias = this.b?.value;
-    for (let o = 0; o < cOut; o++) {
-      const bo = bias ? bias[o] : 0;
-      for (let b = 0; b < B; b++) {
-        const src = o * BP + b * P, dst = (b * cOut + o) * P;
-        for (let p = 0; p < P; p++) y[dst + p] = Yt[src + p] + bo;
-      }
-    }
+    fromChannelMajor(Yt, y, this.b?.value ?? null, cOut, B, P);
     return y;
   }
   backward(dy: Arr, dx: Arr | null, B: number): void {
     const { cIn, cOut, K, hIn, wIn, hOut, wOut, col, dY, dcol } = this;
     const P = hOut * wOut, BP = B * P, CKK = cIn * K * K;
-    for (let o = 0; o < cOut; o++)
-      for (let b = 0; b < B; b++) {
-        const dst = o * BP + b * P, src = (b * cOut + o) * P;
-        for (let p = 0; p < P; p++) dY[dst + p] = dy[src + p];
-      }
-    if (this.b) {
-      const gb = this.b.grad;
-      for (let o = 0; o < cOut; o++) {
-        let s = 0;
-        for (let q = o * BP; q < (o + 1) * BP; q++) s += dY[q];
-        gb[o] = s;
-      }
-    }
+    toChannelMajor(dy, dY, this.b?.grad ?? null, cOut, B, P);
     // gW (cOut × CKK) = dY · colᵀ
     this.gemm(false, true, cOut, CKK, BP, dY, col, 0, this.W.grad);
     if (!dx) return;
