@@ -29,6 +29,7 @@ export { LogMelExtractor } from './data/speech/melspec.js';
 export { decodeWav } from './data/speech/wav.js';
 export { Rng } from './util/rng.js';
 export * as spiking from './spiking/index.js';
+export * as baselines from './baselines/index.js';
 export * from './learn/alignment.js';
 export { setMemoryLimit, memoryLimit, estimateNetworkBytes } from './model/memory.js';
 export { UserError } from './util/errors.js';

@@ -13,5 +13,6 @@ export { runExperiment } from './experiments/runner.js';
 export { evaluate } from './experiments/classify.js';
 export { mnist1dSource, speechSource, xySource, type SeqSource } from './experiments/sources.js';
 export { EXPERIMENTS, findExperiment } from './experiments/registry.js';
+export * as sweep from './sweep/index.js';
 export { lineChartSvg, heatmapSvg, type LineSeries, type LineChartOptions } from './report/plot.js';
 export { saveFigure, svgToPng } from './report/figures.js';

@@ -243,3 +243,21 @@ test('sweep emit k8s: an Indexed Job that type-checks as V1Job; its container co
   assert.match(bad.stderr, /JOB_COMPLETION_INDEX 7 is out of range/);
   assert.equal(loadSweep(sw.dir).rows.length, 2);
 });
+
+test('the package API exposes the sweep machinery (namespace sweep) and the backprop baselines (namespace baselines)', async () => {
+  const api = await import('../src/index.js');
+  assert.equal(api.sweep.createSweep, createSweep);
+  assert.equal(api.sweep.runRow, runRow);
+  assert.equal(api.sweep.runLocal, runLocal);
+  assert.equal(api.sweep.aggregateSweep, aggregateSweep);
+  assert.equal(api.sweep.slurmScript, slurmScript);
+  assert.equal(api.sweep.k8sManifest, k8sManifest);
+  for (const f of ['enqueue', 'runWorker'] as const) assert.equal(typeof api.sweep[f], 'function');
+  // a row run through the API only: the directory, the row, the report
+  const sw = api.sweep.createSweepFromSpec(api.sweep.parseSweepText('experiment: mnist1d-baseline\nseeds: 1\nset: { model: mlp, totalSteps: 50, evalEvery: 50, hidden: 8 }\n', 'api'), 'api', join(tmp(), 'api'));
+  assert.equal((await api.sweep.runRow(sw.dir, 0, { progress: 'off' })).action, 'started');
+  assert.equal(api.sweep.aggregateSweep(sw.dir).settings[0].final.n, 1);
+  const core = await import('../src/core.js');
+  const m = core.baselines.createBaseline('tcn', { L: 40, nClasses: 10, hidden: 0, channels: 25, maxB: 1, dtype: 'float32' }, new core.Rng(0));
+  assert.equal(m.params().reduce((s, p) => s + p.value.length, 0), 5210);
+});
