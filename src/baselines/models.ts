@@ -179,11 +179,18 @@ export function createBaseline(kind: BaselineKind, shape: BaselineShape, rng: Rn
   return new BiGru(shape, rng);
 }
 
+/** What {@link crossEntropy} returns: the batch's mean loss and its count of argmax hits. */
+export interface CrossEntropyResult {
+  loss: number;
+  correct: number;
+}
+
 /**
  * Mean cross-entropy over the batch (nn.CrossEntropyLoss) and its gradient dL/dlogits into `d` (may be null);
- * `correct` counts argmax hits.
+ * `correct` counts argmax hits. The result goes into `out` (pass a preallocated record in a training loop, so a step
+ * allocates nothing) and is returned.
  */
-export function crossEntropy(logits: Arr, labels: ArrayLike<number>, off: number, B: number, C: number, d: Arr | null): { loss: number; correct: number } {
+export function crossEntropy(logits: Arr, labels: ArrayLike<number>, off: number, B: number, C: number, d: Arr | null, out: CrossEntropyResult = { loss: 0, correct: 0 }): CrossEntropyResult {
   let loss = 0, correct = 0;
   for (let i = 0; i < B; i++) {
     const o = i * C;
@@ -196,7 +203,9 @@ export function crossEntropy(logits: Arr, labels: ArrayLike<number>, off: number
     if (arg === y) correct++;
     if (d) for (let j = 0; j < C; j++) d[o + j] = (Math.exp(logits[o + j] - m) / s - (j === y ? 1 : 0)) / B;
   }
-  return { loss: loss / B, correct };
+  out.loss = loss / B;
+  out.correct = correct;
+  return out;
 }
 
 /** torch.optim.Adam (betas 0.9/0.999, eps 1e-8, L2 weight decay added to the gradient). */

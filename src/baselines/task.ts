@@ -24,7 +24,7 @@ import { loadMnist1d } from '../data/mnist1d-files.js';
 import { lineChartSvg } from '../report/plot.js';
 import type { RunContext, TaskFn } from '../experiments/types.js';
 import { alloc, type Arr, type DType } from './layers.js';
-import { Adam, createBaseline, crossEntropy, type BaselineKind, type BaselineModel } from './models.js';
+import { Adam, createBaseline, crossEntropy, type BaselineKind, type BaselineModel, type CrossEntropyResult } from './models.js';
 import { nativeGemm } from './native-gemm.js';
 
 export interface BackpropParams {
@@ -78,6 +78,35 @@ function loadState(dir: string, model: BaselineModel, opt: Adam): Record<string,
   return meta;
 }
 
+/**
+ * train_model's step as a function of the step number: the batch x_train[(step·B) mod N : … + B] (wrapping at the end
+ * of the N training samples), forward, cross-entropy, backward, the optimiser's update. The buffers are allocated
+ * here, once, so a step allocates nothing (test/baselines-alloc.test.ts); the returned record is reused by every step.
+ */
+export function createTrainStep(model: BaselineModel, opt: { step(): void }, x: ArrayLike<number>, y: ArrayLike<number>, nTrain: number, L: number, batch: number, dtype: DType): (step: number) => CrossEntropyResult {
+  const C = model.nClasses;
+  const xb = alloc(dtype, batch * L);
+  const yb = new Uint8Array(batch);
+  const dLogits = alloc(dtype, batch * C);
+  const r: CrossEntropyResult = { loss: 0, correct: 0 };
+  return (step) => {
+    let bix = (step * batch) % nTrain;
+    for (let i = 0; i < batch; i++) {
+      // the stock slice x_train[bix : bix + B] is short at the end of the set when N is not a multiple of B;
+      // 4000 / 100 is exact, other batch sizes (or a held-out validation split) wrap around instead
+      if (bix + i >= nTrain) bix -= nTrain;
+      const s = bix + i;
+      for (let k = 0, o = i * L, so = s * L; k < L; k++) xb[o + k] = x[so + k];
+      yb[i] = y[s];
+    }
+    crossEntropy(model.forward(xb, batch), yb, 0, batch, C, dLogits, r);
+    if (!Number.isFinite(r.loss)) throw new UserError(`training diverged at step ${step} (loss ${r.loss}); try a smaller lr`);
+    model.backward(dLogits, batch);
+    opt.step();
+    return r;
+  };
+}
+
 export const backpropTask: TaskFn<BackpropParams> = async (ctx: RunContext<BackpropParams>) => {
   const p = ctx.params;
   if (!['mlp', 'tcn', 'gru'].includes(p.model)) throw new UserError(`model must be mlp, tcn or gru, got '${String(p.model)}'`);
@@ -98,9 +127,7 @@ export const backpropTask: TaskFn<BackpropParams> = async (ctx: RunContext<Backp
   const model = createBaseline(p.model, { L, nClasses: C, hidden, channels: p.channels, maxB: Math.max(p.batch, d.nTest, nVal), dtype, gemm }, new Rng(ctx.seed));
   const opt = new Adam(model.params(), p.lr, p.weightDecay);
   const nParams = model.params().reduce((s, q) => s + q.value.length, 0);
-  const xb = alloc(dtype, p.batch * L);
-  const yb = new Uint8Array(p.batch);
-  const dLogits = alloc(dtype, p.batch * C);
+  const trainStep = createTrainStep(model, opt, d.xTrain, d.yTrain, nTrain, L, p.batch, dtype);
   const xTest = dtype === 'float64' ? Float64Array.from(d.xTest) : d.xTest;
   const xValSrc = d.xTrain.subarray(nTrain * L, d.nTrain * L);
   const xVal = dtype === 'float64' ? Float64Array.from(xValSrc) : xValSrc;
@@ -134,20 +161,7 @@ export const backpropTask: TaskFn<BackpropParams> = async (ctx: RunContext<Backp
         break;
       }
     }
-    let bix = (step * p.batch) % nTrain;
-    for (let i = 0; i < p.batch; i++) {
-      // the stock slice x_train[bix : bix + B] is short at the end of the set when N is not a multiple of B;
-      // 4000 / 100 is exact, other batch sizes (or a held-out validation split) wrap around instead
-      if (bix + i >= nTrain) bix -= nTrain;
-      const s = bix + i;
-      xb.set(d.xTrain.subarray(s * L, (s + 1) * L), i * L);
-      yb[i] = d.yTrain[s];
-    }
-    const logits = model.forward(xb, p.batch);
-    const r = crossEntropy(logits, yb, 0, p.batch, C, dLogits);
-    if (!Number.isFinite(r.loss)) throw new UserError(`training diverged at step ${step} (loss ${r.loss}); try a smaller lr`);
-    model.backward(dLogits, p.batch);
-    opt.step();
+    const r = trainStep(step);
     trainLoss += r.loss;
     trainCorrect += r.correct;
     trainN += p.batch;
