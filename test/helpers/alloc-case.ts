@@ -11,7 +11,7 @@ import { createNodeBackend } from '../../src/node.js';
 import { GLENetwork } from '../../src/model/network.js';
 import { Learner } from '../../src/learn/learner.js';
 import type { NetworkSpecInput } from '../../src/model/spec.js';
-import { medianBytesPerStep } from './heap.js';
+import { printAllocCase } from './heap.js';
 
 const [backend, which] = process.argv.slice(2) as ['js' | 'wasm' | 'native', string];
 
@@ -40,19 +40,10 @@ const k: Backend = backend === 'js' ? new JsBackend('float32') : await createNod
 const net = new GLENetwork(c.spec, k, { batchSize: c.B, path: c.path });
 const learner = new Learner(net);
 const x = new Float32Array(c.B * net.nIn), tg = new Float32Array(c.B);
-let sink = 0;
 const train = (i: number) => {
   const v = Math.sin(i * 0.01);
   for (let j = 0; j < x.length; j++) x[j] = v;
   for (let j = 0; j < tg.length; j++) tg[j] = 0.5 * v + 1;
   learner.trainStep(x, tg);
 };
-const control = (i: number) => {
-  train(i);
-  sink += x.slice(0, 1)[0];
-};
-for (let i = 0; i < 10000; i++) train(i);
-for (let i = 0; i < 10000; i++) control(i);
-const ctl = medianBytesPerStep(control, 1000, 21);
-const real = medianBytesPerStep(train, 1000, 21);
-console.log(JSON.stringify({ real, ctl, sink: Number.isFinite(sink) }));
+printAllocCase(train, 10000, 1000, 21);

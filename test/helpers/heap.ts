@@ -31,3 +31,22 @@ export function runAllocCase(script: URL, args: string[], opts: { flags?: string
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as { real: number; ctl: number };
 }
+
+/**
+ * The measurement of a case script that runAllocCase starts (test/helpers/*-case.ts): `warm` steps of `step` and of an
+ * allocating control (the step plus one small typed array), then the median bytes per step of each over `chunks`
+ * chunks of `chunk` steps, printed as the JSON line runAllocCase reads.
+ */
+export function printAllocCase(step: (i: number) => void, warm: number, chunk: number, chunks: number): void {
+  const probe = new Float32Array(4);
+  let sink = 0;
+  const control = (i: number) => {
+    step(i);
+    sink += probe.slice(0, 1).length;
+  };
+  for (let i = 0; i < warm; i++) step(i);
+  for (let i = 0; i < warm; i++) control(i);
+  const ctl = medianBytesPerStep(control, chunk, chunks);
+  const real = medianBytesPerStep(step, chunk, chunks);
+  console.log(JSON.stringify({ real, ctl, sink: sink > 0 }));
+}
