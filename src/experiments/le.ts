@@ -13,7 +13,7 @@
  * instantaneous feed-forward function, ordinary backprop, one SGD step per batch (loss `bp_loss`, rate `bp_lr`; null =
  * the rate LE applies per presentation). Every option of the LE network is a parameter (τ mismatch, rate noise,
  * synaptic filters, τ adaptation, prospective rate errors, feedback alignment), so `gle sweep` can run the paper's
- * robustness figure (sweeps/le-robustness.yaml).
+ * robustness figures (sweeps/le-robustness-tau.yaml, sweeps/le-robustness-noise.yaml).
  *
  * The run: per epoch the training set is shuffled (seed + 77), presented in batches (drop_last, as the reference), then
  * the whole test set is presented with nudging off; the stream is never reset. Metrics: train accuracy (the nudged
